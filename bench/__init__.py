@@ -1,0 +1,1 @@
+"""Benchmarks, load scenarios and the core-system simulator."""

@@ -1,0 +1,1 @@
+"""The front door: validates submissions, reserves tickets, publishes them with confirms, answers 202."""

@@ -1,0 +1,28 @@
+"""``python -m frontdoor``: serve the front door on FRONTDOOR_PORT."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from frontdoor.app import build_app
+from queue_config import logs
+from queue_config.runtime import install_event_loop
+from queue_config.settings import Settings
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    logs.configure(settings.log_level)
+    install_event_loop()
+    web.run_app(
+        build_app(settings),
+        host=settings.host,
+        port=settings.frontdoor_port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=settings.shutdown_grace_seconds,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Assembling the front door: its dependencies, routes and lifecycle."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from frontdoor.intake import Intake
+from frontdoor.request_body import MAX_BODY
+from frontdoor.submissions import INTAKE, post_submission
+from queue_config import redis_client, startup
+from queue_config.broker import BrokerLink
+from queue_config.eta import EtaEstimator
+from queue_config.health import add_health_routes, redis_probe
+from queue_config.http import request_context
+from queue_config.names import Names
+from queue_config.settings import Settings
+from queue_config.ticket_store import TicketStore
+from queue_config.topology import Topology
+
+BROKER = web.AppKey("broker", BrokerLink)
+
+
+async def build_app(settings: Settings) -> web.Application:
+    names = Names(settings.namespace)
+    redis = redis_client.connect(settings)
+    ids = await startup.ticket_ids(redis, settings)
+    broker = BrokerLink(
+        settings.amqp_url,
+        Topology.from_settings(settings),
+        publisher_channels=settings.publisher_channels,
+        publish_timeout=settings.publish_timeout_seconds,
+    )
+    store = TicketStore(
+        redis,
+        names,
+        ticket_ttl=settings.ticket_ttl_seconds,
+        idempotency_ttl=settings.idempotency_ttl_seconds,
+        pending_ttl=settings.pending_ttl_seconds,
+    )
+    eta = EtaEstimator(redis, names, assumed_rate=settings.assumed_drain_per_second)
+
+    app = web.Application(middlewares=[request_context], client_max_size=settings.max_body_bytes)
+    app[MAX_BODY] = settings.max_body_bytes
+    app[BROKER] = broker
+    app[INTAKE] = Intake(
+        store, broker, ids, eta, settings.public_status_url, settings.publish_timeout_seconds
+    )
+    app.router.add_post("/v1/submissions", post_submission)
+
+    async def broker_ready() -> bool:
+        return broker.ready
+
+    add_health_routes(app, {"broker": broker_ready, "redis": redis_probe(redis)})
+
+    async def start(_: web.Application) -> None:
+        await broker.start()
+
+    async def stop(_: web.Application) -> None:
+        await broker.close()
+        await redis.aclose()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    return app

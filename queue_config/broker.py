@@ -1,0 +1,136 @@
+"""The link to RabbitMQ that every component holds: one robust connection, opened in the background so
+that a component starts (and answers 503) while the broker is down, and a confirming publisher.
+
+Publishing: a small pool of confirm-mode channels shared by every request. Concurrent publishes on one
+channel are pipelined by the broker (each awaits its own delivery tag), so a front door keeps hundreds
+of confirms in flight instead of one round-trip per request in series.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable, Mapping
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection, DeliveryMode
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from queue_config.errors import BrokerUnavailable
+from queue_config.topology import Topology
+
+log = structlog.get_logger("broker")
+
+OnConnect = Callable[[AbstractRobustConnection], Awaitable[None]]
+
+
+class BrokerLink:
+    def __init__(
+        self,
+        url: str,
+        topology: Topology,
+        *,
+        publisher_channels: int = 4,
+        publish_timeout: float = 5.0,
+        on_connect: OnConnect | None = None,
+    ) -> None:
+        self._url = url
+        self._topology = topology
+        self._publisher_channels = publisher_channels
+        self._timeout = publish_timeout
+        self._on_connect = on_connect
+        self.connection: AbstractRobustConnection | None = None
+        self._exchanges: list[AbstractExchange] = []
+        self._default_exchanges: list[AbstractExchange] = []
+        self._next = itertools.count()
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._connect_forever(), name="broker-connect")
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    @property
+    def ready(self) -> bool:
+        # ``connected`` is cleared the moment the transport is lost and set again on reconnect;
+        # ``is_closed`` of a robust connection stays False throughout, so it alone cannot tell.
+        connection = self.connection
+        return (
+            self._connected.is_set()
+            and connection is not None
+            and not connection.is_closed
+            and connection.connected.is_set()
+        )
+
+    async def _connect_forever(self) -> None:
+        # The first connection is retried here forever; after it, aio-pika's robust connection restores
+        # itself (and its channels) whenever the broker comes back.
+        retrying = AsyncRetrying(
+            wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
+            retry=retry_if_exception_type((AMQPError, OSError, asyncio.TimeoutError)),
+        )
+        async for attempt in retrying:
+            with attempt:
+                connection = await aio_pika.connect_robust(self._url, timeout=5)
+        self.connection = connection
+        async with connection.channel() as channel:
+            await self._topology.declare(channel)
+        for _ in range(self._publisher_channels):
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            self._exchanges.append(
+                await channel.get_exchange(self._topology.names.work_exchange, ensure=False)
+            )
+            self._default_exchanges.append(channel.default_exchange)
+        if self._on_connect is not None:
+            await self._on_connect(connection)
+        self._connected.set()
+        log.info("broker_connected")
+
+    async def channel(self, prefetch: int) -> AbstractChannel:
+        if self.connection is None:
+            raise BrokerUnavailable("not connected to RabbitMQ")
+        channel = await self.connection.channel()
+        await channel.set_qos(prefetch_count=prefetch)
+        return channel
+
+    async def publish(
+        self,
+        body: bytes,
+        *,
+        routing_key: str,
+        message_id: str,
+        to_queue: bool = False,
+        headers: Mapping[str, aio_pika.abc.FieldValue] | None = None,
+    ) -> None:
+        """Publish a persistent message and wait for the broker's confirm.
+
+        ``to_queue`` publishes straight to the queue named ``routing_key`` (the default exchange), as the
+        workers do for the delay queues; otherwise the message goes to the work exchange."""
+        if not self.ready:
+            raise BrokerUnavailable("RabbitMQ is not connected")
+        pool = self._default_exchanges if to_queue else self._exchanges
+        exchange = pool[next(self._next) % len(pool)]
+        message = aio_pika.Message(
+            body,
+            delivery_mode=DeliveryMode.PERSISTENT,
+            content_type="application/json",
+            message_id=message_id,
+            headers=dict(headers or {}),
+        )
+        try:
+            await asyncio.wait_for(
+                exchange.publish(message, routing_key=routing_key, mandatory=True), self._timeout
+            )
+        except (TimeoutError, AMQPError, ChannelInvalidStateError, OSError, RuntimeError) as exc:
+            raise BrokerUnavailable(f"publish not confirmed: {exc!r}") from exc
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.connection is not None:
+            await self.connection.close()

@@ -1,0 +1,94 @@
+"""Queue position and ETA of a ticket from the shared counters in Redis.
+
+Every accepted ticket gets a per-kind sequence number; every finished ticket bumps a per-kind counter and
+a 5-second rate bucket. Position is the difference, the drain rate the last minute's finishes. The ETA
+treats completions as a Poisson process at the measured rate: the k-th completion is Gamma(k, rate), whose
+median is about k/rate and whose 90th percentile is about (k + 1.28·sqrt(k) + 1)/rate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from queue_config.names import Names
+from queue_config.ticket_store import RATE_BUCKET_SECONDS
+
+_WINDOW_BUCKETS = 12  # one minute
+_SNAPSHOT_SECONDS = 0.5  # every ticket of a kind shares one read of the counters per half second
+
+
+@dataclass(frozen=True, slots=True)
+class Eta:
+    position: int
+    eta_seconds: float
+    eta_p90_seconds: float
+
+    @property
+    def poll_after_seconds(self) -> int:
+        """How long a client should wait before polling again: a quarter of the remaining wait, so
+        a ticket far back in line is polled rarely, bounded to 1..60 seconds."""
+        return max(1, min(60, math.ceil(self.eta_seconds / 4)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    at: float
+    finished: int
+    rate: float
+
+
+class EtaEstimator:
+    def __init__(
+        self,
+        redis: Redis,
+        names: Names,
+        *,
+        assumed_rate: float,
+        service_seconds: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis
+        self._names = names
+        self._assumed_rate = assumed_rate
+        self._service = service_seconds
+        self._clock = clock
+        self._snapshots: dict[str, _Snapshot] = {}
+
+    async def estimate(self, kind: str, seq: int | None) -> Eta:
+        snap = await self._snapshot(kind)
+        position = max(0, (seq or 0) - snap.finished - 1)
+        return self.from_position(position, snap.rate)
+
+    def from_position(self, position: int, rate: float) -> Eta:
+        k = position + 1
+        median = k / rate + self._service
+        p90 = (k + 1.2816 * math.sqrt(k) + 1) / rate + 2 * self._service
+        return Eta(position, round(median, 1), round(p90, 1))
+
+    async def drain_rate(self, kind: str) -> float:
+        return (await self._snapshot(kind)).rate
+
+    async def _snapshot(self, kind: str) -> _Snapshot:
+        now = self._clock()
+        snap = self._snapshots.get(kind)
+        if snap is not None and now - snap.at < _SNAPSHOT_SECONDS:
+            return snap
+        current = int(now // RATE_BUCKET_SECONDS)
+        buckets = [self._names.finished_bucket(kind, current - i) for i in range(1, _WINDOW_BUCKETS + 1)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._names.finished_count(kind))
+            pipe.mget(buckets)
+            finished_raw, counts = await pipe.execute()
+        finished = int(finished_raw or 0)
+        done = sum(int(c) for c in counts if c)
+        measured = done / (_WINDOW_BUCKETS * RATE_BUCKET_SECONDS)
+        # With too few finishes the measurement says more about idleness than about capacity.
+        rate = measured if done >= 10 else max(measured, self._assumed_rate)
+        snap = _Snapshot(now, finished, rate)
+        self._snapshots[kind] = snap
+        return snap

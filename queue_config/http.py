@@ -1,0 +1,80 @@
+"""HTTP plumbing shared by the front door and the status API: request IDs, JSON errors, JSON replies.
+
+Every response carries ``X-Request-ID``; every error, including aiohttp's own 404/405/413, is the SPEC's
+``{"error", "message"}`` JSON; an unexpected exception is logged and answered 500 without details.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import web
+
+from queue_config.errors import BackendUnavailable
+
+log = structlog.get_logger("http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REASONS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers,
+    )
+
+
+def error_response(
+    status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> web.Response:
+    return json_response({"error": code, "message": message, **extra}, status, headers)
+
+
+def unavailable(exc: BackendUnavailable, retry_after: int = 5) -> web.Response:
+    return error_response(
+        503,
+        "unavailable",
+        "The service cannot safely queue requests right now; please retry.",
+        headers={"Retry-After": str(retry_after)},
+        retry_after_seconds=retry_after,
+    )
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if _CLIENT_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = error_response(exc.status, _REASONS.get(exc.status, "http_error"), exc.reason or "error")
+    except BackendUnavailable as exc:
+        log.warning("backend_unavailable", error=str(exc), path=request.path)
+        response = unavailable(exc)
+    except Exception:
+        log.exception("unhandled_error", path=request.path)
+        response = error_response(500, "internal_error", "Unexpected error; it has been logged.")
+    response.headers["X-Request-ID"] = request_id
+    return response

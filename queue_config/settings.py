@@ -1,0 +1,132 @@
+"""Settings, built once at start-up from the environment (optionally over a TOML file) and passed down.
+
+Nothing reads ``os.environ`` on import: ``Settings.from_env()`` is called by each entry point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from queue_config.errors import ConfigError
+from queue_config.kinds import KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    host: str = "127.0.0.1"
+    frontdoor_port: int = 8080
+    status_port: int = 8081
+    core_port: int = 8090
+    core_url: str = "http://127.0.0.1:8090"
+    public_status_url: str = "http://127.0.0.1:8081"
+    ticket_secret: str | None = None
+    operator_token: str | None = None
+    # Prefix of every queue, exchange and Redis key: lets several deployments (or test runs) share
+    # one broker and one Redis without seeing each other's messages.
+    namespace: str = "tg"
+    max_attempts: int = 3
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 60.0
+    retry_jitter_steps: int = 4
+    # Redeliveries (crashed consumers, requeues) after which the broker dead-letters a message: a poison
+    # message that kills its worker every time cannot loop forever.
+    delivery_limit: int = 20
+    max_body_bytes: int = 64 * 1024
+    ticket_ttl_seconds: int = 30 * 24 * 3600
+    idempotency_ttl_seconds: int = 24 * 3600
+    # How long a reserved-but-unconfirmed ticket survives if its front door dies mid-accept.
+    pending_ttl_seconds: int = 3600
+    publish_timeout_seconds: float = 5.0
+    publisher_channels: int = 4
+    redis_timeout_seconds: float = 2.0
+    worker_concurrency: Mapping[str, int] = field(default_factory=lambda: {kind.value: 32 for kind in KINDS})
+    core_timeout_seconds: float = 35.0
+    shutdown_grace_seconds: float = 20.0
+    # Capacity assumed per kind (tickets a second) before any completion has been measured.
+    assumed_drain_per_second: float = 10.0
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        config_path = env.get("TICKETGATE_CONFIG")
+        if config_path:
+            values.update(_read_toml(Path(config_path)))
+        for f in dataclasses.fields(cls):
+            raw = env.get(f.name.upper())
+            if raw is not None and f.name != "worker_concurrency":
+                values[f.name] = raw
+        concurrency = dict(values.get("worker_concurrency") or cls().worker_concurrency)
+        default = env.get("WORKER_CONCURRENCY")
+        for kind in KINDS:
+            raw = env.get(f"WORKER_CONCURRENCY_{kind.value.upper()}") or default
+            if raw is not None:
+                concurrency[kind.value] = raw
+        values["worker_concurrency"] = concurrency
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        defaults = cls()
+        converted: dict[str, Any] = {}
+        for name, raw in values.items():
+            converted[name] = _convert(name, raw, getattr(defaults, name))
+        settings = cls(**converted)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigError("MAX_ATTEMPTS must be at least 1")
+        if self.retry_base_seconds <= 0 or self.retry_max_seconds < self.retry_base_seconds:
+            raise ConfigError("RETRY_BASE_SECONDS must be > 0 and <= RETRY_MAX_SECONDS")
+        if self.retry_jitter_steps < 1:
+            raise ConfigError("RETRY_JITTER_STEPS must be at least 1")
+        if not self.namespace.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError("NAMESPACE may hold letters, digits, '-' and '_' only")
+        for kind, n in self.worker_concurrency.items():
+            if n < 1:
+                raise ConfigError(f"worker concurrency for {kind} must be at least 1")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return dict(tomllib.load(fh))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read TICKETGATE_CONFIG {path}: {exc}") from exc
+
+
+def _convert(name: str, raw: Any, default: Any) -> Any:
+    if name == "worker_concurrency":
+        if not isinstance(raw, Mapping):
+            raise ConfigError("worker_concurrency must be a table of kind = number")
+        return {str(k): _convert(f"worker_concurrency.{k}", v, 1) for k, v in raw.items()}
+    if raw is None or (isinstance(raw, str) and raw == "" and default is None):
+        return None
+    try:
+        if isinstance(default, bool):
+            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name.upper()}: {raw!r} is not a number") from exc
+    return str(raw)

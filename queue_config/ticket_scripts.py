@@ -1,0 +1,105 @@
+"""Lua scripts for the ticket store. Each transition is one atomic script so that concurrent front
+doors and redelivered messages can never interleave half-updates.
+
+All keys a script touches are passed in KEYS except the ticket a stored idempotency or dedupe entry
+points to, which is derived from the ticket prefix (ARGV): fine on a primary with replicas, which is the
+deployment the README describes; Redis Cluster would need hash tags.
+"""
+
+# KEYS: ticket, idempotency key or "", dedupe key, enqueued counter
+# ARGV: ticket_id, ticket_prefix, body_digest, now, pending_ttl, idem_ttl, dedupe_ttl, kind, citizen
+RESERVE = """
+local prefix = ARGV[2]
+local function open_ticket(tid)
+  local st = redis.call('HGET', prefix .. tid, 'status')
+  return st, st and st ~= 'done' and st ~= 'failed'
+end
+if KEYS[2] ~= '' then
+  local stored = redis.call('GET', KEYS[2])
+  if stored then
+    local sep = string.find(stored, '|', 1, true)
+    local tid, digest = string.sub(stored, 1, sep - 1), string.sub(stored, sep + 1)
+    if digest ~= ARGV[3] then return {'conflict', tid} end
+    if redis.call('EXISTS', prefix .. tid) == 1 then return {'existing', tid} end
+  end
+end
+local prior = redis.call('GET', KEYS[3])
+if prior then
+  local st, open = open_ticket(prior)
+  if open then
+    if KEYS[2] ~= '' then redis.call('SET', KEYS[2], prior .. '|' .. ARGV[3], 'EX', ARGV[6]) end
+    return {'duplicate', prior}
+  end
+end
+local seq = redis.call('INCR', KEYS[4])
+redis.call('HSET', KEYS[1], 'status', 'accepting', 'kind', ARGV[8], 'citizen', ARGV[9],
+  'attempts', 0, 'seq', seq, 'created_at', ARGV[4], 'updated_at', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[7])
+if KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[1] .. '|' .. ARGV[3], 'EX', ARGV[6]) end
+return {'created', ARGV[1], seq}
+"""
+
+# KEYS: ticket; ARGV: now, ticket_ttl
+COMMIT = """
+if redis.call('HGET', KEYS[1], 'status') == 'accepting' then
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[1])
+end
+return redis.call('EXPIRE', KEYS[1], ARGV[2])
+"""
+
+# KEYS: ticket, idempotency key or "", dedupe key; ARGV: ticket_id
+# Undo a reservation whose publish failed, but only while nobody else has moved the ticket on.
+DISCARD = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'accepting' then return 0 end
+redis.call('DEL', KEYS[1])
+if KEYS[2] ~= '' then
+  local stored = redis.call('GET', KEYS[2])
+  if stored and string.sub(stored, 1, #ARGV[1]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+end
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+return 1
+"""
+
+# KEYS: ticket, events channel; ARGV: ticket_id, now, kind, created_at, citizen, ticket_ttl
+BEGIN_ATTEMPT = """
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then
+  -- The record is gone (Redis restored from an older state): rebuild it from the message, which is
+  -- the durable copy, rather than dropping an accepted ticket.
+  redis.call('HSET', KEYS[1], 'kind', ARGV[3], 'created_at', ARGV[4], 'citizen', ARGV[5],
+    'attempts', 0, 'status', 'queued', 'updated_at', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[6])
+  st = 'queued'
+end
+if st == 'done' or st == 'failed' then
+  return {st, tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')}
+end
+local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HSET', KEYS[1], 'status', 'processing', 'updated_at', ARGV[2])
+redis.call('PUBLISH', KEYS[2], ARGV[1])
+return {'processing', n}
+"""
+
+# KEYS: ticket, events channel; ARGV: ticket_id, now, error json
+RETRYING = """
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st or st == 'done' or st == 'failed' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'retrying', 'updated_at', ARGV[2], 'error', ARGV[3])
+redis.call('PUBLISH', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: ticket, events channel, finished counter, finished-rate bucket
+# ARGV: ticket_id, now, status (done|failed), field (result|error), json, bucket_ttl
+FINISH = """
+local st = redis.call('HGET', KEYS[1], 'status')
+if st == 'done' or st == 'failed' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[3], 'updated_at', ARGV[2], ARGV[4], ARGV[5])
+if ARGV[3] == 'done' then redis.call('HDEL', KEYS[1], 'error') end
+redis.call('INCR', KEYS[3])
+redis.call('INCR', KEYS[4])
+redis.call('EXPIRE', KEYS[4], ARGV[6])
+redis.call('PUBLISH', KEYS[2], ARGV[1])
+return 1
+"""

@@ -1,0 +1,184 @@
+"""The ticket store: ticket records in Redis and every status transition, each one atomic."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ParamSpec, TypeVar
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from queue_config import ticket_scripts as lua
+from queue_config.errors import StoreUnavailable
+from queue_config.kinds import Status
+from queue_config.names import Names
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+RATE_BUCKET_SECONDS = 5
+
+
+def _store_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"redis unavailable: {exc}") from exc
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class Reservation(StrEnum):
+    CREATED = "created"  # a new record: publish the message, then commit
+    EXISTING = "existing"  # same idempotency key, same body: answer with that ticket
+    DUPLICATE = "duplicate"  # identical to an open ticket of the same client: answer with that ticket
+    CONFLICT = "conflict"  # same idempotency key, another body: 409
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecord:
+    ticket_id: str
+    kind: str
+    status: Status
+    attempts: int
+    seq: int | None
+    created_at: float
+    updated_at: float
+    result: Any = None
+    error: Any = None
+
+    @classmethod
+    def from_hash(cls, ticket_id: str, raw: Mapping[Any, Any]) -> TicketRecord:
+        f = {_text(k): _text(v) for k, v in raw.items()}
+        return cls(
+            ticket_id=ticket_id,
+            kind=f.get("kind", ""),
+            status=Status(f.get("status", "queued")),
+            attempts=int(f.get("attempts", "0")),
+            seq=int(f["seq"]) if "seq" in f else None,
+            created_at=float(f.get("created_at", "0")),
+            updated_at=float(f.get("updated_at", "0")),
+            result=orjson.loads(f["result"]) if "result" in f else None,
+            error=orjson.loads(f["error"]) if "error" in f else None,
+        )
+
+
+class TicketStore:
+    def __init__(
+        self,
+        redis: Redis,
+        names: Names,
+        *,
+        ticket_ttl: int,
+        idempotency_ttl: int,
+        pending_ttl: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = redis
+        self.names = names
+        self._ticket_ttl = ticket_ttl
+        self._idem_ttl = idempotency_ttl
+        self._pending_ttl = pending_ttl
+        self._clock = clock
+        self._reserve = redis.register_script(lua.RESERVE)
+        self._commit = redis.register_script(lua.COMMIT)
+        self._discard = redis.register_script(lua.DISCARD)
+        self._begin = redis.register_script(lua.BEGIN_ATTEMPT)
+        self._retrying = redis.register_script(lua.RETRYING)
+        self._finish = redis.register_script(lua.FINISH)
+
+    # --- front door ------------------------------------------------------------------------------
+    @_store_call
+    async def reserve(
+        self,
+        *,
+        ticket_id: str,
+        kind: str,
+        scope: str,
+        body_digest: str,
+        idempotency_digest: str | None,
+        masked_client: str,
+    ) -> tuple[Reservation, str, int | None]:
+        n = self.names
+        idem_key = n.idempotency(scope, idempotency_digest) if idempotency_digest else ""
+        reply = await self._reserve(
+            keys=[n.ticket(ticket_id), idem_key, n.dedupe(scope, body_digest), n.enqueued_count(kind)],
+            args=[
+                ticket_id,
+                n.ticket_prefix,
+                body_digest,
+                self._clock(),
+                self._pending_ttl,
+                self._idem_ttl,
+                self._ticket_ttl,
+                kind,
+                masked_client,
+            ],
+        )
+        seq = int(reply[2]) if len(reply) > 2 else None
+        return Reservation(reply[0].decode()), reply[1].decode(), seq
+
+    @_store_call
+    async def commit(self, ticket_id: str) -> None:
+        await self._commit(keys=[self.names.ticket(ticket_id)], args=[self._clock(), self._ticket_ttl])
+
+    @_store_call
+    async def discard(
+        self, ticket_id: str, *, scope: str, body_digest: str, idempotency_digest: str | None
+    ) -> None:
+        n = self.names
+        idem_key = n.idempotency(scope, idempotency_digest) if idempotency_digest else ""
+        await self._discard(
+            keys=[n.ticket(ticket_id), idem_key, n.dedupe(scope, body_digest)], args=[ticket_id]
+        )
+
+    # --- everyone -------------------------------------------------------------------------------
+    @_store_call
+    async def get(self, ticket_id: str) -> TicketRecord | None:
+        raw = await self.redis.hgetall(self.names.ticket(ticket_id))
+        return TicketRecord.from_hash(ticket_id, raw) if raw else None
+
+    # --- workers --------------------------------------------------------------------------------
+    @_store_call
+    async def begin_attempt(
+        self, ticket_id: str, *, kind: str, created_at: float, masked_client: str
+    ) -> tuple[Status, int]:
+        """Mark the ticket ``processing`` and count the attempt; a terminal status is returned as is,
+        so a redelivered message of a finished ticket is acked without touching the core system."""
+        status, attempts = await self._begin(
+            keys=[self.names.ticket(ticket_id), self.names.events_channel],
+            args=[ticket_id, self._clock(), kind, created_at, masked_client, self._ticket_ttl],
+        )
+        return Status(status.decode()), int(attempts)
+
+    @_store_call
+    async def mark_retrying(self, ticket_id: str, error: Any) -> None:
+        await self._retrying(
+            keys=[self.names.ticket(ticket_id), self.names.events_channel],
+            args=[ticket_id, self._clock(), orjson.dumps(error)],
+        )
+
+    @_store_call
+    async def finish(self, ticket_id: str, kind: str, *, result: Any = None, error: Any = None) -> bool:
+        """Record ``done`` (with ``result``) or ``failed`` (with ``error``); False if already final."""
+        now = self._clock()
+        status, field, value = ("failed", "error", error) if error is not None else ("done", "result", result)
+        n = self.names
+        bucket = n.finished_bucket(kind, int(now // RATE_BUCKET_SECONDS))
+        changed = await self._finish(
+            keys=[n.ticket(ticket_id), n.events_channel, n.finished_count(kind), bucket],
+            args=[ticket_id, now, status, field, orjson.dumps(value), 600],
+        )
+        return bool(changed)

@@ -1,0 +1,100 @@
+"""The RabbitMQ topology, declared idempotently by every component at start.
+
+Per kind:
+- ``<ns>.<kind>``: durable quorum queue bound to the work exchange; rejected messages and those past
+  ``x-delivery-limit`` go to the dead exchange.
+- ``<ns>.<kind>.delay.<ttl>ms``: quorum queues with a queue-level TTL that dead-letter back to the work
+  exchange. RabbitMQ before 3.12 has no per-message TTL on quorum queues, and per-message TTL on any
+  queue only expires at the head, so each (attempt level, jitter step) gets its own fixed-TTL queue:
+  FIFO order then equals expiry order.
+- ``<ns>.<kind>.dead``: durable quorum dead-letter queue that operators inspect and replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, ExchangeType
+
+from queue_config.kinds import KINDS
+from queue_config.names import Names
+from queue_config.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    names: Names
+    delivery_limit: int
+    delay_ttls_ms: tuple[tuple[int, ...], ...]
+    """``delay_ttls_ms[level]`` are the jitter steps after the ``level + 1``-th failed attempt."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Topology:
+        levels = []
+        for level in range(max(settings.max_attempts - 1, 0)):
+            base = min(settings.retry_base_seconds * 2**level, settings.retry_max_seconds)
+            jitter = settings.retry_base_seconds
+            steps = settings.retry_jitter_steps
+            levels.append(
+                tuple(
+                    round(1000 * min(base + jitter * j / steps, settings.retry_max_seconds))
+                    for j in range(steps)
+                )
+            )
+        return cls(Names(settings.namespace), settings.delivery_limit, tuple(levels))
+
+    def delay_ttl_for(self, attempt: int, wanted_seconds: float) -> int:
+        """The declared TTL closest to ``wanted_seconds`` for a retry after ``attempt`` attempts."""
+        steps = self.delay_ttls_ms[min(attempt, len(self.delay_ttls_ms)) - 1]
+        wanted_ms = wanted_seconds * 1000
+        return min(steps, key=lambda ttl: abs(ttl - wanted_ms))
+
+    def main_queue_arguments(self) -> dict[str, aio_pika.abc.FieldValue]:
+        return {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self.delivery_limit,
+            "x-dead-letter-exchange": self.names.dead_exchange,
+            # At-least-once dead-lettering (3.10+) keeps a failed message until the dead-letter queue
+            # has confirmed it; it requires reject-publish overflow.
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
+
+    def delay_queue_arguments(self, kind: str, ttl_ms: int) -> dict[str, aio_pika.abc.FieldValue]:
+        return {
+            "x-queue-type": "quorum",
+            "x-message-ttl": ttl_ms,
+            "x-dead-letter-exchange": self.names.work_exchange,
+            "x-dead-letter-routing-key": kind,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
+
+    async def declare(self, channel: AbstractChannel) -> None:
+        names = self.names
+        work = await channel.declare_exchange(names.work_exchange, ExchangeType.DIRECT, durable=True)
+        dead = await channel.declare_exchange(names.dead_exchange, ExchangeType.DIRECT, durable=True)
+        for kind in KINDS:
+            main = await channel.declare_queue(
+                names.queue(kind), durable=True, arguments=self.main_queue_arguments()
+            )
+            await main.bind(work, routing_key=kind)
+            dead_queue = await channel.declare_queue(
+                names.dead_queue(kind), durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            await dead_queue.bind(dead, routing_key=kind)
+            for ttl in sorted({ttl for level in self.delay_ttls_ms for ttl in level}):
+                await channel.declare_queue(
+                    names.delay_queue(kind, ttl),
+                    durable=True,
+                    arguments=self.delay_queue_arguments(kind, ttl),
+                )
+
+    def all_queue_names(self) -> list[str]:
+        ttls = sorted({ttl for level in self.delay_ttls_ms for ttl in level})
+        out: list[str] = []
+        for kind in KINDS:
+            out += [self.names.queue(kind), self.names.dead_queue(kind)]
+            out += [self.names.delay_queue(kind, ttl) for ttl in ttls]
+        return out

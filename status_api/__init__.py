@@ -1,0 +1,1 @@
+"""The status API: where a ticket is, when it will be done, and its result."""

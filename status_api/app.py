@@ -1,0 +1,48 @@
+"""Assembling the status API: its dependencies, routes and lifecycle."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from queue_config import redis_client, startup
+from queue_config.eta import EtaEstimator
+from queue_config.health import add_health_routes, redis_probe
+from queue_config.http import request_context
+from queue_config.names import Names
+from queue_config.settings import Settings
+from queue_config.ticket_store import TicketStore
+from status_api.citizen_page import citizen_page
+from status_api.ticket_events import TicketEvents
+from status_api.tickets import READER, TicketReader, get_ticket
+
+
+async def build_app(settings: Settings) -> web.Application:
+    names = Names(settings.namespace)
+    redis = redis_client.connect(settings)
+    ids = await startup.ticket_ids(redis, settings)
+    store = TicketStore(
+        redis,
+        names,
+        ticket_ttl=settings.ticket_ttl_seconds,
+        idempotency_ttl=settings.idempotency_ttl_seconds,
+        pending_ttl=settings.pending_ttl_seconds,
+    )
+    events = TicketEvents(redis, names.events_channel)
+    eta = EtaEstimator(redis, names, assumed_rate=settings.assumed_drain_per_second)
+
+    app = web.Application(middlewares=[request_context])
+    app[READER] = TicketReader(ids, store, eta, events)
+    app.router.add_get("/v1/tickets/{ticket_id}", get_ticket)
+    app.router.add_get("/t/{ticket_id}", citizen_page)
+    add_health_routes(app, {"redis": redis_probe(redis)})
+
+    async def start(_: web.Application) -> None:
+        await events.start()
+
+    async def stop(_: web.Application) -> None:
+        await events.stop()
+        await redis.aclose()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    return app

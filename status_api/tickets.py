@@ -1,0 +1,77 @@
+"""``GET /v1/tickets/{ticket_id}`` with ``?wait=N`` long-polling."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from queue_config.eta import EtaEstimator
+from queue_config.http import error_response, json_response
+from queue_config.ticket_ids import TicketIds
+from queue_config.ticket_store import TicketRecord, TicketStore
+from status_api.ticket_events import TicketEvents
+from status_api.ticket_view import ticket_document
+
+MAX_WAIT_SECONDS = 30
+# A reader re-reads at least this often while waiting, in case a change event was missed.
+REREAD_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class TicketReader:
+    ids: TicketIds
+    store: TicketStore
+    eta: EtaEstimator
+    events: TicketEvents
+
+    async def read(self, ticket_id: str, wait: float = 0.0) -> TicketRecord | None:
+        """The ticket, after its status changes or ``wait`` seconds pass; None when it does not exist.
+        A forged or mistyped ID is answered without a Redis round-trip."""
+        if not self.ids.verify(ticket_id):
+            return None
+        record = await self.store.get(ticket_id)
+        if record is None or wait <= 0 or record.status.public.terminal:
+            return record
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while (remaining := deadline - loop.time()) > 0:
+            await self.events.wait(ticket_id, min(remaining, REREAD_SECONDS))
+            latest = await self.store.get(ticket_id)
+            if latest is None or latest.status.public != record.status.public:
+                return latest
+        return record
+
+
+READER = web.AppKey("reader", TicketReader)
+
+
+def parse_wait(request: web.Request) -> float | None:
+    """Seconds to hold the request (``?wait``, capped at 30), or None when it is not a number."""
+    raw = request.query.get("wait")
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    if not 0 <= value < float("inf"):
+        return None
+    return min(value, MAX_WAIT_SECONDS)
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    wait = parse_wait(request)
+    if wait is None:
+        return error_response(
+            422,
+            "validation_failed",
+            "wait must be a number of seconds",
+            fields={"query.wait": "must be a number from 0 to 30"},
+        )
+    reader = request.app[READER]
+    record = await reader.read(request.match_info["ticket_id"], wait)
+    if record is None:
+        return error_response(404, "not_found", "No such ticket")
+    return json_response(await ticket_document(record, reader.eta), headers={"Cache-Control": "no-store"})

@@ -1,0 +1,215 @@
+"""The system under test, assembled in-process on free ports against the real broker and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+
+from bench.coresim.app import build_app as build_core_app
+from bench.coresim.model import CoreSettings
+from frontdoor.app import BROKER
+from frontdoor.app import build_app as build_frontdoor
+from queue_config.kinds import KINDS
+from queue_config.names import Names
+from queue_config.resident_id import make as make_resident_id
+from queue_config.settings import Settings
+from queue_config.topology import Topology
+from status_api.app import build_app as build_status
+from tests.support.private_rabbit import free_port
+from workers.pool import WorkerPool
+
+
+class Served:
+    """An aiohttp application served on 127.0.0.1 at a free port."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.port = free_port()
+        self._runner = web.AppRunner(app, access_log=None)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> Served:
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+
+def payload_for(kind: str, n: int = 0) -> dict[str, Any]:
+    if kind == "pension":
+        return {"action": "claim" if n % 2 else "estimate", "retirement_date": "2031-05-01"}
+    if kind == "transfer":
+        return {"from_region": "110101", "to_region": f"{310101 + n % 1000:06d}"}
+    return {"scheme": "medical", "amount_cents": 100 + n, "period": "2026-10"}
+
+
+def submission(kind: str = "payment", n: int = 0, **overrides: Any) -> dict[str, Any]:
+    body = {"kind": kind, "citizen_id": make_resident_id(n), "payload": payload_for(kind, n)}
+    body.update(overrides)
+    return body
+
+
+@dataclass
+class System:
+    settings: Settings
+    http: aiohttp.ClientSession
+    redis: Redis
+    frontdoor: Served | None = None
+    status: Served | None = None
+    core: Served | None = None
+    pool: WorkerPool | None = None
+    _counter: int = field(default=0)
+
+    @property
+    def names(self) -> Names:
+        return Names(self.settings.namespace)
+
+    def next_n(self) -> int:
+        self._counter += 1
+        return self._counter
+
+    async def submit(
+        self, body: Any, headers: Mapping[str, str] | None = None, *, raw: bytes | None = None
+    ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
+        assert self.frontdoor is not None
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        data = raw if raw is not None else aiohttp.payload.JsonPayload(body)
+        async with self.http.post(
+            f"{self.frontdoor.url}/v1/submissions", data=data, headers=hdrs
+        ) as response:
+            doc = await response.json(content_type=None)
+            return response.status, doc, response.headers
+
+    async def ticket(self, ticket_id: str, wait: float | None = None) -> tuple[int, dict[str, Any]]:
+        assert self.status is not None
+        params = {"wait": str(wait)} if wait is not None else {}
+        async with self.http.get(f"{self.status.url}/v1/tickets/{ticket_id}", params=params) as response:
+            return response.status, await response.json(content_type=None)
+
+    async def wait_for_status(
+        self, ticket_id: str, statuses: set[str], timeout: float = 30.0
+    ) -> dict[str, Any]:
+        """Long-poll the status API until the ticket reaches one of ``statuses``."""
+        deadline = time.monotonic() + timeout
+        seen: list[str] = []
+        while time.monotonic() < deadline:
+            code, doc = await self.ticket(ticket_id, wait=min(5.0, deadline - time.monotonic()))
+            assert code == 200, doc
+            if not seen or seen[-1] != doc["status"]:
+                seen.append(doc["status"])
+            if doc["status"] in statuses:
+                doc["_seen"] = seen
+                return doc
+        raise AssertionError(f"ticket {ticket_id} stuck; statuses seen: {seen}")
+
+    async def ledger(self, key: str | None = None) -> dict[str, int]:
+        assert self.core is not None
+        path = f"/v1/ledger/{key}" if key else "/v1/ledger"
+        async with self.http.get(self.core.url + path) as response:
+            return dict(await response.json())
+
+    async def add_fault(self, match: dict[str, Any], transient: int = 0, permanent: bool = False) -> None:
+        assert self.core is not None
+        async with self.http.post(
+            self.core.url + "/v1/faults",
+            json={"match": match, "transient": transient, "permanent": permanent},
+        ) as response:
+            assert response.status == 201
+
+    async def queue_depth(self, queue: str) -> int:
+        connection = await aio_pika.connect(self.settings.amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            declared = await channel.declare_queue(queue, passive=True)
+            return int(declared.declaration_result.message_count or 0)
+
+    async def dead_letter_ids(self, kind: str) -> list[str]:
+        """Message IDs in the kind's dead-letter queue (read and requeued, so nothing is removed)."""
+        connection = await aio_pika.connect(self.settings.amqp_url)
+        ids: list[str] = []
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.get_queue(self.names.dead_queue(kind))
+            held = []
+            while (message := await queue.get(fail=False)) is not None:
+                ids.append(message.message_id or "")
+                held.append(message)
+            for message in held:
+                await message.nack(requeue=True)
+        return ids
+
+    async def stop(self) -> None:
+        for part in (self.frontdoor, self.status):
+            if part is not None:
+                await part.stop()
+        if self.pool is not None:
+            await self.pool.stop()
+        if self.core is not None:
+            await self.core.stop()
+
+
+async def start_system(
+    settings: Settings,
+    http: aiohttp.ClientSession,
+    redis: Redis,
+    *,
+    frontdoor: bool = True,
+    status: bool = True,
+    workers: bool = True,
+    core: CoreSettings | None = None,
+) -> System:
+    system = System(settings, http, redis)
+    if workers or core is not None:
+        core_settings = core or CoreSettings(slots=16, service_ms=20)
+        system.core = await Served(build_core_app(core_settings)).start()
+        system.settings = settings = settings.replace(core_url=system.core.url)
+    if status:
+        system.status = await Served(await build_status(settings)).start()
+        system.settings = settings = settings.replace(public_status_url=system.status.url)
+    if frontdoor:
+        system.frontdoor = await Served(await build_frontdoor(settings)).start()
+        await system.frontdoor.app[BROKER].wait_connected(20)
+    if workers:
+        system.pool = WorkerPool(settings, [k.value for k in KINDS])
+        await system.pool.start()
+    return system
+
+
+async def purge_namespace(settings: Settings, redis: Redis) -> None:
+    """Delete everything a test namespace created, in the broker and in Redis."""
+    topology = Topology.from_settings(settings)
+    try:
+        connection = await aio_pika.connect(settings.amqp_url)
+    except Exception:
+        connection = None
+    if connection is not None:
+        async with connection:
+            channel = await connection.channel()
+            for name in topology.all_queue_names():
+                await channel.queue_delete(name)
+            await channel.exchange_delete(topology.names.work_exchange)
+            await channel.exchange_delete(topology.names.dead_exchange)
+    keys = [key async for key in redis.scan_iter(f"{settings.namespace}:*", count=1000)]
+    for i in range(0, len(keys), 500):
+        await redis.delete(*keys[i : i + 500])
+
+
+async def drain(system: System, ticket_ids: list[str], timeout: float = 60.0) -> dict[str, str]:
+    """Wait until every ticket is done or failed (arq's burst mode, for tests): no sleeps."""
+    results = await asyncio.gather(
+        *(system.wait_for_status(t, {"done", "failed"}, timeout) for t in ticket_ids)
+    )
+    return {t: r["status"] for t, r in zip(ticket_ids, results, strict=True)}

@@ -1,0 +1,52 @@
+"""A front door that dies between reserving a ticket and publishing it: the client's retry heals it."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+
+from queue_config import resident_id
+from queue_config.ticket_store import Reservation, TicketStore
+from tests.support.system import System, submission
+
+
+async def test_a_retry_republishes_a_reservation_whose_front_door_died(system: System) -> None:
+    assert system.frontdoor is not None
+    from frontdoor.submissions import INTAKE
+    from frontdoor.validation import validate_submission
+
+    intake = system.frontdoor.app[INTAKE]
+    body = submission("payment", system.next_n())
+    key = uuid.uuid4().hex
+    sub = validate_submission(body)
+
+    # Given a reservation made long ago by a front door that then died before publishing
+    long_ago = time.time() - 3600
+    stale_store = TicketStore(
+        system.redis,
+        system.names,
+        ticket_ttl=600,
+        idempotency_ttl=600,
+        pending_ttl=600,
+        clock=lambda: long_ago,
+    )
+    ids = intake._ids
+    outcome, ticket_id, _ = await stale_store.reserve(
+        ticket_id=ids.mint(),
+        kind=sub.kind,
+        scope=ids.scope("citizen:" + sub.citizen_id),
+        body_digest=sub.digest,
+        idempotency_digest=hashlib.sha256(key.encode()).hexdigest(),
+        masked_client=resident_id.mask(sub.citizen_id),
+    )
+    assert outcome is Reservation.CREATED
+
+    # When the client retries with its idempotency key
+    code, doc, _ = await system.submit(body, {"Idempotency-Key": key})
+
+    # Then it gets that ticket, which is now queued for real and completes once
+    assert (code, doc["ticket_id"]) == (200, ticket_id)
+    done = await system.wait_for_status(ticket_id, {"done", "failed"})
+    assert done["status"] == "done"
+    assert await system.ledger(ticket_id) == {"effects": 1, "calls": 1}

@@ -1,0 +1,108 @@
+"""The whole path on the real broker and Redis: every kind goes queued → done with its result."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.system import System, submission
+
+
+@pytest.mark.parametrize("kind", ["pension", "transfer", "payment"])
+async def test_every_kind_goes_from_queued_to_done_with_its_result(system: System, kind: str) -> None:
+    # Given a valid submission of this kind
+    body = submission(kind, system.next_n())
+
+    # When the citizen submits it
+    code, accepted, headers = await system.submit(body)
+
+    # Then it is accepted with a ticket, a Location and an ETA
+    assert code == 202, accepted
+    ticket_id = accepted["ticket_id"]
+    assert accepted["status"] == "queued" and accepted["kind"] == kind
+    assert headers["Location"] == accepted["status_url"]
+    assert accepted["status_url"].endswith(f"/v1/tickets/{ticket_id}")
+    assert accepted["status_url"].startswith("http://")
+    assert accepted["eta_seconds"] > 0 and accepted["eta_p90_seconds"] >= accepted["eta_seconds"]
+    assert "X-Request-ID" in headers
+
+    # And the workers finish it with the core system's result, applied exactly once
+    done = await system.wait_for_status(ticket_id, {"done", "failed"})
+    assert done["status"] == "done"
+    assert done["attempts"] == 1
+    assert done["eta_seconds"] is None and done["position"] is None
+    expected_key = {
+        "pension": ("estimate_id", "claim_id"),
+        "transfer": ("transfer_id",),
+        "payment": ("receipt_id",),
+    }[kind]
+    assert any(k in done["result"] for k in expected_key), done["result"]
+    if kind == "payment":
+        assert done["result"]["amount_cents"] == body["payload"]["amount_cents"]
+    assert await system.ledger(ticket_id) == {"effects": 1, "calls": 1}
+
+
+async def test_a_transient_core_failure_is_retried_then_done(system: System) -> None:
+    # Given a core system that fails the first call of this payment with a 503
+    body = submission("payment", system.next_n())
+    body["payload"]["amount_cents"] = 4_242_001
+    await system.add_fault({"amount_cents": 4_242_001}, transient=1)
+
+    # When it is submitted
+    code, accepted, _ = await system.submit(body)
+    assert code == 202
+
+    # Then the ticket passes through retrying and ends done after two attempts, one effect
+    done = await system.wait_for_status(accepted["ticket_id"], {"done", "failed"})
+    assert done["status"] == "done", done
+    assert done["attempts"] == 2
+    assert await system.ledger(accepted["ticket_id"]) == {"effects": 1, "calls": 2}
+
+
+async def test_retrying_is_visible_while_the_ticket_waits_in_the_delay_queue(system: System) -> None:
+    # Given a payment whose first two core calls fail
+    body = submission("payment", system.next_n())
+    body["payload"]["amount_cents"] = 4_242_002
+    await system.add_fault({"amount_cents": 4_242_002}, transient=2)
+    code, accepted, _ = await system.submit(body)
+    assert code == 202
+
+    # Then a reader sees "retrying" (with the last error) before the ticket is done
+    retrying = await system.wait_for_status(accepted["ticket_id"], {"retrying"})
+    assert retrying["last_error"]["code"] == "core_503"
+    done = await system.wait_for_status(accepted["ticket_id"], {"done", "failed"})
+    assert (done["status"], done["attempts"]) == ("done", 3)
+
+
+async def test_a_permanent_core_failure_fails_at_once_and_is_dead_lettered(system: System) -> None:
+    # Given a core system that rejects this transfer outright (422)
+    body = submission("transfer", system.next_n())
+    body["payload"]["to_region"] = "650101"
+    await system.add_fault({"to_region": "650101"}, permanent=True)
+
+    code, accepted, _ = await system.submit(body)
+    assert code == 202
+
+    # Then it fails after one attempt, with the core's error, and its message is dead-lettered
+    failed = await system.wait_for_status(accepted["ticket_id"], {"done", "failed"})
+    assert failed["status"] == "failed" and failed["attempts"] == 1
+    assert failed["error"]["code"] == "core_422"
+    assert accepted["ticket_id"] in await system.dead_letter_ids("transfer")
+    assert (await system.ledger(accepted["ticket_id"]))["effects"] == 0
+
+
+async def test_exhausted_retries_end_failed_and_dead_lettered(system: System) -> None:
+    # Given a core system that is down for this payment longer than the attempt budget
+    body = submission("payment", system.next_n())
+    body["payload"]["amount_cents"] = 4_242_003
+    await system.add_fault({"amount_cents": 4_242_003}, transient=99)
+
+    code, accepted, _ = await system.submit(body)
+    assert code == 202
+
+    # Then it ends failed after MAX_ATTEMPTS attempts and lands in the dead-letter queue
+    failed = await system.wait_for_status(accepted["ticket_id"], {"done", "failed"})
+    assert failed["status"] == "failed"
+    assert failed["attempts"] == system.settings.max_attempts == 3
+    assert failed["error"]["code"] == "core_503"
+    assert accepted["ticket_id"] in await system.dead_letter_ids("payment")
+    assert await system.ledger(accepted["ticket_id"]) == {"effects": 0, "calls": 3}

@@ -1,0 +1,166 @@
+"""No 202 without the broker or Redis, and recovery on their return, with nothing accepted lost.
+
+Each test starts its own RabbitMQ node or Redis server on a private port: the shared ones are never
+stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from bench.coresim.model import CoreSettings
+from queue_config.kinds import KINDS
+from queue_config.settings import Settings
+from tests.support.private_rabbit import PrivateRabbit
+from tests.support.private_redis import PrivateRedis
+from tests.support.system import System, drain, purge_namespace, start_system, submission
+from workers.pool import WorkerPool
+
+
+@pytest.fixture
+async def private_rabbit() -> AsyncIterator[PrivateRabbit]:
+    node = PrivateRabbit()
+    await node.start()
+    yield node
+    await node.stop()
+
+
+async def _submit_until(system: System, n: int, want: int, timeout: float) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code, doc, _ = await system.submit(submission("payment", n))
+        if code == want:
+            return doc
+        assert code in (202, 503), doc
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"no {want} within {timeout}s")
+
+
+async def _ticket_count(redis: Redis, system: System) -> int:
+    return len([k async for k in redis.scan_iter(f"{system.names.ticket_prefix}*")])
+
+
+@pytest.mark.private_broker
+async def test_no_202_while_rabbitmq_is_down_and_recovery_on_its_own(
+    private_rabbit: PrivateRabbit,
+    fresh_namespace: Settings,
+    http: aiohttp.ClientSession,
+    redis: Redis,
+) -> None:
+    settings = fresh_namespace.replace(amqp_url=private_rabbit.url, publish_timeout_seconds=2.0)
+    system = await start_system(
+        settings, http, redis, status=False, workers=False, core=CoreSettings(service_ms=20)
+    )
+    try:
+        # Given a front door that accepts while its broker is up
+        before = [await system.submit(submission("payment", i)) for i in range(5)]
+        assert [code for code, _, _ in before] == [202] * 5
+
+        # When the broker stops
+        await private_rabbit.stop()
+
+        # Then every submission gets 503 with Retry-After, and no ticket record is left behind
+        tickets_before = await _ticket_count(redis, system)
+        for i in range(100, 110):
+            code, doc, headers = await system.submit(submission("payment", i))
+            assert code == 503, doc
+            assert doc["error"] == "unavailable" and int(headers["Retry-After"]) > 0
+        assert await _ticket_count(redis, system) == tickets_before
+        assert system.frontdoor is not None
+        async with http.get(system.frontdoor.url + "/readyz") as r:
+            assert r.status == 503 and (await r.json())["checks"]["broker"] is False
+
+        # When the broker returns, the same front door accepts again by itself
+        await private_rabbit.start()
+        await _submit_until(system, 200, want=202, timeout=60)
+
+        # And the tickets accepted before the outage survived the restart in their quorum queue
+        assert await system.queue_depth(system.names.queue("payment")) == 6
+
+        # And workers started now finish every one of them exactly once
+        system.pool = WorkerPool(system.settings, [k.value for k in KINDS])
+        await system.pool.start()
+        ids = [doc["ticket_id"] for _, doc, _ in before]
+        statuses = await _drain_via_store(system, ids)
+        assert set(statuses.values()) == {"done"}
+        for ticket_id in ids:
+            assert await system.ledger(ticket_id) == {"effects": 1, "calls": 1}
+    finally:
+        await system.stop()
+        await private_rabbit.start()  # so the namespace can be purged from it
+        await purge_namespace(settings, redis)
+
+
+@pytest.mark.private_broker
+async def test_workers_resume_after_a_broker_restart_and_lose_nothing(
+    private_rabbit: PrivateRabbit,
+    fresh_namespace: Settings,
+    http: aiohttp.ClientSession,
+    redis: Redis,
+) -> None:
+    settings = fresh_namespace.replace(amqp_url=private_rabbit.url)
+    system = await start_system(settings, http, redis, status=True, workers=True)
+    try:
+        first = [await system.submit(submission("transfer", i)) for i in range(10)]
+        assert {code for code, _, _ in first} == {202}
+        await private_rabbit.stop()
+        await private_rabbit.start()
+        second = await _submit_until(system, 500, want=202, timeout=60)
+        ids = [doc["ticket_id"] for _, doc, _ in first] + [str(second["ticket_id"])]
+        statuses = await drain(system, ids, timeout=90)
+        assert set(statuses.values()) == {"done"}
+        for ticket_id in ids:
+            assert (await system.ledger(ticket_id))["effects"] == 1
+    finally:
+        await system.stop()
+        await purge_namespace(settings, redis)
+
+
+async def test_no_202_while_redis_is_down_and_recovery_on_its_own(
+    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis
+) -> None:
+    private = PrivateRedis()
+    await private.start()
+    settings = fresh_namespace.replace(redis_url=private.url, redis_timeout_seconds=1.0)
+    system = await start_system(settings, http, redis, status=False, workers=False)
+    try:
+        code, accepted, _ = await system.submit(submission("pension", 1))
+        assert code == 202
+
+        await private.stop()
+        depth = await system.queue_depth(system.names.queue("pension"))
+        for i in range(2, 6):
+            code, doc, headers = await system.submit(submission("pension", i))
+            assert code == 503 and int(headers["Retry-After"]) > 0, doc
+        # Nothing was published for the refused submissions
+        assert await system.queue_depth(system.names.queue("pension")) == depth
+
+        await private.start()  # same directory: the AOF brings the first ticket back
+        await _submit_until(system, 7, want=202, timeout=30)
+        restored = Redis.from_url(private.url)
+        try:
+            assert await restored.exists(system.names.ticket(str(accepted["ticket_id"])))
+        finally:
+            await restored.aclose()
+    finally:
+        await system.stop()
+        await private.stop()
+
+
+async def _drain_via_store(system: System, ids: list[str], timeout: float = 60) -> dict[str, str]:
+    """Like ``drain`` but reading the store directly (this system has no status API)."""
+    deadline = time.monotonic() + timeout
+    statuses: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        for ticket_id in ids:
+            raw = await system.redis.hget(system.names.ticket(ticket_id), "status")
+            statuses[ticket_id] = raw.decode() if raw else "missing"
+        if all(s in ("done", "failed") for s in statuses.values()):
+            return statuses
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"not finished: {statuses}")

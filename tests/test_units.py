@@ -1,0 +1,138 @@
+"""Unit tests of the pure parts: resident IDs, ticket IDs, settings, retry timing, ETA, log masking."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import structlog
+
+from queue_config import logs, resident_id
+from queue_config.errors import ConfigError, MessageRejected
+from queue_config.eta import EtaEstimator
+from queue_config.messages import TicketMessage, decode, encode
+from queue_config.settings import Settings
+from queue_config.ticket_ids import ID_LENGTH, TicketIds
+from queue_config.topology import Topology
+from workers.retry_policy import RetryPolicy
+
+
+# --- resident IDs --------------------------------------------------------------------------------
+@pytest.mark.parametrize("valid", ["11010519491231002X", "440524188001010014", "110101198001010071"[:17]])
+def test_known_resident_ids_check_out(valid: str) -> None:
+    full = valid if len(valid) == 18 else valid + resident_id.check_character(valid)
+    assert resident_id.problem(full) is None
+    assert resident_id.problem(full[:17] + ("0" if full[17] != "0" else "1")) is not None
+
+
+def test_the_check_character_follows_iso_7064_mod_11_2() -> None:
+    # The published example of GB 11643: 11010519491231002X
+    assert resident_id.check_character("11010519491231002") == "X"
+    assert resident_id.normalize("11010519491231002x") == "11010519491231002X"
+    assert resident_id.problem("11010519491231002x") is None
+
+
+def test_masking_keeps_only_six_and_two() -> None:
+    assert resident_id.mask("11010519491231002X") == "110105**********2X"
+
+
+# --- ticket IDs ----------------------------------------------------------------------------------
+def test_ticket_ids_are_unique_verifiable_and_unforgeable() -> None:
+    ids = TicketIds(b"k" * 32)
+    minted = {ids.mint() for _ in range(1000)}
+    assert len(minted) == 1000
+    assert all(len(t) == ID_LENGTH and ids.verify(t) for t in minted)
+    one = next(iter(minted))
+    flipped = one[:10] + ("a" if one[10] != "a" else "b") + one[11:]
+    assert not ids.verify(flipped)
+    assert not TicketIds(b"j" * 32).verify(one)
+    assert not ids.verify(one.upper() + "=")
+    assert not ids.verify("")
+
+
+def test_short_secrets_are_refused() -> None:
+    with pytest.raises(ValueError):
+        TicketIds(b"short")
+
+
+# --- settings ------------------------------------------------------------------------------------
+def test_settings_come_from_the_environment_over_a_toml_file(tmp_path: object) -> None:
+    from pathlib import Path
+
+    config = Path(str(tmp_path)) / "tg.toml"
+    config.write_text('namespace = "fromtoml"\nmax_attempts = 5\n[worker_concurrency]\npayment = 3\n')
+    settings = Settings.from_env(
+        {"TICKETGATE_CONFIG": str(config), "MAX_ATTEMPTS": "4", "WORKER_CONCURRENCY_PENSION": "7"}
+    )
+    assert settings.namespace == "fromtoml"
+    assert settings.max_attempts == 4  # environment wins over the file
+    assert settings.worker_concurrency["payment"] == 3
+    assert settings.worker_concurrency["pension"] == 7
+    assert Settings.from_env({}).amqp_url == "amqp://guest:guest@127.0.0.1:5672/"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"MAX_ATTEMPTS": "0"}, {"MAX_ATTEMPTS": "three"}, {"NAMESPACE": "a b"}, {"RETRY_BASE_SECONDS": "0"}],
+)
+def test_bad_settings_are_refused_at_start(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
+
+
+# --- retry timing --------------------------------------------------------------------------------
+def test_retry_delays_grow_exponentially_with_jitter_steps() -> None:
+    settings = Settings(max_attempts=4, retry_base_seconds=1.0, retry_jitter_steps=4)
+    topology = Topology.from_settings(settings)
+    assert topology.delay_ttls_ms == (
+        (1000, 1250, 1500, 1750),
+        (2000, 2250, 2500, 2750),
+        (4000, 4250, 4500, 4750),
+    )
+    policy = RetryPolicy(topology, max_attempts=4, base_seconds=1.0, max_seconds=60.0)
+    first = {policy.delay_queue("payment", 1) for _ in range(200)}
+    assert first == {f"tg.payment.delay.{ms}ms" for ms in (1000, 1250, 1500, 1750)}
+    assert policy.delay_queue("payment", 3) in {f"tg.payment.delay.{ms}ms" for ms in (4000, 4250, 4500, 4750)}
+    assert policy.delay_queue("payment", 4) is None  # budget spent
+
+
+def test_retry_delays_are_capped() -> None:
+    topology = Topology.from_settings(Settings(max_attempts=10, retry_base_seconds=1, retry_max_seconds=5))
+    assert max(max(level) for level in topology.delay_ttls_ms) == 5000
+
+
+# --- messages ------------------------------------------------------------------------------------
+def test_messages_round_trip_and_reject_garbage_and_other_versions() -> None:
+    msg = TicketMessage(ticket_id="t", kind="payment", citizen_id="c", payload={"a": 1}, created_at=1.5)
+    assert decode(encode(msg)) == msg
+    with pytest.raises(MessageRejected):
+        decode(b"not json")
+    with pytest.raises(MessageRejected):
+        decode(encode(msg).replace(b'"v":1', b'"v":2'))
+
+
+# --- ETA -----------------------------------------------------------------------------------------
+def test_eta_median_and_p90_grow_with_position_and_shrink_with_rate() -> None:
+    eta = EtaEstimator(None, None, assumed_rate=10)  # type: ignore[arg-type]
+    near, far = eta.from_position(0, 10), eta.from_position(1000, 10)
+    assert near.eta_seconds < far.eta_seconds
+    assert far.eta_p90_seconds > far.eta_seconds
+    assert eta.from_position(1000, 100).eta_seconds < far.eta_seconds
+    assert 1 <= near.poll_after_seconds <= far.poll_after_seconds <= 60
+
+
+# --- logs ----------------------------------------------------------------------------------------
+def test_logs_are_json_with_resident_ids_masked_and_secrets_redacted() -> None:
+    out = io.StringIO()
+    logs.configure("info", stream=out)
+    try:
+        log = structlog.get_logger("test")
+        log.info("submitted by 11010519491231002X", citizen="440524188001010014", token="s3cret")
+        line = json.loads(out.getvalue().strip().splitlines()[-1])
+    finally:
+        structlog.reset_defaults()
+    assert "11010519491231002X" not in out.getvalue() and "440524188001010014" not in out.getvalue()
+    assert line["citizen"] == "440524**********14"
+    assert "110105**********2X" in line["event"]
+    assert line["token"] == "[redacted]" and "s3cret" not in out.getvalue()

@@ -1,0 +1,87 @@
+"""The worker process: one consumer per kind it serves, sharing a broker link, a store and a core client."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from queue_config import redis_client
+from queue_config.broker import BrokerLink
+from queue_config.names import Names
+from queue_config.settings import Settings
+from queue_config.ticket_store import TicketStore
+from queue_config.topology import Topology
+from workers.consumer import KindConsumer
+from workers.core_client import CoreSystem, HttpCoreClient
+from workers.handlers import HANDLERS
+from workers.processor import Processor
+from workers.retry_policy import RetryPolicy
+
+log = structlog.get_logger("pool")
+
+
+class WorkerPool:
+    def __init__(self, settings: Settings, kinds: list[str], core: CoreSystem | None = None) -> None:
+        self._settings = settings
+        topology = Topology.from_settings(settings)
+        names = Names(settings.namespace)
+        self._redis = redis_client.connect(settings)
+        self.broker = BrokerLink(
+            settings.amqp_url,
+            topology,
+            publisher_channels=2,
+            publish_timeout=settings.publish_timeout_seconds,
+        )
+        total = sum(settings.worker_concurrency.get(k, 1) for k in kinds)
+        self._owned_core = (
+            None
+            if core is not None
+            else HttpCoreClient(
+                settings.core_url, timeout_seconds=settings.core_timeout_seconds, max_connections=total
+            )
+        )
+        store = TicketStore(
+            self._redis,
+            names,
+            ticket_ttl=settings.ticket_ttl_seconds,
+            idempotency_ttl=settings.idempotency_ttl_seconds,
+            pending_ttl=settings.pending_ttl_seconds,
+        )
+        processor = Processor(
+            store=store,
+            broker=self.broker,
+            core=core or self._owned_core,  # type: ignore[arg-type]
+            handlers=HANDLERS,
+            retry=RetryPolicy(
+                topology,
+                max_attempts=settings.max_attempts,
+                base_seconds=settings.retry_base_seconds,
+                max_seconds=settings.retry_max_seconds,
+            ),
+        )
+        self.consumers = [
+            KindConsumer(
+                kind,
+                topology,
+                broker=self.broker,
+                processor=processor,
+                concurrency=settings.worker_concurrency.get(kind, 1),
+            )
+            for kind in kinds
+        ]
+
+    async def start(self) -> None:
+        await self.broker.start()
+        await self.broker.wait_connected()
+        for consumer in self.consumers:
+            await consumer.start()
+
+    async def stop(self) -> None:
+        grace = self._settings.shutdown_grace_seconds
+        await asyncio.gather(*(c.stop(grace) for c in self.consumers))
+        await self.broker.close()
+        if self._owned_core is not None:
+            await self._owned_core.close()
+        await self._redis.aclose()
+        log.info("pool_stopped")
