@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 py=.venv/bin/python
 pids=()
+stopping=
 stop() {
-  trap - INT TERM EXIT
+  [ -z "$stopping" ] || return 0
+  stopping=1
   echo "[run] stopping..." >&2
   kill -TERM "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
@@ -20,4 +22,4 @@ $py -m frontdoor & pids+=($!)
 $py -m status_api & pids+=($!)
 echo "[run] front door http://127.0.0.1:${FRONTDOOR_PORT:-8080}  status http://127.0.0.1:${STATUS_PORT:-8081}  core simulator http://127.0.0.1:${CORE_PORT:-8090}" >&2
 wait -n "${pids[@]}" || true
-echo "[run] a component exited; stopping the rest" >&2
+[ -n "$stopping" ] || echo "[run] a component exited; stopping the rest" >&2

@@ -1,0 +1,31 @@
+"""``python -m bench.bare_aiohttp``: the HTTP ceiling, a bare aiohttp handler that answers 202 with no I/O.
+
+Served the same way as the front door (uvloop, no access log) so the two figures compare like for like.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aiohttp import web
+
+from queue_config.runtime import install_event_loop
+
+_BODY = b'{"ticket_id":"bare","status":"queued"}'
+
+
+async def accept(request: web.Request) -> web.Response:
+    await request.read()
+    return web.Response(body=_BODY, status=202, content_type="application/json")
+
+
+def main() -> None:
+    install_event_loop()
+    app = web.Application()
+    app.router.add_post("/v1/submissions", accept)
+    port = int(os.environ.get("BARE_PORT", "8099"))
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

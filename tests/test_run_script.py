@@ -1,0 +1,86 @@
+"""The README's run command: all four processes start, serve a submission end to end, and Ctrl-C
+stops every one of them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+
+import aiohttp
+
+from queue_config.settings import Settings
+from tests.support.private_rabbit import free_port
+from tests.support.processes import ARTIFACTS, ROOT
+from tests.support.system import purge_namespace, submission
+
+
+async def _ready(http: aiohttp.ClientSession, url: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            async with http.get(url) as r:
+                if r.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{url} never became ready")
+
+
+async def test_run_script_serves_the_whole_path_and_stops_on_ctrl_c(
+    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: object
+) -> None:
+    ports = {"FRONTDOOR_PORT": free_port(), "STATUS_PORT": free_port(), "CORE_PORT": free_port()}
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in ports.items()},
+        "CORE_URL": f"http://127.0.0.1:{ports['CORE_PORT']}",
+        "PUBLIC_STATUS_URL": f"http://127.0.0.1:{ports['STATUS_PORT']}",
+        "NAMESPACE": fresh_namespace.namespace,
+        "CORE_SERVICE_MS": "20",
+    }
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with (ARTIFACTS / "run-script.log").open("wb") as log:
+        proc = subprocess.Popen(
+            ["bash", "scripts/run.sh"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        front = f"http://127.0.0.1:{ports['FRONTDOOR_PORT']}"
+        status = f"http://127.0.0.1:{ports['STATUS_PORT']}"
+        await _ready(http, front + "/readyz")
+        await _ready(http, status + "/readyz")
+
+        async with http.post(front + "/v1/submissions", json=submission("transfer", 5)) as r:
+            assert r.status == 202
+            accepted = await r.json()
+        assert accepted["status_url"].startswith(status)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            async with http.get(accepted["status_url"], params={"wait": "5"}) as r:
+                doc = await r.json()
+            if doc["status"] == "done":
+                break
+        assert doc["status"] == "done", doc
+
+        # Ctrl-C reaches the whole foreground process group
+        os.killpg(proc.pid, signal.SIGINT)
+        code = await asyncio.to_thread(proc.wait, 60)
+        assert code is not None
+        remaining = subprocess.run(
+            ["pgrep", "-g", str(proc.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        assert remaining == [], f"left running: {remaining}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        await purge_namespace(fresh_namespace, redis)  # type: ignore[arg-type]
