@@ -9,6 +9,7 @@ import os
 
 from aiohttp import web
 
+from queue_config import serving
 from queue_config.runtime import install_event_loop
 
 _BODY = b'{"ticket_id":"bare","status":"queued"}'
@@ -24,7 +25,7 @@ def main() -> None:
     app = web.Application()
     app.router.add_post("/v1/submissions", accept)
     port = int(os.environ.get("BARE_PORT", "8099"))
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+    serving.run(app, host="127.0.0.1", port=port, shutdown_timeout=2)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from frontdoor.app import build_app
-from queue_config import logs
+from queue_config import logs, serving
 from queue_config.runtime import install_event_loop
 from queue_config.settings import Settings
 
@@ -14,12 +12,10 @@ def main() -> None:
     settings = Settings.from_env()
     logs.configure(settings.log_level)
     install_event_loop()
-    web.run_app(
+    serving.run(
         build_app(settings),
         host=settings.host,
         port=settings.frontdoor_port,
-        access_log=None,
-        print=None,
         shutdown_timeout=settings.shutdown_grace_seconds,
     )
 

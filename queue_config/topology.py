@@ -55,10 +55,11 @@ class Topology:
             "x-queue-type": "quorum",
             "x-delivery-limit": self.delivery_limit,
             "x-dead-letter-exchange": self.names.dead_exchange,
-            # At-least-once dead-lettering (3.10+) keeps a failed message until the dead-letter queue
-            # has confirmed it; it requires reject-publish overflow.
-            "x-dead-letter-strategy": "at-least-once",
-            "x-overflow": "reject-publish",
+            # Dead-lettering stays at-most-once here on purpose. At-least-once (3.10+) starts a DLX
+            # worker per queue, and on 3.10 a burst of those (many queues created, or all recovered at
+            # once after a restart) wedged our broker: see rabbitmq-server#16652. Operators on a broker
+            # where it is mature enable it with a policy (dead-letter-strategy, overflow), which needs
+            # no change to these declared arguments.
         }
 
     def delay_queue_arguments(self, kind: str, ttl_ms: int) -> dict[str, aio_pika.abc.FieldValue]:
@@ -67,8 +68,6 @@ class Topology:
             "x-message-ttl": ttl_ms,
             "x-dead-letter-exchange": self.names.work_exchange,
             "x-dead-letter-routing-key": kind,
-            "x-dead-letter-strategy": "at-least-once",
-            "x-overflow": "reject-publish",
         }
 
     async def declare(self, channel: AbstractChannel) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
-from queue_config import logs
+from queue_config import logs, serving
 from queue_config.runtime import install_event_loop
 from queue_config.settings import Settings
 from status_api.app import build_app
@@ -14,14 +12,7 @@ def main() -> None:
     settings = Settings.from_env()
     logs.configure(settings.log_level)
     install_event_loop()
-    web.run_app(
-        build_app(settings),
-        host=settings.host,
-        port=settings.status_port,
-        access_log=None,
-        print=None,
-        shutdown_timeout=5,
-    )
+    serving.run(build_app(settings), host=settings.host, port=settings.status_port, shutdown_timeout=5)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
+from bench.purge import purge_namespace
 from queue_config.settings import Settings
-from tests.support.system import System, purge_namespace, start_system
+from tests.support.system import System, start_system
 
 
 def _settings(namespace: str) -> Settings:

@@ -11,10 +11,11 @@ import time
 
 import aiohttp
 
+from bench.purge import purge_namespace
 from queue_config.settings import Settings
 from tests.support.private_rabbit import free_port
 from tests.support.processes import ARTIFACTS, ROOT
-from tests.support.system import purge_namespace, submission
+from tests.support.system import submission
 
 
 async def _ready(http: aiohttp.ClientSession, url: str, timeout: float = 90) -> None:
@@ -41,6 +42,9 @@ async def test_run_script_serves_the_whole_path_and_stops_on_ctrl_c(
         "PUBLIC_STATUS_URL": f"http://127.0.0.1:{ports['STATUS_PORT']}",
         "NAMESPACE": fresh_namespace.namespace,
         "CORE_SERVICE_MS": "20",
+        # The same retry settings as the test's, so the purge finds every delay queue they declare
+        "RETRY_BASE_SECONDS": str(fresh_namespace.retry_base_seconds),
+        "RETRY_JITTER_STEPS": str(fresh_namespace.retry_jitter_steps),
     }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with (ARTIFACTS / "run-script.log").open("wb") as log:

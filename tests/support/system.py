@@ -21,7 +21,6 @@ from queue_config.kinds import KINDS
 from queue_config.names import Names
 from queue_config.resident_id import make as make_resident_id
 from queue_config.settings import Settings
-from queue_config.topology import Topology
 from status_api.app import build_app as build_status
 from tests.support.private_rabbit import free_port
 from workers.pool import WorkerPool
@@ -130,7 +129,7 @@ class System:
             assert response.status == 201
 
     async def queue_depth(self, queue: str) -> int:
-        connection = await aio_pika.connect(self.settings.amqp_url)
+        connection = await aio_pika.connect(self.settings.amqp_url, timeout=10)
         async with connection:
             channel = await connection.channel()
             declared = await channel.declare_queue(queue, passive=True)
@@ -138,7 +137,7 @@ class System:
 
     async def dead_letter_ids(self, kind: str) -> list[str]:
         """Message IDs in the kind's dead-letter queue (read and requeued, so nothing is removed)."""
-        connection = await aio_pika.connect(self.settings.amqp_url)
+        connection = await aio_pika.connect(self.settings.amqp_url, timeout=10)
         ids: list[str] = []
         async with connection:
             channel = await connection.channel()
@@ -186,25 +185,6 @@ async def start_system(
         system.pool = WorkerPool(settings, [k.value for k in KINDS])
         await system.pool.start()
     return system
-
-
-async def purge_namespace(settings: Settings, redis: Redis) -> None:
-    """Delete everything a test namespace created, in the broker and in Redis."""
-    topology = Topology.from_settings(settings)
-    try:
-        connection = await aio_pika.connect(settings.amqp_url)
-    except Exception:
-        connection = None
-    if connection is not None:
-        async with connection:
-            channel = await connection.channel()
-            for name in topology.all_queue_names():
-                await channel.queue_delete(name)
-            await channel.exchange_delete(topology.names.work_exchange)
-            await channel.exchange_delete(topology.names.dead_exchange)
-    keys = [key async for key in redis.scan_iter(f"{settings.namespace}:*", count=1000)]
-    for i in range(0, len(keys), 500):
-        await redis.delete(*keys[i : i + 500])
 
 
 async def drain(system: System, ticket_ids: list[str], timeout: float = 60.0) -> dict[str, str]:

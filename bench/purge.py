@@ -1,0 +1,45 @@
+"""``python -m bench.purge NAMESPACE``: delete a namespace's queues, exchanges and Redis keys.
+
+For benchmark and test runs, which each use a namespace of their own."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import aio_pika
+from redis.asyncio import Redis
+
+from queue_config.settings import Settings
+from queue_config.topology import Topology
+
+
+async def purge_namespace(settings: Settings, redis: Redis) -> None:
+    topology = Topology.from_settings(settings)
+    try:
+        connection = await aio_pika.connect(settings.amqp_url, timeout=10)
+    except (aio_pika.exceptions.AMQPError, OSError):
+        connection = None  # broker gone: nothing to delete there
+    if connection is not None:
+        async with connection:
+            channel = await connection.channel()
+            for name in topology.all_queue_names():
+                await channel.queue_delete(name)
+            await channel.exchange_delete(topology.names.work_exchange)
+            await channel.exchange_delete(topology.names.dead_exchange)
+    keys = [key async for key in redis.scan_iter(f"{settings.namespace}:*", count=1000)]
+    for i in range(0, len(keys), 500):
+        await redis.delete(*keys[i : i + 500])
+
+
+async def _main(namespace: str) -> None:
+    settings = Settings.from_env().replace(namespace=namespace)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await purge_namespace(settings, redis)
+    finally:
+        await redis.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main(sys.argv[1]))
