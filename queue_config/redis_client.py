@@ -1,19 +1,25 @@
 """The Redis client every component builds the same way: short timeouts, so an outage becomes a fast
-503 instead of a hang, and health-checked pooled connections that heal when Redis returns."""
+503 instead of a hang, and health-checked pooled connections that heal when Redis returns.
+
+The pool blocks when all its connections are busy (up to the Redis timeout) instead of raising "Too many
+connections": at a thousand concurrent requests, an exhausted pool is back-pressure to wait out, not an
+outage to answer 503 for. redis-py's default pool raises; its BlockingConnectionPool waits.
+"""
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from queue_config.settings import Settings
 
 
-def connect(settings: Settings, *, max_connections: int = 256) -> Redis:
-    return Redis.from_url(
+def connect(settings: Settings) -> Redis:
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_timeout_seconds,
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
         health_check_interval=15,
-        max_connections=max_connections,
-        decode_responses=False,
     )
+    return Redis.from_pool(pool)  # the client owns the pool and closes it with itself

@@ -47,6 +47,8 @@ class Settings:
     publish_timeout_seconds: float = 5.0
     publisher_channels: int = 4
     redis_timeout_seconds: float = 2.0
+    # Connections per process; requests beyond it wait (up to the Redis timeout) for a free one.
+    redis_max_connections: int = 128
     worker_concurrency: Mapping[str, int] = field(default_factory=lambda: {kind.value: 32 for kind in KINDS})
     core_timeout_seconds: float = 35.0
     shutdown_grace_seconds: float = 20.0

@@ -165,3 +165,42 @@ async def _drain_via_store(system: System, ids: list[str], timeout: float = 60) 
             return statuses
         await asyncio.sleep(0.2)
     raise AssertionError(f"not finished: {statuses}")
+
+
+async def test_workers_ride_out_a_redis_restart_with_nothing_lost_or_doubled(
+    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis
+) -> None:
+    # Given the whole system on a private Redis (append-only, fsync always) and a slow core system
+    private = PrivateRedis()
+    await private.start()
+    settings = fresh_namespace.replace(redis_url=private.url, redis_timeout_seconds=1.0)
+    system = await start_system(settings, http, redis, core=CoreSettings(slots=4, service_ms=150))
+    try:
+        ids = []
+        for i in range(30):
+            code, doc, _ = await system.submit(submission(("payment", "transfer", "pension")[i % 3], i))
+            assert code == 202
+            ids.append(str(doc["ticket_id"]))
+
+        async def busy() -> bool:
+            return (await system.ledger())["calls"] >= 5
+
+        deadline = time.monotonic() + 30
+        while not await busy():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+
+        # When Redis goes away mid-processing and comes back two seconds later
+        await private.stop()
+        assert (await system.ledger())["effects"] < 30, "the outage must catch work in flight"
+        await asyncio.sleep(2)
+        await private.start()
+
+        # Then every ticket ends done, each effect applied exactly once
+        statuses = await drain(system, ids, timeout=120)
+        assert set(statuses.values()) == {"done"}
+        for ticket_id in ids:
+            assert (await system.ledger(ticket_id))["effects"] == 1
+    finally:
+        await system.stop()
+        await private.stop()

@@ -18,7 +18,7 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$FRONTDOOR_PORT/readyz" >/d
 run() { # name url connections
   echo "== $1, $3 connections, ${secs}s"
   wrk -t2 -c"$3" -d"${secs}s" --timeout 10s --latency -s bench/wrk/submissions.lua "$2" |
-    grep -E "Requests/sec|Latency |  50%|  90%|  99%|non-2xx|Socket errors"
+    grep -E "Requests/sec|Latency |  50%|  90%|  99%|non-2xx|Socket errors|^202:"
 }
 for c in 100 1000; do
   run "bare aiohttp 202" "http://127.0.0.1:$BARE_PORT/v1/submissions" "$c"

@@ -5,8 +5,9 @@
 local weights = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 local checks = "10X98765432"
 local counter = 0
-local thread_id = 0
+local next_thread_id = 0
 local ids = {}
+local threads = {}
 
 local function resident_id(n)
   local first17 = string.format("110101198%01d0101%03d", n % 10, n % 1000)
@@ -18,9 +19,11 @@ local function resident_id(n)
   return first17 .. checks:sub(r + 1, r + 1)
 end
 
+-- thread:set assigns a global in the thread's own Lua state: tid must stay global, not local.
 function setup(thread)
-  thread:set("thread_id", thread_id)
-  thread_id = thread_id + 1
+  thread:set("tid", next_thread_id)
+  next_thread_id = next_thread_id + 1
+  table.insert(threads, thread)
 end
 
 function init(args)
@@ -33,14 +36,25 @@ end
 
 function request()
   counter = counter + 1
-  local n = counter * 16 + thread_id
+  local n = counter * 16 + tid
   local body = string.format(
     '{"kind":"payment","citizen_id":"%s","payload":{"scheme":"medical","amount_cents":%d,"period":"2026-10"}}',
     ids[n % 10000], 1 + (n % 9999999))
   return wrk.format(nil, nil, nil, body)
 end
 
+-- counts of each status code, per thread (read back in done)
+c200, c202, cother = 0, 0, 0
+function response(status, headers, body)
+  if status == 202 then c202 = c202 + 1 elseif status == 200 then c200 = c200 + 1 else cother = cother + 1 end
+end
+
 function done(summary, latency, requests)
+  local a, b, c = 0, 0, 0
+  for _, t in ipairs(threads) do
+    a = a + t:get("c202"); b = b + t:get("c200"); c = c + t:get("cother")
+  end
+  io.write(string.format("202: %d, 200 (repeat of an open ticket): %d, other: %d\n", a, b, c))
   io.write(string.format("non-2xx/3xx: %d, connect errors: %d, timeouts: %d\n",
     summary.errors.status, summary.errors.connect, summary.errors.timeout))
 end
