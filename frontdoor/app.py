@@ -12,7 +12,6 @@ from queue_config.broker import BrokerLink
 from queue_config.eta import EtaEstimator
 from queue_config.health import add_health_routes, redis_probe
 from queue_config.http import request_context
-from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.ticket_store import TicketStore
 from queue_config.topology import Topology
@@ -21,7 +20,6 @@ BROKER = web.AppKey("broker", BrokerLink)
 
 
 async def build_app(settings: Settings) -> web.Application:
-    names = Names(settings.namespace)
     redis = redis_client.connect(settings)
     ids = await startup.ticket_ids(redis, settings)
     broker = BrokerLink(
@@ -30,14 +28,8 @@ async def build_app(settings: Settings) -> web.Application:
         publisher_channels=settings.publisher_channels,
         publish_timeout=settings.publish_timeout_seconds,
     )
-    store = TicketStore(
-        redis,
-        names,
-        ticket_ttl=settings.ticket_ttl_seconds,
-        idempotency_ttl=settings.idempotency_ttl_seconds,
-        pending_ttl=settings.pending_ttl_seconds,
-    )
-    eta = EtaEstimator(redis, names, assumed_rate=settings.assumed_drain_per_second)
+    store = TicketStore.from_settings(redis, settings)
+    eta = EtaEstimator.from_settings(redis, settings)
 
     app = web.Application(middlewares=[request_context], client_max_size=settings.max_body_bytes)
     app[MAX_BODY] = settings.max_body_bytes

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from queue_config.names import Names
+from queue_config.settings import Settings
 from queue_config.ticket_store import RATE_BUCKET_SECONDS
 
 _WINDOW_BUCKETS = 12  # one minute
@@ -58,6 +59,10 @@ class EtaEstimator:
         self._service = service_seconds
         self._clock = clock
         self._snapshots: dict[str, _Snapshot] = {}
+
+    @classmethod
+    def from_settings(cls, redis: Redis, settings: Settings) -> EtaEstimator:
+        return cls(redis, Names(settings.namespace), assumed_rate=settings.assumed_drain_per_second)
 
     async def estimate(self, kind: str, seq: int | None) -> Eta:
         snap = await self._snapshot(kind)

@@ -17,6 +17,7 @@ from queue_config import ticket_scripts as lua
 from queue_config.errors import StoreUnavailable
 from queue_config.kinds import Status
 from queue_config.names import Names
+from queue_config.settings import Settings
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -98,6 +99,16 @@ class TicketStore:
         self._begin = redis.register_script(lua.BEGIN_ATTEMPT)
         self._retrying = redis.register_script(lua.RETRYING)
         self._finish = redis.register_script(lua.FINISH)
+
+    @classmethod
+    def from_settings(cls, redis: Redis, settings: Settings) -> TicketStore:
+        return cls(
+            redis,
+            Names(settings.namespace),
+            ticket_ttl=settings.ticket_ttl_seconds,
+            idempotency_ttl=settings.idempotency_ttl_seconds,
+            pending_ttl=settings.pending_ttl_seconds,
+        )
 
     # --- front door ------------------------------------------------------------------------------
     @_store_call

@@ -20,15 +20,9 @@ async def build_app(settings: Settings) -> web.Application:
     names = Names(settings.namespace)
     redis = redis_client.connect(settings)
     ids = await startup.ticket_ids(redis, settings)
-    store = TicketStore(
-        redis,
-        names,
-        ticket_ttl=settings.ticket_ttl_seconds,
-        idempotency_ttl=settings.idempotency_ttl_seconds,
-        pending_ttl=settings.pending_ttl_seconds,
-    )
+    store = TicketStore.from_settings(redis, settings)
     events = TicketEvents(redis, names.events_channel)
-    eta = EtaEstimator(redis, names, assumed_rate=settings.assumed_drain_per_second)
+    eta = EtaEstimator.from_settings(redis, settings)
 
     app = web.Application(middlewares=[request_context])
     app[READER] = TicketReader(ids, store, eta, events)

@@ -3,29 +3,71 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import aiohttp
+import pytest
 from redis.asyncio import Redis
 
+from frontdoor.app import BROKER
 from queue_config.settings import Settings
 from tests.support.system import start_system, submission
 
 
-async def test_a_burst_of_concurrent_submissions_is_all_accepted_and_queued_once(
-    fresh_namespace: Settings, redis: Redis
-) -> None:
-    # A client without aiohttp's default 100-connection cap, so 500 requests are truly concurrent
+@pytest.fixture
+async def wide_http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client without aiohttp's default 100-connection cap, so hundreds of requests are concurrent."""
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        # Given a front door with only 4 Redis connections for hundreds of concurrent requests
-        settings = fresh_namespace.replace(redis_max_connections=4)
-        system = await start_system(settings, http, redis, status=False, workers=False)
-        try:
-            # When 500 distinct submissions arrive at once
-            replies = await asyncio.gather(*(system.submit(submission("payment", n)) for n in range(500)))
-            # Then every one is accepted and queued exactly once
-            codes = [code for code, _, _ in replies]
-            assert codes.count(202) == 500, {c: codes.count(c) for c in set(codes)}
-            assert len({doc["ticket_id"] for _, doc, _ in replies}) == 500
-            assert await system.queue_depth(system.names.queue("payment")) == 500
-        finally:
-            await system.stop()
+        yield http
+
+
+async def test_a_burst_of_concurrent_submissions_is_all_accepted_and_queued_once(
+    fresh_namespace: Settings, redis: Redis, wide_http: aiohttp.ClientSession
+) -> None:
+    # Given a front door with only 4 Redis connections for hundreds of concurrent requests
+    settings = fresh_namespace.replace(redis_max_connections=4)
+    system = await start_system(settings, wide_http, redis, status=False, workers=False)
+    try:
+        # When 500 distinct submissions arrive at once
+        replies = await asyncio.gather(*(system.submit(submission("payment", n)) for n in range(500)))
+        # Then every one is accepted and queued exactly once
+        codes = [code for code, _, _ in replies]
+        assert codes.count(202) == 500, {c: codes.count(c) for c in set(codes)}
+        assert len({doc["ticket_id"] for _, doc, _ in replies}) == 500
+        assert await system.queue_depth(system.names.queue("payment")) == 500
+    finally:
+        await system.stop()
+
+
+async def test_publishes_share_channels_with_many_confirms_in_flight(
+    fresh_namespace: Settings, redis: Redis, wide_http: aiohttp.ClientSession
+) -> None:
+    # Given a front door with a single publisher channel, whose publishes we watch
+    settings = fresh_namespace.replace(publisher_channels=1)
+    system = await start_system(settings, wide_http, redis, status=False, workers=False)
+    try:
+        assert system.frontdoor is not None
+        broker = system.frontdoor.app[BROKER]
+        (exchange,) = broker._exchanges
+        in_flight, peak = 0, 0
+        original = exchange.publish
+
+        async def counting_publish(*args: object, **kwargs: object) -> object:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            try:
+                return await original(*args, **kwargs)  # returns only once confirmed
+            finally:
+                in_flight -= 1
+
+        exchange.publish = counting_publish  # type: ignore[method-assign]
+
+        # When 200 submissions arrive together
+        replies = await asyncio.gather(*(system.submit(submission("transfer", n)) for n in range(200)))
+
+        # Then all are accepted, and many awaited their confirms on that one channel at once
+        assert [code for code, _, _ in replies].count(202) == 200
+        assert peak >= 20, peak
+    finally:
+        await system.stop()

@@ -8,7 +8,6 @@ import structlog
 
 from queue_config import redis_client
 from queue_config.broker import BrokerLink
-from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.ticket_store import TicketStore
 from queue_config.topology import Topology
@@ -25,7 +24,6 @@ class WorkerPool:
     def __init__(self, settings: Settings, kinds: list[str], core: CoreSystem | None = None) -> None:
         self._settings = settings
         topology = Topology.from_settings(settings)
-        names = Names(settings.namespace)
         self._redis = redis_client.connect(settings)
         self.broker = BrokerLink(
             settings.amqp_url,
@@ -41,13 +39,7 @@ class WorkerPool:
                 settings.core_url, timeout_seconds=settings.core_timeout_seconds, max_connections=total
             )
         )
-        store = TicketStore(
-            self._redis,
-            names,
-            ticket_ttl=settings.ticket_ttl_seconds,
-            idempotency_ttl=settings.idempotency_ttl_seconds,
-            pending_ttl=settings.pending_ttl_seconds,
-        )
+        store = TicketStore.from_settings(self._redis, settings)
         processor = Processor(
             store=store,
             broker=self.broker,
