@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from frontdoor.client_ip import parse_networks
+from frontdoor.gcra import GcraLimiter
 from frontdoor.intake import Intake
+from frontdoor.rate_limits import ClientLimits
 from frontdoor.request_body import MAX_BODY
-from frontdoor.submissions import INTAKE, post_submission
+from frontdoor.submissions import INTAKE, LIMITS, post_submission
 from queue_config import redis_client, startup
 from queue_config.broker import BrokerLink
+from queue_config.errors import ConfigError
 from queue_config.eta import EtaEstimator
 from queue_config.health import add_health_routes, redis_probe
 from queue_config.http import request_context
+from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.ticket_store import TicketStore
 from queue_config.topology import Topology
@@ -34,6 +39,18 @@ async def build_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[request_context], client_max_size=settings.max_body_bytes)
     app[MAX_BODY] = settings.max_body_bytes
     app[BROKER] = broker
+    try:
+        trusted = parse_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"TRUSTED_PROXIES: {exc}") from exc
+    app[LIMITS] = ClientLimits(
+        GcraLimiter(redis),
+        Names(settings.namespace),
+        ids,
+        per_client_per_minute=settings.per_client_per_minute,
+        per_ip_per_minute=settings.per_ip_per_minute,
+        trusted_proxies=trusted,
+    )
     app[INTAKE] = Intake(
         store, broker, ids, eta, settings.public_status_url, settings.publish_timeout_seconds
     )

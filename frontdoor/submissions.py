@@ -7,11 +7,13 @@ import re
 from aiohttp import web
 
 from frontdoor.intake import IdempotencyConflict, Intake
+from frontdoor.rate_limits import ClientLimits, too_many_requests
 from frontdoor.request_body import HttpError, read_json
 from frontdoor.validation import ValidationFailed, validate_submission
 from queue_config.http import error_response, json_response
 
 INTAKE = web.AppKey("intake", Intake)
+LIMITS = web.AppKey("limits", ClientLimits)
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -32,6 +34,9 @@ async def post_submission(request: web.Request) -> web.Response:
     except ValidationFailed as exc:
         return error_response(422, "validation_failed", "Some fields are invalid", fields=exc.fields)
 
+    verdict = await request.app[LIMITS].check(request, submission.citizen_id)
+    if not verdict.allowed:
+        return too_many_requests(verdict)
     try:
         accepted = await request.app[INTAKE].submit(submission, key)
     except IdempotencyConflict as exc:

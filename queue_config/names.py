@@ -44,6 +44,9 @@ class Names:
     def dedupe(self, scope: str, body_digest: str) -> str:
         return f"{self.namespace}:dedupe:{scope}:{body_digest}"
 
+    def rate_limit(self, subject: str) -> str:
+        return f"{self.namespace}:limit:{subject}"
+
     @property
     def ticket_secret(self) -> str:
         return f"{self.namespace}:secret:ticket"

@@ -52,6 +52,11 @@ class Settings:
     worker_concurrency: Mapping[str, int] = field(default_factory=lambda: {kind.value: 32 for kind in KINDS})
     core_timeout_seconds: float = 35.0
     shutdown_grace_seconds: float = 20.0
+    # Per-client limits (SPEC): requests a minute per resident ID and per client IP; 0 disables one.
+    per_client_per_minute: float = 500.0
+    per_ip_per_minute: float = 6000.0
+    # Proxies whose X-Forwarded-For is believed: comma-separated addresses or CIDR networks.
+    trusted_proxies: str = ""
     # Capacity assumed per kind (tickets a second) before any completion has been measured.
     assumed_drain_per_second: float = 10.0
     log_level: str = "info"

@@ -25,7 +25,7 @@ T = TypeVar("T")
 RATE_BUCKET_SECONDS = 5
 
 
-def _store_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def store_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await fn(*args, **kwargs)
@@ -111,7 +111,7 @@ class TicketStore:
         )
 
     # --- front door ------------------------------------------------------------------------------
-    @_store_call
+    @store_call
     async def reserve(
         self,
         *,
@@ -141,11 +141,11 @@ class TicketStore:
         seq = int(reply[2]) if len(reply) > 2 else None
         return Reservation(reply[0].decode()), reply[1].decode(), seq
 
-    @_store_call
+    @store_call
     async def commit(self, ticket_id: str) -> None:
         await self._commit(keys=[self.names.ticket(ticket_id)], args=[self._clock(), self._ticket_ttl])
 
-    @_store_call
+    @store_call
     async def discard(
         self, ticket_id: str, *, scope: str, body_digest: str, idempotency_digest: str | None
     ) -> None:
@@ -156,13 +156,13 @@ class TicketStore:
         )
 
     # --- everyone -------------------------------------------------------------------------------
-    @_store_call
+    @store_call
     async def get(self, ticket_id: str) -> TicketRecord | None:
         raw = await self.redis.hgetall(self.names.ticket(ticket_id))
         return TicketRecord.from_hash(ticket_id, raw) if raw else None
 
     # --- workers --------------------------------------------------------------------------------
-    @_store_call
+    @store_call
     async def begin_attempt(
         self, ticket_id: str, *, kind: str, created_at: float, masked_client: str
     ) -> tuple[Status, int]:
@@ -174,14 +174,14 @@ class TicketStore:
         )
         return Status(status.decode()), int(attempts)
 
-    @_store_call
+    @store_call
     async def mark_retrying(self, ticket_id: str, error: Any) -> None:
         await self._retrying(
             keys=[self.names.ticket(ticket_id), self.names.events_channel],
             args=[ticket_id, self._clock(), orjson.dumps(error)],
         )
 
-    @_store_call
+    @store_call
     async def finish(self, ticket_id: str, kind: str, *, result: Any = None, error: Any = None) -> bool:
         """Record ``done`` (with ``result``) or ``failed`` (with ``error``); False if already final."""
         now = self._clock()
