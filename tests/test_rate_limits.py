@@ -158,3 +158,32 @@ def test_client_ip_believes_forwarded_for_only_from_trusted_proxies(
     peer: str, xff: str | None, trusted: str, expected: str
 ) -> None:
     assert client_ip(peer, xff, parse_networks(trusted)) == expected
+
+
+async def test_after_a_429_the_door_refuses_that_client_without_asking_redis(limited: System) -> None:
+    assert limited.frontdoor is not None
+    from frontdoor.submissions import LIMITS
+
+    limits = limited.frontdoor.app[LIMITS]
+    calls = 0
+    original = limits._limiter.acquire
+
+    async def counting(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return await original(*args, **kwargs)  # type: ignore[arg-type]
+
+    limits._limiter.acquire = counting  # type: ignore[method-assign]
+    headers = {"X-Forwarded-For": "198.51.100.50"}
+    # Given a citizen refused once after using the allowance
+    codes = [(await limited.submit(_distinct(60, i), headers))[0] for i in range(6)]
+    assert codes == [202] * 5 + [429]
+    assert calls == 6
+
+    # When the same citizen keeps hammering
+    later = [await limited.submit(_distinct(60, i), headers) for i in range(6, 16)]
+
+    # Then every answer is a 429 with a shrinking honest Retry-After, decided without Redis
+    assert [code for code, _, _ in later] == [429] * 10
+    assert all(1 <= int(h["Retry-After"]) <= 12 for _, _, h in later)
+    assert calls == 6

@@ -16,15 +16,18 @@ $py -m frontdoor & fd=$!
 $py -m bench.bare_aiohttp & bare=$!
 trap 'kill $fd $bare 2>/dev/null; wait 2>/dev/null; $py -m bench.purge "$ns"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$FRONTDOOR_PORT/readyz" >/dev/null && break; sleep 0.2; done
-run() { # name url connections
+run() { # name url connections [script]
   echo "== $1, $3 connections, ${secs}s"
-  wrk -t2 -c"$3" -d"${secs}s" --timeout 10s --latency -s bench/wrk/submissions.lua "$2" |
+  wrk -t2 -c"$3" -d"${secs}s" --timeout 10s --latency -s "bench/wrk/${4:-submissions.lua}" "$2" |
     grep -E "Requests/sec|Latency |  50%|  90%|  99%|non-2xx|Socket errors|^202:"
 }
 for c in 100 1000; do
   run "bare aiohttp 202" "http://127.0.0.1:$BARE_PORT/v1/submissions" "$c"
   run "ticketgate front door" "http://127.0.0.1:$FRONTDOOR_PORT/v1/submissions" "$c"
 done
+# The cost of a 429: one resident ID far over its limit (after its first 500), same door, same run
+run "ticketgate front door, one citizen over its limit" \
+  "http://127.0.0.1:$FRONTDOOR_PORT/v1/submissions" 100 one_citizen.lua
 echo "== messages queued in $ns.payment: $(.venv/bin/python - <<PY
 import asyncio, aio_pika
 async def main():
