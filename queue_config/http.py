@@ -7,6 +7,7 @@ Every response carries ``X-Request-ID``; every error, including aiohttp's own 40
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,6 +19,28 @@ from aiohttp import web
 from queue_config.errors import BackendUnavailable
 
 log = structlog.get_logger("http")
+
+
+class _OutageLog:
+    """One warning a second while a backend is down, with the number of refusals it stands for: at a
+    thousand requests a second, a line per refused request would drown the log in the same news."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self._interval = interval
+        self._next_at = 0.0
+        self._suppressed = 0
+
+    def refused(self, error: str, path: str) -> None:
+        now = time.monotonic()
+        if now < self._next_at:
+            self._suppressed += 1
+            return
+        log.warning("backend_unavailable", error=error, path=path, also_refused=self._suppressed)
+        self._suppressed = 0
+        self._next_at = now + self._interval
+
+
+_outage_log = _OutageLog()
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -71,7 +94,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             raise
         response = error_response(exc.status, _REASONS.get(exc.status, "http_error"), exc.reason or "error")
     except BackendUnavailable as exc:
-        log.warning("backend_unavailable", error=str(exc), path=request.path)
+        _outage_log.refused(str(exc), request.path)
         response = unavailable(exc)
     except Exception:
         log.exception("unhandled_error", path=request.path)

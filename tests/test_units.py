@@ -136,3 +136,18 @@ def test_logs_are_json_with_resident_ids_masked_and_secrets_redacted() -> None:
     assert line["citizen"] == "440524**********14"
     assert "110105**********2X" in line["event"]
     assert line["token"] == "[redacted]" and "s3cret" not in out.getvalue()
+
+
+def test_an_outage_is_logged_once_a_second_with_the_count_of_refusals() -> None:
+    from structlog.testing import capture_logs
+
+    from queue_config.http import _OutageLog
+
+    outage = _OutageLog(interval=3600)
+    with capture_logs() as captured:
+        for _ in range(1000):
+            outage.refused("redis unavailable", "/v1/submissions")
+        outage._next_at = 0.0  # the interval has passed
+        outage.refused("redis unavailable", "/v1/submissions")
+    lines = [c for c in captured if c["event"] == "backend_unavailable"]
+    assert [line["also_refused"] for line in lines] == [0, 999]
