@@ -18,7 +18,7 @@ from aiohttp import web
 
 from frontdoor.client_ip import Network, client_ip
 from frontdoor.gcra import GcraLimiter, Limit, Verdict
-from queue_config.http import error_response
+from queue_config.http import retry_later
 from queue_config.names import Names
 from queue_config.ticket_ids import TicketIds
 
@@ -70,14 +70,12 @@ class ClientLimits:
 
 
 def too_many_requests(verdict: Verdict) -> web.Response:
-    retry_after = max(1, math.ceil(verdict.retry_after_seconds))
     # For a client over its own limit, the next time with spare capacity is when its allowance refills.
-    suggested = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=retry_after)
-    return error_response(
+    suggested = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=math.ceil(verdict.retry_after_seconds))
+    return retry_later(
         429,
         "rate_limited",
         "Too many requests from this client; please retry after the indicated time.",
-        headers={"Retry-After": str(retry_after)},
-        retry_after_seconds=retry_after,
-        suggested_time=suggested.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        verdict.retry_after_seconds,
+        suggested,
     )

@@ -6,6 +6,8 @@ Every response carries ``X-Request-ID``; every error, including aiohttp's own 40
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 import time
 import uuid
@@ -71,13 +73,27 @@ def error_response(
     return json_response({"error": code, "message": message, **extra}, status, headers)
 
 
+def retry_later(
+    status: int,
+    code: str,
+    message: str,
+    retry_after_seconds: float,
+    suggested_time: dt.datetime | None = None,
+) -> web.Response:
+    """SPEC's shape for every "not now" answer (429, 503): a whole-second ``Retry-After`` header, the
+    same number in the body, and ``suggested_time`` (ISO 8601, UTC) when a better time is known."""
+    retry_after = max(1, math.ceil(retry_after_seconds))
+    extra: dict[str, Any] = {"retry_after_seconds": retry_after}
+    if suggested_time is not None:
+        extra["suggested_time"] = (
+            suggested_time.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        )
+    return error_response(status, code, message, headers={"Retry-After": str(retry_after)}, **extra)
+
+
 def unavailable(exc: BackendUnavailable, retry_after: int = 5) -> web.Response:
-    return error_response(
-        503,
-        "unavailable",
-        "The service cannot safely queue requests right now; please retry.",
-        headers={"Retry-After": str(retry_after)},
-        retry_after_seconds=retry_after,
+    return retry_later(
+        503, "unavailable", "The service cannot safely queue requests right now; please retry.", retry_after
     )
 
 
