@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from frontdoor.admission_gate import AdmissionGate
 from frontdoor.client_ip import parse_networks
+from frontdoor.controller import AdmissionController
 from frontdoor.gcra import GcraLimiter
 from frontdoor.intake import Intake
-from frontdoor.rate_limits import ClientLimits
 from frontdoor.request_body import MAX_BODY
-from frontdoor.submissions import INTAKE, LIMITS, post_submission
+from frontdoor.submissions import GATE, INTAKE, TRAFFIC, post_submission
 from queue_config import redis_client, startup
+from queue_config.admission_plan import PlanReader
 from queue_config.broker import BrokerLink
 from queue_config.errors import ConfigError
 from queue_config.eta import EtaEstimator
@@ -18,14 +20,19 @@ from queue_config.health import add_health_routes, redis_probe
 from queue_config.http import request_context
 from queue_config.names import Names
 from queue_config.settings import Settings
+from queue_config.throttle import Throttle, ThrottleStore
 from queue_config.ticket_store import TicketStore
 from queue_config.topology import Topology
+from queue_config.traffic import TrafficCounter
 
 BROKER = web.AppKey("broker", BrokerLink)
+CONTROLLER = web.AppKey("controller", AdmissionController)
+PLAN = web.AppKey("plan", PlanReader)
 
 
 async def build_app(settings: Settings) -> web.Application:
     redis = redis_client.connect(settings)
+    names = Names(settings.namespace)
     ids = await startup.ticket_ids(redis, settings)
     broker = BrokerLink(
         settings.amqp_url,
@@ -33,23 +40,25 @@ async def build_app(settings: Settings) -> web.Application:
         publisher_channels=settings.publisher_channels,
         publish_timeout=settings.publish_timeout_seconds,
     )
+    throttle = ThrottleStore(redis, names, Throttle.defaults(settings))
+    plan = PlanReader(redis, names, throttle.defaults)
     store = TicketStore.from_settings(redis, settings)
-    eta = EtaEstimator.from_settings(redis, settings)
+    eta = EtaEstimator.from_settings(redis, settings, plan)
+    counter = TrafficCounter(redis, names)
+    controller = AdmissionController(redis, settings, broker, throttle)
 
     app = web.Application(middlewares=[request_context], client_max_size=settings.max_body_bytes)
     app[MAX_BODY] = settings.max_body_bytes
     app[BROKER] = broker
+    app[PLAN] = plan
+    app[CONTROLLER] = controller
+    app[TRAFFIC] = counter
     try:
         trusted = parse_networks(settings.trusted_proxies)
     except ValueError as exc:
         raise ConfigError(f"TRUSTED_PROXIES: {exc}") from exc
-    app[LIMITS] = ClientLimits(
-        GcraLimiter(redis),
-        Names(settings.namespace),
-        ids,
-        per_client_per_minute=settings.per_client_per_minute,
-        per_ip_per_minute=settings.per_ip_per_minute,
-        trusted_proxies=trusted,
+    app[GATE] = AdmissionGate(
+        GcraLimiter(redis), names, ids, plan, trusted_proxies=trusted, timezone=settings.local_timezone
     )
     app[INTAKE] = Intake(
         store, broker, ids, eta, settings.public_status_url, settings.publish_timeout_seconds
@@ -63,8 +72,14 @@ async def build_app(settings: Settings) -> web.Application:
 
     async def start(_: web.Application) -> None:
         await broker.start()
+        await plan.start()
+        await counter.start()
+        await controller.start()
 
     async def stop(_: web.Application) -> None:
+        await controller.stop()
+        await counter.stop()
+        await plan.stop()
         await broker.close()
         await redis.aclose()
 

@@ -5,6 +5,11 @@ when it would not push the TAT more than the burst tolerance past now. All subje
 checked first and charged only if every one allows it, atomically, against Redis's own clock, so two or
 ten front doors (with skewed clocks) enforce one limit between them. Hand-written rather than a library:
 the Python GCRA packages we found keep state in process or charge one key per call.
+
+The same script carries both kinds of limit a submission meets: the client's own (per resident ID, per
+IP: 429) and its kind's admission rate (set by the admission controller: 503). Limits are checked in the
+order given and the first that refuses is reported, so a client over its own limit hears 429 even while
+the system is also shedding.
 """
 
 from __future__ import annotations
@@ -20,17 +25,15 @@ from queue_config.ticket_store import store_call
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local wait, worst = 0, 0
 local tats = {}
 for i, key in ipairs(KEYS) do
   local interval, tolerance = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
   local tat = tonumber(redis.call('GET', key) or '0')
   if tat < now then tat = now end
   local allow_at = tat + interval - tolerance
-  if allow_at - now > wait then wait, worst = allow_at - now, i end
+  if allow_at > now then return {i, allow_at - now} end
   tats[i] = tat + interval
 end
-if worst > 0 then return {worst, wait} end
 for i, key in ipairs(KEYS) do
   redis.call('SET', key, tats[i], 'PX', math.ceil(tats[i] - now) + 1000)
 end
@@ -41,12 +44,21 @@ return {0, 0}
 @dataclass(frozen=True, slots=True)
 class Limit:
     key: str
-    per_minute: float
+    interval_ms: float  # one request per interval in the long run
+    tolerance_ms: float  # how far ahead of now the TAT may run: the burst allowance
 
-    def arguments(self) -> tuple[float, float]:
-        # The whole minute's allowance may come as one burst, then one request per interval: a
-        # request is allowed while the TAT it leaves behind is at most a minute ahead of now.
-        return 60_000 / self.per_minute, 60_000
+    @classmethod
+    def per_minute(cls, key: str, per_minute: float) -> Limit:
+        # The whole minute's allowance may come as one burst, then one request per interval.
+        return cls(key, 60_000 / per_minute if per_minute > 0 else 0.0, 60_000)
+
+    @classmethod
+    def per_second(cls, key: str, rate: float, burst_seconds: float) -> Limit:
+        return cls(key, 1000 / rate if rate > 0 else math.inf, burst_seconds * 1000)
+
+    @property
+    def live(self) -> bool:
+        return self.interval_ms > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +75,14 @@ class GcraLimiter:
     @store_call
     async def acquire(self, limits: list[Limit]) -> Verdict:
         """Charge one request to every limit, or to none when any of them refuses it."""
-        live = [limit for limit in limits if limit.per_minute > 0]
+        live = [limit for limit in limits if limit.live]
         if not live:
             return Verdict(True)
-        args = [value for limit in live for value in limit.arguments()]
-        worst, wait_ms = await self._script(keys=[limit.key for limit in live], args=args)
-        if int(worst) == 0:
+        for limit in live:
+            if math.isinf(limit.interval_ms):  # a zero rate: nothing passes, no need to ask Redis
+                return Verdict(False, 60.0, limit.key)
+        args = [value for limit in live for value in (limit.interval_ms, limit.tolerance_ms)]
+        first, wait_ms = await self._script(keys=[limit.key for limit in live], args=args)
+        if int(first) == 0:
             return Verdict(True)
-        return Verdict(False, math.ceil(float(wait_ms)) / 1000, live[int(worst) - 1].key)
+        return Verdict(False, math.ceil(float(wait_ms)) / 1000, live[int(first) - 1].key)

@@ -93,9 +93,10 @@ class Intake:
                         ticket_id, scope=scope, body_digest=digest, idempotency_digest=idem
                     )
                 raise
-            await self._store.commit(ticket_id)
+            body = await self._body(ticket_id, sub.kind, Status.QUEUED, seq)
+            await self._store.commit(ticket_id, promised_by=time.time() + body["eta_p90_seconds"])
             log.info("ticket_accepted", kind=sub.kind.value, citizen=masked)
-            return Accepted(True, await self._body(ticket_id, sub.kind, Status.QUEUED, seq))
+            return Accepted(True, body)
 
         record = await self._settled(ticket_id)
         if record.status is Status.ACCEPTING:

@@ -1,4 +1,4 @@
-"""``POST /v1/submissions``: the HTTP edge of intake (parsing, validation, status codes)."""
+"""``POST /v1/submissions``: the HTTP edge of intake (parsing, validation, admission, status codes)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import re
 
 from aiohttp import web
 
+from frontdoor.admission_gate import AdmissionGate
 from frontdoor.intake import IdempotencyConflict, Intake
-from frontdoor.rate_limits import ClientLimits, too_many_requests
 from frontdoor.request_body import HttpError, read_json
 from frontdoor.validation import ValidationFailed, validate_submission
+from queue_config import traffic
 from queue_config.http import error_response, json_response
+from queue_config.traffic import TrafficCounter
 
 INTAKE = web.AppKey("intake", Intake)
-LIMITS = web.AppKey("limits", ClientLimits)
+GATE = web.AppKey("gate", AdmissionGate)
+TRAFFIC = web.AppKey("traffic", TrafficCounter)
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -34,9 +37,13 @@ async def post_submission(request: web.Request) -> web.Response:
     except ValidationFailed as exc:
         return error_response(422, "validation_failed", "Some fields are invalid", fields=exc.fields)
 
-    verdict = await request.app[LIMITS].check(request, submission.citizen_id)
-    if not verdict.allowed:
-        return too_many_requests(verdict)
+    counter = request.app[TRAFFIC]
+    kind = submission.kind.value
+    counter.count(kind, traffic.ARRIVALS)
+    decision = await request.app[GATE].check(request, submission)
+    if not decision.admitted:
+        counter.count(kind, traffic.LIMITED if decision.status == 429 else traffic.SHED)
+        return decision.response()
     try:
         accepted = await request.app[INTAKE].submit(submission, key)
     except IdempotencyConflict as exc:
@@ -46,6 +53,8 @@ async def post_submission(request: web.Request) -> web.Response:
             "This Idempotency-Key was already used with a different body",
             ticket_id=exc.ticket_id,
         )
+    if accepted.created:
+        counter.count(kind, traffic.ADMITTED)
     return json_response(
         accepted.body,
         status=202 if accepted.created else 200,

@@ -1,9 +1,12 @@
 """Queue position and ETA of a ticket from the shared counters in Redis.
 
 Every accepted ticket gets a per-kind sequence number; every finished ticket bumps a per-kind counter and
-a 5-second rate bucket. Position is the difference, the drain rate the last minute's finishes. The ETA
-treats completions as a Poisson process at the measured rate: the k-th completion is Gamma(k, rate), whose
-median is about k/rate and whose 90th percentile is about (k + 1.28·sqrt(k) + 1)/rate.
+a 5-second rate bucket. Position is the difference. The drain rate is the admission controller's measured
+capacity when its plan is fresh (else the last minute's finishes). The ETA treats completions as a
+Poisson process at that rate: the k-th completion is Gamma(k, rate), whose median is about k/rate and
+whose 90th percentile about (k + 1.28·sqrt(k) + 1)/rate; plus the core call's own latency. The p90 is
+then multiplied by the controller's calibration factor, which it raises while fewer than 90 % of recent
+tickets finish within their promise and lowers while far more do.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from queue_config.admission_plan import PlanReader
 from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.ticket_store import RATE_BUCKET_SECONDS
@@ -51,8 +55,10 @@ class EtaEstimator:
         *,
         assumed_rate: float,
         service_seconds: float = 1.0,
+        plan: PlanReader | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._plan = plan
         self._redis = redis
         self._names = names
         self._assumed_rate = assumed_rate
@@ -61,19 +67,26 @@ class EtaEstimator:
         self._snapshots: dict[str, _Snapshot] = {}
 
     @classmethod
-    def from_settings(cls, redis: Redis, settings: Settings) -> EtaEstimator:
-        return cls(redis, Names(settings.namespace), assumed_rate=settings.assumed_drain_per_second)
+    def from_settings(cls, redis: Redis, settings: Settings, plan: PlanReader | None = None) -> EtaEstimator:
+        return cls(
+            redis, Names(settings.namespace), assumed_rate=settings.assumed_drain_per_second, plan=plan
+        )
 
     async def estimate(self, kind: str, seq: int | None) -> Eta:
         snap = await self._snapshot(kind)
         position = max(0, (seq or 0) - snap.finished - 1)
-        return self.from_position(position, snap.rate)
+        planned = self._plan.kind(kind) if self._plan is not None else None
+        if planned is not None and planned.capacity > 0:
+            return self.from_position(position, planned.capacity, planned.service_seconds, planned.eta_scale)
+        return self.from_position(position, snap.rate, self._service)
 
-    def from_position(self, position: int, rate: float) -> Eta:
+    @staticmethod
+    def from_position(position: int, rate: float, service: float = 1.0, scale: float = 1.0) -> Eta:
         k = position + 1
-        median = k / rate + self._service
-        p90 = (k + 1.2816 * math.sqrt(k) + 1) / rate + 2 * self._service
-        return Eta(position, round(median, 1), round(p90, 1))
+        median = k / rate + service
+        p90 = max(median, ((k + 1.2816 * math.sqrt(k) + 1) / rate + 2 * service) * scale)
+        # Rounded up to a tenth of a second: an ETA is never zero and never rounds below the estimate.
+        return Eta(position, math.ceil(median * 10) / 10, math.ceil(p90 * 10) / 10)
 
     async def drain_rate(self, kind: str) -> float:
         return (await self._snapshot(kind)).rate

@@ -63,3 +63,35 @@ class Names:
 
     def finished_bucket(self, kind: str, bucket: int) -> str:
         return f"{self.namespace}:rate:{kind}:{bucket}"
+
+    # --- traffic accounting, admission and capacity ------------------------------------------------
+    def traffic_second(self, kind: str, metric: str, second: int) -> str:
+        return f"{self.namespace}:traffic:{kind}:{metric}:s{second}"
+
+    def traffic_minute(self, kind: str, metric: str, minute: int) -> str:
+        return f"{self.namespace}:traffic:{kind}:{metric}:m{minute}"
+
+    def admission_limit(self, kind: str) -> str:
+        return self.rate_limit(f"admit:{kind}")
+
+    @property
+    def admission_plan(self) -> str:
+        return f"{self.namespace}:admission:plan"
+
+    @property
+    def controller_lease(self) -> str:
+        return f"{self.namespace}:admission:lease"
+
+    def forecast_state(self, kind: str) -> str:
+        return f"{self.namespace}:forecast:{kind}"
+
+    def capacity_reports(self, kind: str) -> str:
+        return f"{self.namespace}:capacity:{kind}"
+
+    def eta_outcomes(self, kind: str) -> str:
+        """Hash of ``hit`` / ``miss`` counts: finished tickets within / beyond their promised p90."""
+        return f"{self.namespace}:eta:{kind}"
+
+    @property
+    def throttle(self) -> str:
+        return f"{self.namespace}:throttle"

@@ -59,6 +59,18 @@ class Settings:
     trusted_proxies: str = ""
     # Capacity assumed per kind (tickets a second) before any completion has been measured.
     assumed_drain_per_second: float = 10.0
+    # Admission (issue 3): the longest wait the system promises an admitted ticket; the controller admits
+    # what the measured capacity can finish within it and sheds the rest. Live values come from the
+    # throttle document in Redis; these are its defaults.
+    max_wait_seconds: float = 900.0
+    enterprise_share: float = 0.3
+    control_interval_seconds: float = 1.0
+    # The longest Retry-After a shed answer gives; its suggested_time may lie further ahead.
+    shed_max_retry_after_seconds: float = 300.0
+    # Time of day for the forecast's daily and weekly pattern: the portal's citizens' local time.
+    local_timezone: str = "Asia/Shanghai"
+    # Workers bound their core calls with an adaptive concurrency limit (up to WORKER_CONCURRENCY).
+    adaptive_concurrency: bool = True
     log_level: str = "info"
 
     @classmethod
@@ -107,6 +119,10 @@ class Settings:
             raise ConfigError("RETRY_JITTER_STEPS must be at least 1")
         if not self.namespace.replace("-", "").replace("_", "").isalnum():
             raise ConfigError("NAMESPACE may hold letters, digits, '-' and '_' only")
+        if self.max_wait_seconds <= 0 or self.control_interval_seconds <= 0:
+            raise ConfigError("MAX_WAIT_SECONDS and CONTROL_INTERVAL_SECONDS must be positive")
+        if not 0 <= self.enterprise_share <= 1:
+            raise ConfigError("ENTERPRISE_SHARE must lie between 0 and 1")
         for kind, n in self.worker_concurrency.items():
             if n < 1:
                 raise ConfigError(f"worker concurrency for {kind} must be at least 1")

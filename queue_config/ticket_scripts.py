@@ -40,10 +40,11 @@ if KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[1] .. '|' .. ARGV[3], 'EX'
 return {'created', ARGV[1], seq}
 """
 
-# KEYS: ticket; ARGV: now, ticket_ttl
+# KEYS: ticket; ARGV: now, ticket_ttl, promised p90 deadline (unix seconds) or ""
 COMMIT = """
 if redis.call('HGET', KEYS[1], 'status') == 'accepting' then
   redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[1])
+  if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'promised_by', ARGV[3]) end
 end
 return redis.call('EXPIRE', KEYS[1], ARGV[2])
 """
@@ -90,11 +91,16 @@ redis.call('PUBLISH', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: ticket, events channel, finished counter, finished-rate bucket
+# KEYS: ticket, events channel, finished counter, finished-rate bucket, ETA outcomes
 # ARGV: ticket_id, now, status (done|failed), field (result|error), json, bucket_ttl
+# A ticket that was promised a p90 ETA counts, once, as a hit or a miss of that promise.
 FINISH = """
 local st = redis.call('HGET', KEYS[1], 'status')
 if st == 'done' or st == 'failed' then return 0 end
+local promised = tonumber(redis.call('HGET', KEYS[1], 'promised_by') or '')
+if promised then
+  redis.call('HINCRBY', KEYS[5], tonumber(ARGV[2]) <= promised and 'hit' or 'miss', 1)
+end
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'updated_at', ARGV[2], ARGV[4], ARGV[5])
 if ARGV[3] == 'done' then redis.call('HDEL', KEYS[1], 'error') end
 redis.call('INCR', KEYS[3])

@@ -142,8 +142,12 @@ class TicketStore:
         return Reservation(reply[0].decode()), reply[1].decode(), seq
 
     @store_call
-    async def commit(self, ticket_id: str) -> None:
-        await self._commit(keys=[self.names.ticket(ticket_id)], args=[self._clock(), self._ticket_ttl])
+    async def commit(self, ticket_id: str, promised_by: float | None = None) -> None:
+        """Mark a reserved ticket queued; ``promised_by`` is the p90 deadline its client was given."""
+        await self._commit(
+            keys=[self.names.ticket(ticket_id)],
+            args=[self._clock(), self._ticket_ttl, "" if promised_by is None else round(promised_by, 3)],
+        )
 
     @store_call
     async def discard(
@@ -156,6 +160,12 @@ class TicketStore:
         )
 
     # --- everyone -------------------------------------------------------------------------------
+    @store_call
+    async def eta_outcomes(self, kind: str) -> tuple[int, int]:
+        """(hits, misses): finished tickets of ``kind`` within and beyond their promised p90."""
+        hits, misses = await self.redis.hmget(self.names.eta_outcomes(kind), "hit", "miss")
+        return int(hits or 0), int(misses or 0)
+
     @store_call
     async def get(self, ticket_id: str) -> TicketRecord | None:
         raw = await self.redis.hgetall(self.names.ticket(ticket_id))
@@ -189,7 +199,13 @@ class TicketStore:
         n = self.names
         bucket = n.finished_bucket(kind, int(now // RATE_BUCKET_SECONDS))
         changed = await self._finish(
-            keys=[n.ticket(ticket_id), n.events_channel, n.finished_count(kind), bucket],
+            keys=[
+                n.ticket(ticket_id),
+                n.events_channel,
+                n.finished_count(kind),
+                bucket,
+                n.eta_outcomes(kind),
+            ],
             args=[ticket_id, now, status, field, orjson.dumps(value), 600],
         )
         return bool(changed)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from queue_config import redis_client, startup
+from queue_config.admission_plan import PlanReader
 from queue_config.eta import EtaEstimator
 from queue_config.health import add_health_routes, redis_probe
 from queue_config.http import request_context
 from queue_config.names import Names
 from queue_config.settings import Settings
+from queue_config.throttle import Throttle
 from queue_config.ticket_store import TicketStore
 from status_api.citizen_page import citizen_page
+from status_api.eta_accuracy import get_eta_accuracy
 from status_api.ticket_events import TicketEvents
 from status_api.tickets import READER, TicketReader, get_ticket
 
@@ -22,18 +25,22 @@ async def build_app(settings: Settings) -> web.Application:
     ids = await startup.ticket_ids(redis, settings)
     store = TicketStore.from_settings(redis, settings)
     events = TicketEvents(redis, names.events_channel)
-    eta = EtaEstimator.from_settings(redis, settings)
+    plan = PlanReader(redis, names, Throttle.defaults(settings))
+    eta = EtaEstimator.from_settings(redis, settings, plan)
 
     app = web.Application(middlewares=[request_context])
     app[READER] = TicketReader(ids, store, eta, events)
     app.router.add_get("/v1/tickets/{ticket_id}", get_ticket)
     app.router.add_get("/t/{ticket_id}", citizen_page)
+    app.router.add_get("/v1/stats/eta", get_eta_accuracy)
     add_health_routes(app, {"redis": redis_probe(redis)})
 
     async def start(_: web.Application) -> None:
         await events.start()
+        await plan.start()
 
     async def stop(_: web.Application) -> None:
+        await plan.stop()
         await events.stop()
         await redis.aclose()
 

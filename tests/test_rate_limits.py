@@ -118,12 +118,12 @@ async def test_gcra_allows_the_burst_then_one_per_interval(redis: Redis) -> None
     limiter = GcraLimiter(redis)
     key = f"tgtest-gcra:{dt.datetime.now().timestamp()}"
     try:
-        verdicts = [await limiter.acquire([Limit(key, 60)]) for _ in range(61)]
+        verdicts = [await limiter.acquire([Limit.per_minute(key, 60)]) for _ in range(61)]
         assert [v.allowed for v in verdicts] == [True] * 60 + [False]
         assert 0 < verdicts[-1].retry_after_seconds <= 1.0  # one interval is 1 s at 60 a minute
         assert verdicts[-1].exceeded == key
         # A refused request charges nothing: refusing again gives no longer a wait
-        again = await limiter.acquire([Limit(key, 60)])
+        again = await limiter.acquire([Limit.per_minute(key, 60)])
         assert not again.allowed and again.retry_after_seconds <= verdicts[-1].retry_after_seconds
     finally:
         await redis.delete(key)
@@ -134,8 +134,8 @@ async def test_gcra_charges_no_subject_when_another_refuses(redis: Redis) -> Non
     stamp = dt.datetime.now().timestamp()
     roomy, tight = f"tgtest-gcra:r{stamp}", f"tgtest-gcra:t{stamp}"
     try:
-        assert (await limiter.acquire([Limit(tight, 1)])).allowed
-        refused = await limiter.acquire([Limit(roomy, 100), Limit(tight, 1)])
+        assert (await limiter.acquire([Limit.per_minute(tight, 1)])).allowed
+        refused = await limiter.acquire([Limit.per_minute(roomy, 100), Limit.per_minute(tight, 1)])
         assert not refused.allowed and refused.exceeded == tight
         assert await redis.get(roomy) is None  # the roomy limit was not charged
     finally:
@@ -162,9 +162,9 @@ def test_client_ip_believes_forwarded_for_only_from_trusted_proxies(
 
 async def test_after_a_429_the_door_refuses_that_client_without_asking_redis(limited: System) -> None:
     assert limited.frontdoor is not None
-    from frontdoor.submissions import LIMITS
+    from frontdoor.submissions import GATE
 
-    limits = limited.frontdoor.app[LIMITS]
+    limits = limited.frontdoor.app[GATE]
     calls = 0
     original = limits._limiter.acquire
 

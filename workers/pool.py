@@ -8,12 +8,17 @@ import structlog
 
 from queue_config import redis_client
 from queue_config.broker import BrokerLink
+from queue_config.capacity import CapacityBoard
+from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.ticket_store import TicketStore
 from queue_config.topology import Topology
+from workers.capacity_reporter import CapacityReporter
+from workers.concurrency_limit import AdaptiveLimit, LimitParams
 from workers.consumer import KindConsumer
 from workers.core_client import CoreSystem, HttpCoreClient
 from workers.handlers import HANDLERS
+from workers.limited_core import LimitedCore
 from workers.processor import Processor
 from workers.retry_policy import RetryPolicy
 
@@ -40,10 +45,20 @@ class WorkerPool:
             )
         )
         store = TicketStore.from_settings(self._redis, settings)
+        self.limits = {
+            kind: AdaptiveLimit(
+                LimitParams(
+                    max_limit=settings.worker_concurrency.get(kind, 1),
+                    adaptive=settings.adaptive_concurrency,
+                )
+            )
+            for kind in kinds
+        }
+        limited = LimitedCore(core or self._owned_core, self.limits)  # type: ignore[arg-type]
         processor = Processor(
             store=store,
             broker=self.broker,
-            core=core or self._owned_core,  # type: ignore[arg-type]
+            core=limited,
             handlers=HANDLERS,
             retry=RetryPolicy(
                 topology,
@@ -62,15 +77,23 @@ class WorkerPool:
             )
             for kind in kinds
         ]
+        by_kind = {c.kind: c for c in self.consumers}
+        self.reporter = CapacityReporter(
+            CapacityBoard(self._redis, Names(settings.namespace)),
+            self.limits,
+            lambda kind: by_kind[kind].inflight,
+        )
 
     async def start(self) -> None:
         await self.broker.start()
         await self.broker.wait_connected()
         for consumer in self.consumers:
             await consumer.start()
+        await self.reporter.start()
 
     async def stop(self) -> None:
         grace = self._settings.shutdown_grace_seconds
+        await self.reporter.stop()
         await asyncio.gather(*(c.stop(grace) for c in self.consumers))
         await self.broker.close()
         if self._owned_core is not None:

@@ -106,6 +106,10 @@ class System:
         seen: list[str] = []
         while time.monotonic() < deadline:
             code, doc = await self.ticket(ticket_id, wait=min(5.0, deadline - time.monotonic()))
+            if code == 503 and "retry_after_seconds" in doc:
+                # Redis is coming back: a client polls again, as told, rather than give up.
+                await asyncio.sleep(0.5)
+                continue
             assert code == 200, doc
             if not seen or seen[-1] != doc["status"]:
                 seen.append(doc["status"])

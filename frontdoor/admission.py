@@ -1,0 +1,91 @@
+"""The admission policy, as pure functions the controller calls every second (and tests call directly).
+
+- **Capacity** is what the workers are measured to finish: while work waits, the completion rate is the
+  capacity; while they idle, their adaptive concurrency limits over their call latency (Little's law)
+  say what they could do. It is smoothed, so one slow second does not halve admissions.
+- **Rate**: admit what the measured capacity can finish within the promised wait. The backlog is steered
+  towards 80 % of ``capacity * max_wait`` (the rest is room for priorities and for capacity to drop): at
+  that target the door admits exactly the capacity, below it more, above it less, closing the gap within
+  a few seconds. A trickle always remains so urgent work can still enter.
+- **Shedding answer**: when demand exceeds the rate, the forecast names the next minute whose expected
+  arrivals leave spare capacity; that is ``suggested_time``, and ``Retry-After`` points there (capped).
+- **Citizens' share**: enterprise traffic may take at most ``enterprise_share`` of a kind's rate, and only
+  what it is actually sending; the rest is the citizens'.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from frontdoor.forecast import Forecaster
+
+TARGET_SHARE_OF_WAIT = 0.8
+CATCH_UP_SECONDS = 5.0
+MIN_RATE_SHARE = 0.05
+CAPACITY_SMOOTHING = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityInputs:
+    completed_rate: float  # tickets finished a second, recent
+    potential: float | None  # sum over worker processes of limit / latency; None without reports
+    backlog: int
+    previous: float | None
+    assumed: float
+
+
+def estimate_capacity(i: CapacityInputs) -> float:
+    busy = i.backlog > max(2.0, i.completed_rate)
+    if busy and i.completed_rate > 0:
+        measured = i.completed_rate
+    elif i.potential is not None and i.potential > 0:
+        measured = max(i.potential, i.completed_rate)
+    elif i.completed_rate > 0:
+        measured = max(i.completed_rate, i.previous or 0.0)
+    else:
+        measured = i.previous if i.previous is not None else i.assumed
+    if i.previous is None:
+        return measured
+    return i.previous + CAPACITY_SMOOTHING * (measured - i.previous)
+
+
+def admission_rate(capacity: float, backlog: int, max_wait: float) -> float:
+    """Admissions a second that keep the backlog finishable within ``max_wait`` at ``capacity``."""
+    target = capacity * max_wait * TARGET_SHARE_OF_WAIT
+    rate = capacity + (target - backlog) / CATCH_UP_SECONDS
+    return max(rate, capacity * MIN_RATE_SHARE)
+
+
+@dataclass(frozen=True, slots=True)
+class ShedAdvice:
+    retry_after_seconds: float
+    suggested_at: float | None
+
+
+def shed_advice(
+    *,
+    now: float,
+    demand: float,
+    rate: float,
+    capacity: float,
+    forecast: Forecaster | None,
+    max_retry_after: float,
+) -> ShedAdvice:
+    """What a shed client is told: when the forecast expects spare capacity, and how long to wait."""
+    last = forecast.last_minute if forecast is not None else None
+    ahead = forecast.first_minute_below(capacity * 60) if forecast is not None and last is not None else None
+    if last is not None and ahead is not None:
+        window_start = (last + ahead) * 60
+        wait = max(1.0, window_start - now)
+        return ShedAdvice(min(wait, max_retry_after), max(window_start, now + 1))
+    # No forecast to go by: each retry has about rate/demand odds, so space retries by the overload.
+    overload = demand / rate if rate > 0 else math.inf
+    wait = min(max_retry_after, max(1.0, overload))
+    return ShedAdvice(wait, None)
+
+
+def split_rate(total: float, enterprise_share: float, enterprise_demand: float) -> tuple[float, float]:
+    """(citizens' rate, enterprises' rate): enterprises get what they send, up to their share."""
+    enterprise = min(total * enterprise_share, max(0.0, enterprise_demand))
+    return total - enterprise, enterprise

@@ -1,0 +1,276 @@
+"""The admission controller: once a second, turn measurements into the admission plan every door obeys.
+
+Every front door runs one, but only the holder of a short lease in Redis acts, so there is one
+forecaster per kind and one writer of the plan however many doors there are; if that door dies, another
+takes the lease within a few seconds and resumes from the forecast state kept in Redis.
+
+Each step reads, per kind: arrivals a second (summed over all doors by ``queue_config.traffic``),
+completions (the ticket store's finish buckets), the workers' capacity reports, the queue depth from
+RabbitMQ, and how often recent tickets finished within their promised p90; it feeds whole minutes of
+arrivals to the forecaster, and writes rates, capacity, shedding advice and ETA calibration as the plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+import structlog
+from aio_pika.abc import AbstractChannel
+from redis.asyncio import Redis
+
+from frontdoor import admission
+from frontdoor.forecast import Forecaster
+from queue_config import traffic
+from queue_config.admission_plan import AdmissionPlan, KindPlan, encode
+from queue_config.admission_plan import decode as decode_plan
+from queue_config.broker import BrokerLink
+from queue_config.capacity import CapacityBoard
+from queue_config.kinds import KINDS
+from queue_config.names import Names
+from queue_config.settings import Settings
+from queue_config.throttle import Throttle, ThrottleStore
+from queue_config.traffic import TrafficReader
+
+log = structlog.get_logger("controller")
+
+LEASE_MS = 3000
+PLAN_TTL_MS = 10_000
+# Arrivals of the last seconds that every door has flushed (they flush once a second).
+DEMAND_WINDOW = range(2, 12)
+COMPLETION_WINDOW_SECONDS = 15
+# ETA calibration: the p90 promise should hold for 90 % of tickets; aim a little above.
+ETA_HIT_TARGET = 0.92
+ETA_MIN_SAMPLES = 20
+ETA_GAIN = 0.02
+ETA_SCALE_BOUNDS = (0.8, 5.0)
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] or redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+@dataclass
+class _KindState:
+    forecaster: Forecaster
+    capacity: float | None = None
+    eta_scale: float = 1.0
+    outcomes: deque[tuple[float, int, int]] = field(default_factory=lambda: deque(maxlen=120))
+    saved_minute: int | None = None
+    scanned_minute: int | None = None  # arrivals read up to here (a new forecast skips leading zeros)
+
+
+class AdmissionController:
+    def __init__(
+        self,
+        redis: Redis,
+        settings: Settings,
+        broker: BrokerLink,
+        throttle: ThrottleStore,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._names = Names(settings.namespace)
+        self._broker = broker
+        self._throttle = throttle
+        self._traffic = TrafficReader(redis, self._names)
+        self._capacity = CapacityBoard(redis, self._names)
+        self._clock = clock
+        self.identity = uuid.uuid4().hex[:12]
+        self._lease = redis.register_script(_RENEW)
+        self._kinds: dict[str, _KindState] | None = None
+        self._channel: AbstractChannel | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.leading = False
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="admission-controller")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.leading:
+            with contextlib.suppress(Exception):
+                await self._save_forecasts(force=True)
+
+    async def _run(self) -> None:
+        while True:
+            began = time.monotonic()
+            try:
+                await self.step()
+            except Exception as exc:  # Redis or the broker away: try again next second
+                log.warning("controller_step_failed", error=repr(exc))
+            await asyncio.sleep(
+                max(0.05, self._settings.control_interval_seconds - (time.monotonic() - began))
+            )
+
+    async def step(self) -> AdmissionPlan | None:
+        leading = bool(await self._lease(keys=[self._names.controller_lease], args=[self.identity, LEASE_MS]))
+        if leading and not self.leading:
+            log.info("controller_leading", identity=self.identity)
+            self._kinds = None  # resume from what the previous leader stored
+        self.leading = leading
+        if not leading:
+            return None
+        if self._kinds is None:
+            self._kinds = await self._load()
+        now = self._clock()
+        throttle = await self._throttle.get()
+        plans = {
+            kind.value: await self._plan_kind(kind.value, self._kinds[kind.value], throttle, now)
+            for kind in KINDS
+        }
+        plan = AdmissionPlan(at=now, leader=self.identity, kinds=plans)
+        await self._redis.set(self._names.admission_plan, encode(plan), px=PLAN_TTL_MS)
+        await self._save_forecasts()
+        return plan
+
+    async def _plan_kind(self, kind: str, state: _KindState, throttle: Throttle, now: float) -> KindPlan:
+        second = int(now)
+        arrivals = await self._traffic.seconds(kind, traffic.ARRIVALS, (second - s for s in DEMAND_WINDOW))
+        demand = sum(arrivals) / len(DEMAND_WINDOW)
+        await self._learn(kind, state, now)
+
+        completed = await self._traffic.finished(kind, now - COMPLETION_WINDOW_SECONDS, now)
+        completed_rate = completed / COMPLETION_WINDOW_SECONDS
+        reports = await self._capacity.fresh(kind, now)
+        potential = sum(r.potential for r in reports) if reports else None
+        held = sum(r.held for r in reports)
+        ready = await self._queue_depth(kind)
+        backlog = (ready or 0) + held
+        capacity = admission.estimate_capacity(
+            admission.CapacityInputs(
+                completed_rate=completed_rate,
+                potential=potential,
+                backlog=backlog,
+                previous=state.capacity,
+                assumed=self._settings.assumed_drain_per_second,
+            )
+        )
+        state.capacity = capacity
+        service = (
+            sum(r.latency * max(r.inflight, 1) for r in reports) / sum(max(r.inflight, 1) for r in reports)
+            if reports
+            else 1.0
+        )
+        manual = throttle.manual_rate(kind)
+        rate = (
+            manual
+            if manual is not None
+            else admission.admission_rate(capacity, backlog, throttle.max_wait_seconds)
+        )
+        advice = admission.shed_advice(
+            now=now,
+            demand=demand,
+            rate=rate,
+            capacity=capacity,
+            forecast=state.forecaster,
+            max_retry_after=self._settings.shed_max_retry_after_seconds,
+        )
+        await self._calibrate(kind, state, now)
+        return KindPlan(
+            rate=rate,
+            capacity=round(capacity, 3),
+            backlog=backlog,
+            demand=round(demand, 3),
+            service_seconds=round(service, 3),
+            eta_scale=round(state.eta_scale, 3),
+            retry_after_seconds=round(advice.retry_after_seconds, 1),
+            suggested_at=advice.suggested_at,
+        )
+
+    async def _learn(self, kind: str, state: _KindState, now: float) -> None:
+        """Feed the forecaster every minute that every door has finished counting."""
+        complete = int(now - 3) // 60 - 1
+        last = state.forecaster.last_minute
+        first = complete - 24 * 60 + 1 if last is None else last + 1
+        first = max(first, complete - 8 * 24 * 60)
+        if state.scanned_minute is not None:
+            first = max(first, state.scanned_minute + 1)
+        if first > complete:
+            return
+        state.scanned_minute = complete
+        minutes = list(range(first, complete + 1))
+        counts = await self._traffic.minutes(kind, traffic.ARRIVALS, minutes)
+        if last is None:
+            # A new forecast starts at the first minute anyone counted, not at a day of zeros.
+            while minutes and counts[0] == 0:
+                minutes.pop(0)
+                counts.pop(0)
+        for minute, count in zip(minutes, counts, strict=True):
+            state.forecaster.observe(minute, count)
+
+    async def _calibrate(self, kind: str, state: _KindState, now: float) -> None:
+        raw = await self._redis.hmget(self._names.eta_outcomes(kind), "hit", "miss")
+        hits, misses = int(raw[0] or 0), int(raw[1] or 0)
+        state.outcomes.append((now, hits, misses))
+        while state.outcomes and now - state.outcomes[0][0] > 60:
+            state.outcomes.popleft()
+        _, first_hits, first_misses = state.outcomes[0]
+        recent_hits, recent_misses = hits - first_hits, misses - first_misses
+        n = recent_hits + recent_misses
+        if n < ETA_MIN_SAMPLES:
+            return
+        hit_rate = recent_hits / n
+        low, high = ETA_SCALE_BOUNDS
+        state.eta_scale = min(
+            high, max(low, state.eta_scale * math.exp(ETA_GAIN * (ETA_HIT_TARGET - hit_rate) / 0.1))
+        )
+
+    async def _queue_depth(self, kind: str) -> int | None:
+        if not self._broker.ready:
+            return None
+        try:
+            if self._channel is None or self._channel.is_closed:
+                self._channel = await self._broker.channel(prefetch=1)
+            queue = await self._channel.declare_queue(self._names.queue(kind), passive=True)
+            return int(queue.declaration_result.message_count or 0)
+        except Exception as exc:
+            log.debug("queue_depth_failed", kind=kind, error=repr(exc))
+            self._channel = None
+            return None
+
+    async def _load(self) -> dict[str, _KindState]:
+        tz = self._settings.local_timezone
+        states: dict[str, _KindState] = {}
+        raw_plan = await self._redis.get(self._names.admission_plan)
+        previous = decode_plan(raw_plan).kinds if raw_plan else {}
+        for kind in KINDS:
+            raw = await self._redis.get(self._names.forecast_state(kind.value))
+            forecaster = Forecaster.from_state(orjson.loads(raw), tz) if raw else Forecaster(tz)
+            state = _KindState(forecaster)
+            if kind.value in previous:
+                state.capacity = previous[kind.value].capacity
+                state.eta_scale = previous[kind.value].eta_scale
+            states[kind.value] = state
+        return states
+
+    async def _save_forecasts(self, force: bool = False) -> None:
+        if self._kinds is None:
+            return
+        for kind, state in self._kinds.items():
+            minute = state.forecaster.last_minute
+            if minute is None or (minute == state.saved_minute and not force):
+                continue
+            await self._redis.set(
+                self._names.forecast_state(kind), orjson.dumps(state.forecaster.to_state()), ex=8 * 24 * 3600
+            )
+            state.saved_minute = minute
+
+    def forecaster(self, kind: str) -> Forecaster | None:
+        return None if self._kinds is None else self._kinds[kind].forecaster

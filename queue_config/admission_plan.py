@@ -1,0 +1,114 @@
+"""The admission plan: what the admission controller decided this second, for every process to read.
+
+One controller (whichever front door holds the lease) writes it every second; every front door enforces
+its rates through the shared limiter, and the ETA of every answer uses its capacity and calibration. The
+plan expires on its own, so a dead controller leaves no stale rates behind: without a fresh plan the
+front doors admit without a load limit (per-client limits still apply) until a controller takes over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+import msgspec
+import structlog
+from redis.asyncio import Redis
+
+from queue_config.names import Names
+from queue_config.throttle import Throttle
+from queue_config.throttle import decode as decode_throttle
+
+log = structlog.get_logger("admission_plan")
+
+# A plan older than this is ignored; the controller writes one every control interval.
+PLAN_STALE_SECONDS = 10.0
+
+
+class KindPlan(msgspec.Struct, frozen=True, kw_only=True):
+    rate: float | None  # admissions a second, shared by all front doors; None: no load limit
+    capacity: float  # tickets a second the workers are measured to finish
+    backlog: int  # tickets waiting in RabbitMQ or with a worker
+    demand: float  # arrivals a second, recent
+    service_seconds: float  # a core call's recent latency
+    eta_scale: float  # calibration factor applied to the p90 ETA
+    retry_after_seconds: float  # what a shed answer tells the client
+    suggested_at: float | None  # unix time of the forecast's next window with spare capacity
+
+
+class AdmissionPlan(msgspec.Struct, frozen=True, kw_only=True):
+    at: float
+    leader: str
+    kinds: dict[str, KindPlan]
+
+
+_plan_decoder = msgspec.json.Decoder(AdmissionPlan)
+
+
+def encode(plan: AdmissionPlan) -> bytes:
+    return msgspec.json.encode(plan)
+
+
+def decode(raw: bytes | str) -> AdmissionPlan:
+    return _plan_decoder.decode(raw)
+
+
+class PlanReader:
+    """Keeps the latest plan and throttle document in memory, re-read every ``interval`` seconds with one
+    round-trip; the hot path reads attributes, never Redis."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        names: Names,
+        default_throttle: Throttle,
+        *,
+        interval: float = 0.5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis
+        self._names = names
+        self._interval = interval
+        self._clock = clock
+        self.throttle = default_throttle
+        self._default_throttle = default_throttle
+        self._plan: AdmissionPlan | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def kind(self, kind: str) -> KindPlan | None:
+        plan = self._plan
+        if plan is None or self._clock() - plan.at > PLAN_STALE_SECONDS:
+            return None
+        return plan.kinds.get(kind)
+
+    @property
+    def plan(self) -> AdmissionPlan | None:
+        return self._plan
+
+    async def refresh(self) -> None:
+        raw_plan, raw_throttle = await self._redis.mget(self._names.admission_plan, self._names.throttle)
+        try:
+            self._plan = decode(raw_plan) if raw_plan else None
+            self.throttle = decode_throttle(raw_throttle) if raw_throttle else self._default_throttle
+        except msgspec.DecodeError as exc:
+            # Another version wrote something we cannot read: keep what we had and say so.
+            log.warning("plan_undecodable", error=str(exc))
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="plan-reader")
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except Exception as exc:  # Redis down: the last plan ages out by itself
+                log.debug("plan_refresh_failed", error=repr(exc))
+            await asyncio.sleep(self._interval)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,138 @@
+"""An adaptive bound on concurrent calls to a core system, in the style of Netflix's concurrency-limits
+gradient limiter: the limit follows the ratio of the core's no-load latency to its current latency.
+
+- While the current latency (a short moving average) stays within ``tolerance`` of the no-load latency,
+  the limit grows by about its square root per call, but only while the callers actually use it (an
+  idle worker's limit does not inflate).
+- When the current latency rises, the limit is multiplied by ``tolerance · no-load / current`` (never
+  less than half): the workers back off as soon as the core starts queueing, instead of driving it into
+  the 28-second collapse.
+- A timeout or an overload answer cuts the limit by 10 %.
+
+The known drift of the gradient limiter is in its no-load estimate: Gradient2 uses a long moving average
+of latency, which follows a sustained rise, so the gradient returns to 1 and the limit climbs back while
+the core is still slow. Here the no-load latency is a windowed minimum of each 10-second bucket's 10th
+percentile latency, allowed to rise by at most ``baseline_rise`` a second: it falls at once when the core
+recovers and rises only slowly when the core's unloaded speed truly changes, so a slow core keeps the
+limit down. (Hand-written: the Python ports of concurrency-limits we found are unmaintained and
+synchronous.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class LimitParams:
+    initial: float = 4.0
+    min_limit: float = 1.0
+    max_limit: float = 32.0
+    tolerance: float = 1.5
+    smoothing: float = 0.2
+    latency_smoothing: float = 0.1
+    bucket_seconds: float = 10.0
+    window_buckets: int = 6
+    baseline_rise: float = 0.005  # the most the no-load latency may rise a second (0.5 %)
+    adaptive: bool = True
+
+
+class AdaptiveLimit:
+    def __init__(self, params: LimitParams, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.params = params
+        self._clock = clock
+        self.limit = params.max_limit if not params.adaptive else min(params.initial, params.max_limit)
+        self.inflight = 0
+        self.latency: float | None = None  # short moving average, seconds
+        self.baseline: float | None = None  # no-load latency, seconds
+        self.completed = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._bucket: list[float] = []
+        self._bucket_started = clock()
+        self._bucket_lows: deque[float] = deque(maxlen=params.window_buckets)
+        self._baseline_at = clock()
+
+    async def acquire(self) -> None:
+        if self.inflight < self._allowed() and not self._waiters:
+            self.inflight += 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self._release_slot()  # we were handed a slot as we were cancelled: pass it on
+            else:
+                self._waiters.remove(future)
+            raise
+
+    def release(self, latency: float, *, dropped: bool = False) -> None:
+        """End a call that took ``latency`` seconds; ``dropped`` when it timed out or was refused."""
+        self.completed += 1
+        self._observe(latency, dropped)
+        self._release_slot()
+
+    def _release_slot(self) -> None:
+        self.inflight -= 1
+        self._wake()
+
+    def _allowed(self) -> int:
+        return max(1, math.floor(self.limit))
+
+    def _wake(self) -> None:
+        while self._waiters and self.inflight < self._allowed():
+            future = self._waiters.popleft()
+            if not future.done():
+                self.inflight += 1
+                future.set_result(None)
+
+    def _observe(self, latency: float, dropped: bool) -> None:
+        p = self.params
+        if not dropped:
+            self.latency = (
+                latency
+                if self.latency is None
+                else self.latency + p.latency_smoothing * (latency - self.latency)
+            )
+            self._learn_baseline(latency)
+        if not p.adaptive:
+            return
+        if dropped:
+            self.limit = max(p.min_limit, self.limit * 0.9)
+            return
+        if self.baseline is None or self.latency is None or self.latency <= 0:
+            return
+        gradient = max(0.5, min(1.0, p.tolerance * self.baseline / self.latency))
+        # Grow only while the limit is what holds callers back; an idle worker's limit stays put.
+        in_use = self.inflight >= self.limit / 2
+        headroom = math.sqrt(self.limit) if in_use and gradient >= 1.0 else 0.0
+        target = self.limit * gradient + headroom
+        self.limit = max(p.min_limit, min(p.max_limit, self.limit + p.smoothing * (target - self.limit)))
+        self._wake()
+
+    def _learn_baseline(self, latency: float) -> None:
+        p = self.params
+        now = self._clock()
+        self._bucket.append(latency)
+        if self.baseline is None:
+            self.baseline = latency
+        first = not self._bucket_lows
+        # The first bucket closes after a handful of calls, so one odd first call does not linger.
+        if len(self._bucket) < 5 or (
+            now - self._bucket_started < p.bucket_seconds and not (first and len(self._bucket) >= 20)
+        ):
+            return
+        ordered = sorted(self._bucket)
+        self._bucket_lows.append(ordered[len(ordered) // 10])
+        self._bucket = []
+        self._bucket_started = now
+        candidate = min(self._bucket_lows)
+        elapsed, self._baseline_at = now - self._baseline_at, now
+        ceiling = self.baseline * (1 + p.baseline_rise * elapsed)
+        self.baseline = candidate if first else min(candidate, ceiling)
