@@ -33,12 +33,17 @@ class CapacityInputs:
     backlog: int
     previous: float | None
     assumed: float
+    live: float = 0.0  # sum over worker processes of in-flight calls / latency: throughput right now
 
 
 def estimate_capacity(i: CapacityInputs) -> float:
     busy = i.backlog > max(2.0, i.completed_rate)
     if busy and i.completed_rate > 0:
+        # Work waits, so what finishes is what the workers can do, whatever limits them (the core, the
+        # CPU, Redis): the one measure that cannot flatter.
         measured = i.completed_rate
+    elif busy and i.live > 0:
+        measured = i.live  # the first seconds of a rush: Little's law on what is in flight
     elif i.potential is not None and i.potential > 0:
         measured = max(i.potential, i.completed_rate)
     elif i.completed_rate > 0:

@@ -45,7 +45,6 @@ LEASE_MS = 3000
 PLAN_TTL_MS = 10_000
 # Arrivals of the last seconds that every door has flushed (they flush once a second).
 DEMAND_WINDOW = range(2, 12)
-COMPLETION_WINDOW_SECONDS = 15
 # ETA calibration: the p90 promise should hold for 90 % of tickets; aim a little above.
 ETA_HIT_TARGET = 0.92
 ETA_MIN_SAMPLES = 20
@@ -146,10 +145,10 @@ class AdmissionController:
         demand = sum(arrivals) / len(DEMAND_WINDOW)
         await self._learn(kind, state, now)
 
-        completed = await self._traffic.finished(kind, now - COMPLETION_WINDOW_SECONDS, now)
-        completed_rate = completed / COMPLETION_WINDOW_SECONDS
+        completed_rate = await self._traffic.finish_rate(kind, now)
         reports = await self._capacity.fresh(kind, now)
         potential = sum(r.potential for r in reports) if reports else None
+        live = sum(r.inflight / r.latency for r in reports if r.latency > 0)
         held = sum(r.held for r in reports)
         ready = await self._queue_depth(kind)
         backlog = (ready or 0) + held
@@ -160,6 +159,7 @@ class AdmissionController:
                 backlog=backlog,
                 previous=state.capacity,
                 assumed=self._settings.assumed_drain_per_second,
+                live=live,
             )
         )
         state.capacity = capacity

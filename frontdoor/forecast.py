@@ -11,7 +11,9 @@ The model is multiplicative Holt-Winters with a damped trend on per-minute count
 - a **prediction interval** from the forecast's own recent errors at each horizon (online conformal
   prediction on ``log((y + 1) / (ŷ + 1))``), so its coverage is measured rather than assumed.
 
-The first day is only collected; the profile is initialised from it, as classical Holt-Winters does. An
+The first day is only collected; the profile is initialised from it, as classical Holt-Winters does, and
+the weekend profile likewise from the first whole weekend day measured against Friday's level (learned
+online from flat, the level would absorb the quiet weekend instead and lurch every Monday). An
 update is a few dozen float operations, and the state (two profiles, level, trend, recent errors) is
 plain data the controller stores in Redis, so another front door can take over the forecast.
 """
@@ -64,6 +66,9 @@ class Forecaster:
         self.alpha = self.params.alpha_min
         self.last_minute: int | None = None
         self._warmup: list[tuple[int, float]] = []
+        # The first weekend day, collected against the level it began with; None once learned.
+        self._weekend_seed: list[tuple[int, float]] | None = []
+        self._weekend_level: float | None = None
         self._pending: dict[int, list[tuple[int, float]]] = {}
         self._residuals: dict[int, deque[float]] = {h: deque(maxlen=_RESIDUALS_KEPT) for h in HORIZONS}
         self._sorted: dict[int, list[float]] = {h: [] for h in HORIZONS}
@@ -110,6 +115,7 @@ class Forecaster:
                 self._remember_forecasts(minute)
             return
         p = self.params
+        self._seed_weekend(minute, y)
         # Minutes nobody counted (no controller was running): the level follows its trend through them.
         for _ in range(min(minute - (self.last_minute or minute) - 1, 24 * 60)):
             self.level = max(0.0, self.level + p.phi * self.trend)
@@ -131,6 +137,37 @@ class Forecaster:
         self.last_minute = minute
         self._remember_forecasts(minute)
 
+    def _seed_weekend(self, minute: int, y: float) -> None:
+        if self._weekend_seed is None or self.level is None:
+            return
+        of_day, weekend = self._day(minute)
+        if not weekend:
+            self._weekend_seed.clear()  # only a whole weekend day, from its midnight, will do
+            return
+        if not self._weekend_seed:
+            if of_day != 0:
+                return
+            self._weekend_level = self.level
+        self._weekend_seed.append((minute, y))
+        if len(self._weekend_seed) < _WARMUP_MINUTES or not self._weekend_level:
+            return
+        self.profiles["weekend"] = self._profile_from(self._weekend_seed, self._weekend_level)
+        self.level = self._weekend_level  # back to the level the weekday profile is relative to
+        self.trend = 0.0
+        self._weekend_seed = None
+
+    def _profile_from(self, rows: list[tuple[int, float]], level: float) -> list[float]:
+        sums, weights = [0.0] * SLOTS, [0.0] * SLOTS
+        for minute, y in rows:
+            _, j0, j1, w = self._slots(minute)
+            for j, weight in ((j0, 1 - w), (j1, w)):
+                sums[j] += weight * y / level
+                weights[j] += weight
+        return [
+            min(_MAX_FACTOR, max(_MIN_FACTOR, sums[j] / weights[j])) if weights[j] else 1.0
+            for j in range(SLOTS)
+        ]
+
     def _teach(self, minute: int, y: float, gamma: float) -> None:
         if self.level is None or self.level <= 1e-9:
             return
@@ -144,15 +181,8 @@ class Forecaster:
     def _initialise(self) -> None:
         """Level and both profiles from the first day, as classical Holt-Winters initialises them."""
         counts = [y for _, y in self._warmup]
-        mean = sum(counts) / len(counts)
-        self.level = max(mean, 1e-6)
-        sums, weights = [0.0] * SLOTS, [0.0] * SLOTS
-        for minute, y in self._warmup:
-            _, j0, j1, w = self._slots(minute)
-            for j, weight in ((j0, 1 - w), (j1, w)):
-                sums[j] += weight * y / self.level
-                weights[j] += weight
-        learned = [sums[j] / weights[j] if weights[j] else 1.0 for j in range(SLOTS)]
+        self.level = max(sum(counts) / len(counts), 1e-6)
+        learned = self._profile_from(self._warmup, self.level)
         self.profiles = {"weekday": list(learned), "weekend": list(learned)}
         self._warmup = []
         if self.last_minute is not None:
@@ -222,6 +252,8 @@ class Forecaster:
             "alpha": self.alpha,
             "last_minute": self.last_minute,
             "warmup": self._warmup,
+            "weekend_seed": self._weekend_seed,
+            "weekend_level": self._weekend_level,
             "residuals": {str(h): list(r) for h, r in self._residuals.items()},
         }
 
@@ -238,6 +270,9 @@ class Forecaster:
         f._err, f._abs_err, f.alpha = float(state["err"]), float(state["abs_err"]), float(state["alpha"])
         f.last_minute = state["last_minute"]
         f._warmup = [(int(m), float(y)) for m, y in state["warmup"]]
+        seed = state.get("weekend_seed")
+        f._weekend_seed = None if seed is None else [(int(m), float(y)) for m, y in seed]
+        f._weekend_level = state.get("weekend_level")
         for h in HORIZONS:
             for r in state["residuals"].get(str(h), []):
                 f._residuals[h].append(float(r))

@@ -94,7 +94,9 @@ class Intake:
                     )
                 raise
             body = await self._body(ticket_id, sub.kind, Status.QUEUED, seq)
-            await self._store.commit(ticket_id, promised_by=time.time() + body["eta_p90_seconds"])
+            await self._store.commit(
+                ticket_id, sub.kind.value, promised_by=time.time() + body["eta_p90_seconds"]
+            )
             log.info("ticket_accepted", kind=sub.kind.value, citizen=masked)
             return Accepted(True, body)
 
@@ -103,7 +105,7 @@ class Intake:
             # Its front door died between reserve and commit: finish its work. A second copy of the
             # message, if the first did reach the broker, is harmless (workers are idempotent).
             await self._publish(sub, ticket_id, record.created_at)
-            await self._store.commit(ticket_id)
+            await self._store.commit(ticket_id, sub.kind.value)
         log.info("ticket_repeated", outcome=outcome.value, status=record.status.value)
         return Accepted(False, await self._body(ticket_id, sub.kind, record.status.public, record.seq))
 

@@ -24,7 +24,8 @@ from queue_config.settings import Settings
 from queue_config.ticket_store import RATE_BUCKET_SECONDS
 
 _WINDOW_BUCKETS = 12  # one minute
-_SNAPSHOT_SECONDS = 0.5  # every ticket of a kind shares one read of the counters per half second
+_SNAPSHOT_SECONDS = 0.5
+RATE_MARGIN = 0.85  # every ticket of a kind shares one read of the counters per half second
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,8 @@ class EtaEstimator:
     def from_position(position: int, rate: float, service: float = 1.0, scale: float = 1.0) -> Eta:
         k = position + 1
         median = k / rate + service
-        p90 = max(median, ((k + 1.2816 * math.sqrt(k) + 1) / rate + 2 * service) * scale)
+        # Beyond the Poisson spread, the rate itself is an estimate: the p90 allows it to be 15 % high.
+        p90 = max(median, ((k + 1.2816 * math.sqrt(k) + 1) / (rate * RATE_MARGIN) + 2 * service) * scale)
         # Rounded up to a tenth of a second: an ETA is never zero and never rounds below the estimate.
         return Eta(position, math.ceil(median * 10) / 10, math.ceil(p90 * 10) / 10)
 

@@ -43,5 +43,7 @@ def mask(value: str) -> str:
 
 def make(seed: int, birth: dt.date = dt.date(1980, 1, 1), region: str = "110101") -> str:
     """A valid resident ID, for tests and load generators."""
-    first17 = f"{region}{birth:%Y%m%d}{seed % 1000:03d}"
+    # The sequence code holds 1000 people per birth date; further seeds are born on later days.
+    born = birth + dt.timedelta(days=seed // 1000)
+    first17 = f"{region}{born:%Y%m%d}{seed % 1000:03d}"
     return first17 + check_character(first17)

@@ -40,11 +40,21 @@ if KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[1] .. '|' .. ARGV[3], 'EX'
 return {'created', ARGV[1], seq}
 """
 
-# KEYS: ticket; ARGV: now, ticket_ttl, promised p90 deadline (unix seconds) or ""
+# KEYS: ticket, ETA outcomes; ARGV: now, ticket_ttl, promised p90 deadline (unix seconds) or ""
+# A fast worker may finish the ticket before its front door commits: then the promise is scored here.
 COMMIT = """
-if redis.call('HGET', KEYS[1], 'status') == 'accepting' then
+local st = redis.call('HGET', KEYS[1], 'status')
+if st == 'accepting' then
   redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[1])
-  if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'promised_by', ARGV[3]) end
+end
+local promised = tonumber(ARGV[3])
+if promised and st then
+  if st == 'done' or st == 'failed' then
+    local finished = tonumber(redis.call('HGET', KEYS[1], 'updated_at'))
+    redis.call('HINCRBY', KEYS[2], finished <= promised and 'hit' or 'miss', 1)
+  else
+    redis.call('HSET', KEYS[1], 'promised_by', ARGV[3])
+  end
 end
 return redis.call('EXPIRE', KEYS[1], ARGV[2])
 """

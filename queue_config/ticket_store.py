@@ -142,10 +142,10 @@ class TicketStore:
         return Reservation(reply[0].decode()), reply[1].decode(), seq
 
     @store_call
-    async def commit(self, ticket_id: str, promised_by: float | None = None) -> None:
+    async def commit(self, ticket_id: str, kind: str, promised_by: float | None = None) -> None:
         """Mark a reserved ticket queued; ``promised_by`` is the p90 deadline its client was given."""
         await self._commit(
-            keys=[self.names.ticket(ticket_id)],
+            keys=[self.names.ticket(ticket_id), self.names.eta_outcomes(kind)],
             args=[self._clock(), self._ticket_ttl, "" if promised_by is None else round(promised_by, 3)],
         )
 

@@ -98,8 +98,10 @@ class TrafficReader:
         return [int(v or 0) for v in await self._redis.mget(keys)] if keys else []
 
     @store_call
-    async def finished(self, kind: str, since: float, until: float) -> int:
-        """Tickets of ``kind`` finished in the whole 5-second buckets between ``since`` and ``until``."""
-        first, last = int(since // RATE_BUCKET_SECONDS), int(until // RATE_BUCKET_SECONDS)
-        keys = [self._names.finished_bucket(kind, b) for b in range(first, last)]
-        return sum(int(v or 0) for v in await self._redis.mget(keys)) if keys else 0
+    async def finish_rate(self, kind: str, now: float, buckets: int = 1) -> float:
+        """Tickets of ``kind`` finished a second over the current 5-second bucket and the ``buckets``
+        before it: recent enough to follow a rush, long enough not to be noise."""
+        current = int(now // RATE_BUCKET_SECONDS)
+        keys = [self._names.finished_bucket(kind, b) for b in range(current - buckets, current + 1)]
+        total = sum(int(v or 0) for v in await self._redis.mget(keys))
+        return total / (now - (current - buckets) * RATE_BUCKET_SECONDS)

@@ -50,7 +50,23 @@ async def ledger_totals(request: web.Request) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
-    return _json(request.app[MODEL].stats())
+    raw = request.query.get("window")
+    try:
+        window = float(raw) if raw is not None else None
+    except ValueError:
+        return _json({"error": "bad_request", "message": "window must be seconds"}, 400)
+    return _json(request.app[MODEL].stats(window))
+
+
+async def reconfigure(request: web.Request) -> web.Response:
+    """``PUT /v1/capacity`` ``{"slots": n, "service_ms": x}``: change the simulated capacity live."""
+    doc = orjson.loads(await request.read())
+    model = request.app[MODEL]
+    await model.reconfigure(
+        slots=int(doc["slots"]) if "slots" in doc else None,
+        service_ms=float(doc["service_ms"]) if "service_ms" in doc else None,
+    )
+    return _json({"slots": model.settings.slots, "service_ms": model.settings.service_ms})
 
 
 async def add_fault(request: web.Request) -> web.Response:
@@ -77,5 +93,6 @@ def build_app(settings: CoreSettings) -> web.Application:
     app.router.add_get("/v1/ledger", ledger_totals)
     app.router.add_get("/v1/ledger/{key}", ledger_entry)
     app.router.add_get("/v1/stats", stats)
+    app.router.add_put("/v1/capacity", reconfigure)
     app.router.add_post("/v1/{kind}", execute)
     return app

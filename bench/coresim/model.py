@@ -9,7 +9,9 @@ as a database's does when it thrashes, up to ``max_latency_ms``. So latency clim
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
+import math
 import os
 import random
 import time
@@ -72,6 +74,30 @@ class FaultRule:
         return all(payload.get(k) == v for k, v in self.match.items())
 
 
+class _Slots:
+    """Parallel executions, resizable while calls wait (a degraded database loses capacity live)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.busy = 0
+        self._changed = asyncio.Condition()
+
+    async def acquire(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.busy < self.n)
+            self.busy += 1
+
+    async def release(self) -> None:
+        async with self._changed:
+            self.busy -= 1
+            self._changed.notify()
+
+    async def resize(self, n: int) -> None:
+        async with self._changed:
+            self.n = n
+            self._changed.notify_all()
+
+
 @dataclass
 class CoreModel:
     settings: CoreSettings
@@ -79,12 +105,21 @@ class CoreModel:
     faults: list[FaultRule] = field(default_factory=list)
     waiting: int = 0
     in_service: int = 0
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
+    # (finished at, latency) of recent calls
+    latencies: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=50_000))
 
     def __post_init__(self) -> None:
-        self._slots = asyncio.Semaphore(self.settings.slots)
+        self._slots = _Slots(self.settings.slots)
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._rng = random.Random()
+
+    async def reconfigure(self, *, slots: int | None = None, service_ms: float | None = None) -> None:
+        """Change capacity live, as a core system under maintenance or a slow disk would."""
+        if slots is not None:
+            self.settings = dataclasses.replace(self.settings, slots=slots)
+            await self._slots.resize(slots)
+        if service_ms is not None:
+            self.settings = dataclasses.replace(self.settings, service_ms=service_ms)
 
     async def execute(self, kind: str, key: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         entry = self.ledger.setdefault(key, LedgerEntry())
@@ -101,7 +136,8 @@ class CoreModel:
                 entry.result = _result(kind, key, payload)
                 return entry.result
         finally:
-            self.latencies.append(time.monotonic() - started)
+            now = time.monotonic()
+            self.latencies.append((now, now - started))
             if not lock.locked() and not getattr(lock, "_waiters", None):
                 self._key_locks.pop(key, None)
 
@@ -133,7 +169,7 @@ class CoreModel:
             await asyncio.sleep(service / 1000)
         finally:
             self.in_service -= 1
-            self._slots.release()
+            await self._slots.release()
 
     def totals(self) -> dict[str, int]:
         return {
@@ -142,8 +178,10 @@ class CoreModel:
             "calls": sum(e.calls for e in self.ledger.values()),
         }
 
-    def stats(self) -> dict[str, Any]:
-        ordered = sorted(self.latencies)
+    def stats(self, window_seconds: float | None = None) -> dict[str, Any]:
+        """Latency percentiles of the calls finished in the last ``window_seconds`` (all kept if None)."""
+        since = time.monotonic() - window_seconds if window_seconds is not None else -math.inf
+        ordered = sorted(latency for at, latency in self.latencies if at >= since)
 
         def pct(q: float) -> float | None:
             return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else None
@@ -152,6 +190,7 @@ class CoreModel:
             "slots": self.settings.slots,
             "in_service": self.in_service,
             "waiting": self.waiting,
+            "service_ms": self.settings.service_ms,
             "latency_p50_seconds": pct(0.5),
             "latency_p99_seconds": pct(0.99),
             "samples": len(ordered),
