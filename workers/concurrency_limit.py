@@ -1,12 +1,14 @@
 """An adaptive bound on concurrent calls to a core system, in the style of Netflix's concurrency-limits
 gradient limiter: the limit follows the ratio of the core's no-load latency to its current latency.
 
-- While the current latency (a short moving average) stays within ``tolerance`` of the no-load latency,
-  the limit grows by about its square root per call, but only while the callers actually use it (an
-  idle worker's limit does not inflate).
-- When the current latency rises, the limit is multiplied by ``tolerance · no-load / current`` (never
-  less than half): the workers back off as soon as the core starts queueing, instead of driving it into
-  the 28-second collapse.
+- The limit is revised once per round of calls (as many calls as the limit, at least 8), from that
+  round's mean latency; calls that began before the last cut are left out of the round, since they
+  measure the old limit. (Revising on every call, as Gradient2 does, let one overshoot compound into a
+  collapse to 1 and back in our runs against the simulator.)
+- While the round's latency stays within ``tolerance`` of the no-load latency, the limit grows by its
+  square root, but only while the callers actually use it (an idle worker's limit does not inflate).
+- When it rises, the limit is multiplied by ``tolerance · no-load / current`` (never less than half): the
+  workers back off as soon as the core starts queueing, instead of driving it into the 28-second collapse.
 - A timeout or an overload answer cuts the limit by 10 %.
 
 The known drift of the gradient limiter is in its no-load estimate: Gradient2 uses a long moving average
@@ -34,7 +36,6 @@ class LimitParams:
     min_limit: float = 1.0
     max_limit: float = 32.0
     tolerance: float = 1.5
-    smoothing: float = 0.2
     latency_smoothing: float = 0.1
     bucket_seconds: float = 10.0
     window_buckets: int = 6
@@ -56,6 +57,9 @@ class AdaptiveLimit:
         self._bucket_started = clock()
         self._bucket_lows: deque[float] = deque(maxlen=params.window_buckets)
         self._baseline_at = clock()
+        self._round_sum = 0.0
+        self._round_n = 0
+        self._cut_at = -math.inf
 
     async def acquire(self) -> None:
         if self.inflight < self._allowed() and not self._waiters:
@@ -75,7 +79,7 @@ class AdaptiveLimit:
     def release(self, latency: float, *, dropped: bool = False) -> None:
         """End a call that took ``latency`` seconds; ``dropped`` when it timed out or was refused."""
         self.completed += 1
-        self._observe(latency, dropped)
+        self._observe(latency, dropped, started=self._clock() - latency)
         self._release_slot()
 
     def _release_slot(self) -> None:
@@ -92,29 +96,38 @@ class AdaptiveLimit:
                 self.inflight += 1
                 future.set_result(None)
 
-    def _observe(self, latency: float, dropped: bool) -> None:
+    def _observe(self, latency: float, dropped: bool, started: float) -> None:
         p = self.params
         if not dropped:
-            self.latency = (
-                latency
-                if self.latency is None
-                else self.latency + p.latency_smoothing * (latency - self.latency)
-            )
+            previous = latency if self.latency is None else self.latency
+            self.latency = previous + p.latency_smoothing * (latency - previous)
             self._learn_baseline(latency)
         if not p.adaptive:
             return
         if dropped:
-            self.limit = max(p.min_limit, self.limit * 0.9)
+            self._cut(max(p.min_limit, self.limit * 0.9))
             return
-        if self.baseline is None or self.latency is None or self.latency <= 0:
+        if started < self._cut_at:
+            return  # this call measured the limit before the last cut
+        self._round_sum += latency
+        self._round_n += 1
+        if self._round_n < max(8, math.ceil(self.limit)) or self.baseline is None:
             return
-        gradient = max(0.5, min(1.0, p.tolerance * self.baseline / self.latency))
+        mean = self._round_sum / self._round_n
+        self._round_sum, self._round_n = 0.0, 0
+        gradient = max(0.5, min(1.0, p.tolerance * self.baseline / mean))
+        if gradient < 1.0:
+            self._cut(max(p.min_limit, self.limit * gradient))
+            return
         # Grow only while the limit is what holds callers back; an idle worker's limit stays put.
-        in_use = self.inflight >= self.limit / 2
-        headroom = math.sqrt(self.limit) if in_use and gradient >= 1.0 else 0.0
-        target = self.limit * gradient + headroom
-        self.limit = max(p.min_limit, min(p.max_limit, self.limit + p.smoothing * (target - self.limit)))
-        self._wake()
+        if self.inflight >= self.limit / 2:
+            self.limit = min(p.max_limit, self.limit + math.sqrt(self.limit))
+            self._wake()
+
+    def _cut(self, limit: float) -> None:
+        self.limit = limit
+        self._cut_at = self._clock()
+        self._round_sum, self._round_n = 0.0, 0
 
     def _learn_baseline(self, latency: float) -> None:
         p = self.params
