@@ -1,0 +1,122 @@
+"""The admission controller against real Redis, with the workers' reports and completions written as
+they would be: its plan's rate falls when capacity falls and rises when the queue drains; only one of
+several controllers acts; a new leader resumes the forecast."""
+
+from __future__ import annotations
+
+import msgspec
+from redis.asyncio import Redis
+
+from frontdoor.controller import AdmissionController
+from queue_config.broker import BrokerLink
+from queue_config.capacity import CapacityBoard, CapacityReport
+from queue_config.names import Names
+from queue_config.settings import Settings
+from queue_config.throttle import Throttle, ThrottleStore
+from queue_config.ticket_store import RATE_BUCKET_SECONDS
+from queue_config.topology import Topology
+from queue_config.traffic import ARRIVALS
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _controller(settings: Settings, redis: Redis, clock: Clock) -> AdmissionController:
+    # The broker is never started: queue depth is unknown, so the backlog is what workers hold
+    broker = BrokerLink(settings.amqp_url, Topology.from_settings(settings))
+    throttle = ThrottleStore(redis, Names(settings.namespace), Throttle.defaults(settings))
+    return AdmissionController(redis, settings, broker, throttle, clock=clock)
+
+
+async def _world(redis: Redis, names: Names, clock: Clock, *, finishing: float, held: int) -> None:
+    """Workers that finish ``finishing`` transfers a second and hold ``held`` of them."""
+    bucket = int(clock.now // RATE_BUCKET_SECONDS)
+    into_current = clock.now - bucket * RATE_BUCKET_SECONDS
+    await redis.set(names.finished_bucket("transfer", bucket - 1), round(finishing * RATE_BUCKET_SECONDS))
+    await redis.set(names.finished_bucket("transfer", bucket), round(finishing * into_current))
+    report = CapacityReport(
+        at=clock.now,
+        limit=8,
+        inflight=8,
+        held=held,
+        latency=8 / max(finishing, 0.1),
+        baseline=0.1,
+        completed=0,
+    )
+    await CapacityBoard(redis, names).publish("worker-1", {"transfer": report})
+
+
+async def _rate(
+    controller: AdmissionController, redis: Redis, names: Names, clock: Clock, *, finishing: float, held: int
+) -> float:
+    """The rate the controller settles on after ten seconds of this world."""
+    plan = None
+    for _ in range(10):
+        clock.now += 1
+        await _world(redis, names, clock, finishing=finishing, held=held)
+        plan = await controller.step()
+    assert plan is not None
+    rate = plan.kinds["transfer"].rate
+    assert rate is not None
+    return rate
+
+
+async def test_the_rate_falls_with_capacity_and_rises_as_the_queue_drains(
+    fresh_namespace: Settings, redis: Redis
+) -> None:
+    settings = fresh_namespace.replace(max_wait_seconds=60.0)
+    names = Names(settings.namespace)
+    clock = Clock(1_800_000_000.0)
+    controller = _controller(settings, redis, clock)
+
+    # Given workers finishing 50 transfers a second with 2000 waiting (2400 is the target at 60 s)
+    healthy = await _rate(controller, redis, names, clock, finishing=50, held=2000)
+    assert 50 < healthy < 200, healthy
+
+    # When the core slows and they finish only 10 a second, with the same queue
+    slowed = await _rate(controller, redis, names, clock, finishing=10, held=2000)
+    # Then the door admits far less (2000 waiting is more than 10/s can finish in 48 s)
+    assert slowed < healthy / 3, (healthy, slowed)
+    plan = msgspec.json.decode(await redis.get(names.admission_plan))
+    assert plan["kinds"]["transfer"]["capacity"] < 20
+
+    # When the queue drains
+    drained = await _rate(controller, redis, names, clock, finishing=10, held=0)
+    # Then the rate rises again
+    assert drained > slowed * 2, (slowed, drained)
+
+
+async def test_only_the_lease_holder_acts_and_a_successor_resumes_its_forecast(
+    fresh_namespace: Settings, redis: Redis
+) -> None:
+    names = Names(fresh_namespace.namespace)
+    clock = Clock(1_800_000_000.0)
+    first = _controller(fresh_namespace, redis, clock)
+    second = _controller(fresh_namespace, redis, clock)
+    # Given two hours of counted arrivals
+    minute = int(clock.now) // 60
+    for m in range(minute - 120, minute):
+        await redis.set(names.traffic_minute("transfer", ARRIVALS, m), 100)
+
+    # When both controllers step
+    plan = await first.step()
+    assert plan is not None and first.leading
+    assert await second.step() is None and not second.leading
+    forecaster = first.forecaster("transfer")
+    assert forecaster is not None and forecaster.mean(5) == 100.0
+
+    # And the leader goes away (its lease lapses)
+    await first.stop()
+    await redis.delete(names.controller_lease)
+    clock.now += 60
+
+    # Then the other takes over with the forecast state the first one stored
+    assert await second.step() is not None and second.leading
+    resumed = second.forecaster("transfer")
+    assert resumed is not None and resumed.last_minute is not None
+    assert resumed.last_minute >= minute - 1 and resumed.mean(5) == 100.0
