@@ -48,13 +48,19 @@ class CapacityBoard:
 
     @store_call
     async def fresh(self, kind: str, now: float) -> list[CapacityReport]:
-        raw = await self._redis.hgetall(self._names.capacity_reports(kind))
-        reports = []
-        for value in raw.values():
+        key = self._names.capacity_reports(kind)
+        raw = await self._redis.hgetall(key)
+        reports, gone = [], []
+        for worker, value in raw.items():
             try:
                 report = _decoder.decode(value)
             except msgspec.DecodeError:
+                gone.append(worker)
                 continue
             if now - report.at <= REPORT_FRESH_SECONDS:
                 reports.append(report)
+            elif now - report.at > REPORTS_TTL_SECONDS:
+                gone.append(worker)  # a worker that stopped: forget it
+        if gone:
+            await self._redis.hdel(key, *gone)
         return reports

@@ -7,8 +7,9 @@ gradient limiter: the limit follows the ratio of the core's no-load latency to i
   collapse to 1 and back in our runs against the simulator.)
 - While the round's latency stays within ``tolerance`` of the no-load latency, the limit grows by its
   square root, but only while the callers actually use it (an idle worker's limit does not inflate).
-- When it rises, the limit is multiplied by ``tolerance · no-load / current`` (never less than half): the
-  workers back off as soon as the core starts queueing, instead of driving it into the 28-second collapse.
+- When it rises, the limit becomes ``limit · tolerance · no-load / current + sqrt(limit)`` (the factor
+  never below half): the workers back off as soon as the core starts queueing, instead of driving it into
+  the 28-second collapse.
 - A timeout or an overload answer cuts the limit by 10 %.
 
 The known drift of the gradient limiter is in its no-load estimate: Gradient2 uses a long moving average
@@ -59,11 +60,13 @@ class AdaptiveLimit:
         self._baseline_at = clock()
         self._round_sum = 0.0
         self._round_n = 0
+        self._round_peak = 0  # most calls in flight during the round: did the callers use the limit?
         self._cut_at = -math.inf
 
     async def acquire(self) -> None:
         if self.inflight < self._allowed() and not self._waiters:
             self.inflight += 1
+            self._round_peak = max(self._round_peak, self.inflight)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
@@ -94,6 +97,7 @@ class AdaptiveLimit:
             future = self._waiters.popleft()
             if not future.done():
                 self.inflight += 1
+                self._round_peak = max(self._round_peak, self.inflight)
                 future.set_result(None)
 
     def _observe(self, latency: float, dropped: bool, started: float) -> None:
@@ -114,20 +118,24 @@ class AdaptiveLimit:
         if self._round_n < max(8, math.ceil(self.limit)) or self.baseline is None:
             return
         mean = self._round_sum / self._round_n
-        self._round_sum, self._round_n = 0.0, 0
+        peak = self._round_peak
+        self._round_sum, self._round_n, self._round_peak = 0.0, 0, self.inflight
         gradient = max(0.5, min(1.0, p.tolerance * self.baseline / mean))
         if gradient < 1.0:
-            self._cut(max(p.min_limit, self.limit * gradient))
+            # As in Gradient2, a queue allowance of sqrt(limit) stays on top of the cut: the limit
+            # settles where the cut and the allowance balance (4 at the steepest cut) instead of
+            # collapsing to 1 when the core is slow for reasons our calls do not cause.
+            self._cut(max(p.min_limit, min(self.limit, self.limit * gradient + math.sqrt(self.limit))))
             return
         # Grow only while the limit is what holds callers back; an idle worker's limit stays put.
-        if self.inflight >= self.limit / 2:
+        if peak >= self.limit / 2:
             self.limit = min(p.max_limit, self.limit + math.sqrt(self.limit))
             self._wake()
 
     def _cut(self, limit: float) -> None:
         self.limit = limit
         self._cut_at = self._clock()
-        self._round_sum, self._round_n = 0.0, 0
+        self._round_sum, self._round_n, self._round_peak = 0.0, 0, self.inflight
 
     def _learn_baseline(self, latency: float) -> None:
         p = self.params
