@@ -169,10 +169,16 @@ class AdmissionController:
             else 1.0
         )
         manual = throttle.manual_rate(kind)
-        rate = (
+        total = (
             manual
             if manual is not None
             else admission.admission_rate(capacity, backlog, throttle.max_wait_seconds)
+        )
+        offered = await self._traffic.seconds(
+            kind, traffic.ENTERPRISE_ARRIVALS, (second - s for s in DEMAND_WINDOW)
+        )
+        rate, enterprise_rate = admission.split_rate(
+            total, throttle.enterprise_share, sum(offered) / len(DEMAND_WINDOW)
         )
         advice = admission.shed_advice(
             now=now,
@@ -185,6 +191,7 @@ class AdmissionController:
         await self._calibrate(kind, state, now)
         return KindPlan(
             rate=rate,
+            enterprise_rate=round(enterprise_rate, 3),
             capacity=round(capacity, 3),
             backlog=backlog,
             demand=round(demand, 3),

@@ -28,7 +28,8 @@ PLAN_STALE_SECONDS = 10.0
 
 
 class KindPlan(msgspec.Struct, frozen=True, kw_only=True):
-    rate: float | None  # admissions a second, shared by all front doors; None: no load limit
+    rate: float | None  # citizens' admissions a second, shared by all front doors; None: no load limit
+    enterprise_rate: float | None = None  # bulk items a second that may run now; the rest is scheduled
     capacity: float  # tickets a second the workers are measured to finish
     backlog: int  # tickets waiting in RabbitMQ or with a worker
     demand: float  # arrivals a second, recent

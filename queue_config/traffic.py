@@ -23,6 +23,7 @@ from queue_config.ticket_store import RATE_BUCKET_SECONDS, store_call
 log = structlog.get_logger("traffic")
 
 ARRIVALS = "arrivals"  # valid submissions, before admission: the demand the forecaster learns
+ENTERPRISE_ARRIVALS = "enterprise"  # bulk items offered by enterprises (counted by the bulk API)
 ADMITTED = "admitted"
 SHED = "shed"  # 503: the system is full
 LIMITED = "limited"  # 429: a client over its own limit

@@ -120,3 +120,21 @@ async def test_only_the_lease_holder_acts_and_a_successor_resumes_its_forecast(
     resumed = second.forecaster("transfer")
     assert resumed is not None and resumed.last_minute is not None
     assert resumed.last_minute >= minute - 1 and resumed.mean(5) == 100.0
+
+
+async def test_enterprise_traffic_takes_at_most_its_share_of_the_rate(
+    fresh_namespace: Settings, redis: Redis
+) -> None:
+    settings = fresh_namespace.replace(max_wait_seconds=60.0, enterprise_share=0.3)
+    names = Names(settings.namespace)
+    clock = Clock(1_800_000_000.0)
+    controller = _controller(settings, redis, clock)
+    # Given enterprises offering 1,000 bulk items a second, far more than the whole rate
+    for s in range(int(clock.now) - 20, int(clock.now) + 20):
+        await redis.set(names.traffic_second("transfer", "enterprise", s), 1000)
+    await _rate(controller, redis, names, clock, finishing=50, held=2000)
+    plan = msgspec.json.decode(await redis.get(names.admission_plan))["kinds"]["transfer"]
+    # Then they get 30 % of it and the citizens keep the rest
+    total = plan["rate"] + plan["enterprise_rate"]
+    assert plan["enterprise_rate"] == round(0.3 * total, 3)
+    assert plan["rate"] >= 0.7 * total - 0.01
