@@ -245,8 +245,11 @@ class AdmissionController:
         try:
             if self._channel is None or self._channel.is_closed:
                 self._channel = await self._broker.channel(prefetch=1)
-            queue = await self._channel.declare_queue(self._names.queue(kind), passive=True)
-            return int(queue.declaration_result.message_count or 0)
+            # Through the underlying aiormq channel: aio-pika's robust channel answers a repeated
+            # declare_queue with the queue object it cached, whose message count never changes.
+            raw = await self._channel.get_underlay_channel()
+            declared = await raw.queue_declare(self._names.queue(kind), passive=True)
+            return int(declared.message_count or 0)
         except Exception as exc:
             log.debug("queue_depth_failed", kind=kind, error=repr(exc))
             self._channel = None

@@ -138,3 +138,23 @@ async def test_enterprise_traffic_takes_at_most_its_share_of_the_rate(
     total = plan["rate"] + plan["enterprise_rate"]
     assert plan["enterprise_rate"] == round(0.3 * total, 3)
     assert plan["rate"] >= 0.7 * total - 0.01
+
+
+async def test_the_queue_depth_read_from_rabbitmq_follows_the_queue(
+    fresh_namespace: Settings, redis: Redis
+) -> None:
+    # aio-pika's robust channel caches a declared queue: a second declare_queue returned the first count
+    broker = BrokerLink(fresh_namespace.amqp_url, Topology.from_settings(fresh_namespace))
+    await broker.start()
+    try:
+        await broker.wait_connected(20)
+        throttle = ThrottleStore(redis, Names(fresh_namespace.namespace), Throttle.defaults(fresh_namespace))
+        controller = AdmissionController(redis, fresh_namespace, broker, throttle)
+        depths = []
+        for batch in (3, 4):
+            for i in range(batch):
+                await broker.publish(b"{}", routing_key="transfer", message_id=f"m{batch}-{i}")
+            depths.append(await controller._queue_depth("transfer"))
+        assert depths == [3, 7]
+    finally:
+        await broker.close()
