@@ -7,8 +7,8 @@ gradient limiter: the limit follows the ratio of the core's no-load latency to i
   collapse to 1 and back in our runs against the simulator.)
 - While the round's latency stays within ``tolerance`` of the no-load latency, the limit grows by its
   square root, but only while the callers actually use it (an idle worker's limit does not inflate).
-- When it rises, the limit becomes ``limit · tolerance · no-load / current + sqrt(limit)`` (the factor
-  never below half): the workers back off as soon as the core starts queueing, instead of driving it into
+- When it rises, the limit becomes ``limit · tolerance · no-load / current + 1`` (the factor never
+  below half): the workers back off as soon as the core starts queueing, instead of driving it into
   the 28-second collapse.
 - A timeout or an overload answer cuts the limit by 10 %.
 
@@ -122,10 +122,11 @@ class AdaptiveLimit:
         self._round_sum, self._round_n, self._round_peak = 0.0, 0, self.inflight
         gradient = max(0.5, min(1.0, p.tolerance * self.baseline / mean))
         if gradient < 1.0:
-            # As in Gradient2, a queue allowance of sqrt(limit) stays on top of the cut: the limit
-            # settles where the cut and the allowance balance (4 at the steepest cut) instead of
-            # collapsing to 1 when the core is slow for reasons our calls do not cause.
-            self._cut(max(p.min_limit, min(self.limit, self.limit * gradient + math.sqrt(self.limit))))
+            # One call of allowance stays on top of the cut, so the limit settles (at 2 for the steepest
+            # cut) instead of collapsing to 1 when the core is slow for reasons our calls do not cause.
+            # Gradient2 keeps sqrt(limit) here; with several worker processes those allowances add up
+            # and kept the core at twice its no-load latency in our overload runs.
+            self._cut(max(p.min_limit, min(self.limit, self.limit * gradient + 1)))
             return
         # Grow only while the limit is what holds callers back; an idle worker's limit stays put.
         if peak >= self.limit / 2:
