@@ -5,8 +5,9 @@ gradient limiter: the limit follows the ratio of the core's no-load latency to i
   round's mean latency; calls that began before the last cut are left out of the round, since they
   measure the old limit. (Revising on every call, as Gradient2 does, let one overshoot compound into a
   collapse to 1 and back in our runs against the simulator.)
-- While the round's latency stays within ``tolerance`` of the no-load latency, the limit grows by its
-  square root, but only while the callers actually use it (an idle worker's limit does not inflate).
+- While the round's latency stays within ``tolerance`` of the no-load latency, the limit grows, by its
+  square root until the first cut and by one call a round after it, but only while the callers actually
+  use it (an idle worker's limit does not inflate).
 - When it rises, the limit becomes ``limit · tolerance · no-load / current + 1`` (the factor never
   below half): the workers back off as soon as the core starts queueing, instead of driving it into
   the 28-second collapse.
@@ -62,6 +63,7 @@ class AdaptiveLimit:
         self._round_n = 0
         self._round_peak = 0  # most calls in flight during the round: did the callers use the limit?
         self._cut_at = -math.inf
+        self._searching = True
 
     async def acquire(self) -> None:
         if self.inflight < self._allowed() and not self._waiters:
@@ -128,12 +130,17 @@ class AdaptiveLimit:
             # and kept the core at twice its no-load latency in our overload runs.
             self._cut(max(p.min_limit, min(self.limit, self.limit * gradient + 1)))
             return
-        # Grow only while the limit is what holds callers back; an idle worker's limit stays put.
+        # Grow only while the limit is what holds callers back; an idle worker's limit stays put. Until
+        # the first cut the limit searches fast (by its square root a round); after it, by one call a
+        # round, as TCP leaves slow start: several worker processes each jumping by sqrt(limit) at once
+        # kept the core queueing in our overload runs.
         if peak >= self.limit / 2:
-            self.limit = min(p.max_limit, self.limit + math.sqrt(self.limit))
+            step = math.sqrt(self.limit) if self._searching else 1.0
+            self.limit = min(p.max_limit, self.limit + step)
             self._wake()
 
     def _cut(self, limit: float) -> None:
+        self._searching = False
         self.limit = limit
         self._cut_at = self._clock()
         self._round_sum, self._round_n, self._round_peak = 0.0, 0, self.inflight
