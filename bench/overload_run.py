@@ -28,6 +28,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from bench.purge import purge_namespace
+from bench.readiness import wait_http
 from queue_config.names import Names
 from queue_config.resident_id import make as make_resident_id
 from queue_config.settings import Settings
@@ -71,19 +72,6 @@ def _spawn(module: str, env: dict[str, str], *args: str) -> subprocess.Popen[byt
     return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env)  # noqa: S603
 
 
-async def _wait_http(http: aiohttp.ClientSession, url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            async with http.get(url) as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
-
-
 async def run_once(args: argparse.Namespace, adaptive: bool) -> RunResult:
     result = RunResult("adaptive limit" if adaptive else f"fixed concurrency {args.worker_concurrency}")
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
@@ -112,8 +100,8 @@ async def run_once(args: argparse.Namespace, adaptive: bool) -> RunResult:
     try:
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
             core_url, front_url = f"http://127.0.0.1:{ports['core']}", f"http://127.0.0.1:{ports['front']}"
-            await _wait_http(http, core_url + "/v1/ledger")
-            await _wait_http(http, front_url + "/readyz")
+            await wait_http(http, core_url + "/v1/ledger")
+            await wait_http(http, front_url + "/readyz")
             await asyncio.sleep(2)  # workers connected, first controller step done
 
             async def offer(n: int) -> None:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from bench.readiness import wait_http
 from queue_config.settings import Settings
 from tests.support.private_rabbit import free_port
 from tests.support.processes import start_component
@@ -36,16 +37,7 @@ async def core_url(settings: Settings, http: aiohttp.ClientSession) -> AsyncIter
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                async with http.get(url + "/v1/ledger") as response:
-                    if response.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            assert time.monotonic() < deadline, "core simulator did not start"
-            await asyncio.sleep(0.1)
+        await wait_http(http, url + "/v1/ledger", 30)
         yield url
     finally:
         process.terminate()

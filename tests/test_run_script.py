@@ -12,23 +12,11 @@ import time
 import aiohttp
 
 from bench.purge import purge_namespace
+from bench.readiness import wait_http
 from queue_config.settings import Settings
 from tests.support.private_rabbit import free_port
 from tests.support.processes import ARTIFACTS, ROOT
 from tests.support.system import submission
-
-
-async def _ready(http: aiohttp.ClientSession, url: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            async with http.get(url) as r:
-                if r.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{url} never became ready")
 
 
 async def test_run_script_serves_the_whole_path_and_stops_on_ctrl_c(
@@ -60,8 +48,8 @@ async def test_run_script_serves_the_whole_path_and_stops_on_ctrl_c(
     try:
         front = f"http://127.0.0.1:{ports['FRONTDOOR_PORT']}"
         status = f"http://127.0.0.1:{ports['STATUS_PORT']}"
-        await _ready(http, front + "/readyz")
-        await _ready(http, status + "/readyz")
+        await wait_http(http, front + "/readyz", 90)
+        await wait_http(http, status + "/readyz", 90)
 
         async with http.post(front + "/v1/submissions", json=submission("transfer", 5)) as r:
             assert r.status == 202

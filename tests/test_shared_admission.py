@@ -10,6 +10,7 @@ import aiohttp
 import msgspec
 from redis.asyncio import Redis
 
+from bench.readiness import wait_http
 from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.throttle import Throttle
@@ -22,19 +23,6 @@ PER_DOOR_PER_SECOND = 50
 SECONDS = 5
 # A transfer is NORMAL priority: it may draw 3 s of the rate ahead as a burst, then the rate.
 EXPECTED = RATE * SECONDS + RATE * 3 + 1
-
-
-async def _until_ready(http: aiohttp.ClientSession, url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            async with http.get(url + "/readyz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{url} never became ready")
 
 
 async def test_two_front_door_processes_admit_the_set_rate_between_them(
@@ -59,7 +47,7 @@ async def test_two_front_door_processes_admit_the_set_rate_between_them(
     try:
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         for url in urls:
-            await _until_ready(http, url)
+            await wait_http(http, url + "/readyz")
         deadline = time.monotonic() + 20
         while (plan := await redis.get(names.admission_plan)) is None or b'"rate":20.0' not in plan:
             assert time.monotonic() < deadline, "no admission plan with the manual rate"
