@@ -2,7 +2,8 @@
 
 - **Capacity** is what the workers are measured to finish: while work waits, the completion rate is the
   capacity; while they idle, their adaptive concurrency limits over their call latency (Little's law)
-  say what they could do. It is smoothed, so one slow second does not halve admissions.
+  say what they could do, an optimistic figure that may raise the estimate only gradually. It is
+  smoothed, so one slow second does not halve admissions.
 - **Rate**: admit what the measured capacity can finish within the promised wait. The backlog is steered
   towards 80 % of ``capacity * max_wait`` (the rest is room for priorities and for capacity to drop): at
   that target the door admits exactly the capacity, below it more, above it less, closing the gap within
@@ -45,7 +46,11 @@ def estimate_capacity(i: CapacityInputs) -> float:
     elif busy and i.live > 0:
         measured = i.live  # the first seconds of a rush: Little's law on what is in flight
     elif i.potential is not None and i.potential > 0:
-        measured = max(i.potential, i.completed_rate)
+        # Idle workers' limit over latency flatters: latency was measured below the limit, and would rise
+        # if the limit were used. So it may lift the estimate only by a quarter a step; a rush then shows
+        # the true figure through the completion rate within seconds.
+        ceiling = i.potential if i.previous is None else min(i.potential, 1.25 * i.previous)
+        measured = max(ceiling, i.completed_rate)
     elif i.completed_rate > 0:
         measured = max(i.completed_rate, i.previous or 0.0)
     else:

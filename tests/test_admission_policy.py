@@ -53,6 +53,9 @@ def test_capacity_is_the_completion_rate_while_work_waits() -> None:
 def test_capacity_is_the_workers_potential_while_they_idle() -> None:
     idle = CapacityInputs(completed_rate=3.0, potential=90.0, backlog=0, previous=None, assumed=10.0)
     assert estimate_capacity(idle) == 90.0
+    # but, once there is an estimate, it lifts it only gradually (the idle figure flatters)
+    later = CapacityInputs(completed_rate=3.0, potential=90.0, backlog=0, previous=20.0, assumed=10.0)
+    assert 20.0 < estimate_capacity(later) <= 25.0
     unknown = CapacityInputs(completed_rate=0.0, potential=None, backlog=0, previous=None, assumed=10.0)
     assert estimate_capacity(unknown) == 10.0
 

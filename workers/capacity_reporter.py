@@ -3,18 +3,13 @@ limit, in-flight calls, messages it holds and the core latency it sees (``queue_
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import Callable, Mapping
 
-import structlog
-
 from queue_config.capacity import CapacityBoard, CapacityReport
+from queue_config.periodic import Periodic
 from workers.concurrency_limit import AdaptiveLimit
-
-log = structlog.get_logger("capacity_reporter")
 
 
 class CapacityReporter:
@@ -29,9 +24,8 @@ class CapacityReporter:
         self._board = board
         self._limits = limits
         self._held = held
-        self._interval = interval
         self.worker_id = uuid.uuid4().hex[:12]
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("capacity-reporter", interval, self.publish)
 
     def reports(self) -> dict[str, CapacityReport]:
         now = time.time()
@@ -50,22 +44,13 @@ class CapacityReporter:
             )
         return out
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="capacity-reporter")
+    async def publish(self) -> None:
+        reports = self.reports()
+        if reports:
+            await self._board.publish(self.worker_id, reports)
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            reports = self.reports()
-            if not reports:
-                continue
-            try:
-                await self._board.publish(self.worker_id, reports)
-            except Exception as exc:
-                log.debug("capacity_report_failed", error=repr(exc))
+    async def start(self) -> None:
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
