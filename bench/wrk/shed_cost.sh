@@ -20,6 +20,10 @@ run() { # name
     "http://127.0.0.1:$FRONTDOOR_PORT/v1/submissions" |
     grep -E "Requests/sec|  50%|  90%|  99%|Socket errors|^[0-9]{3}:"
 }
+# No workers run, so the controller would rightly start shedding once the backlog nears its target:
+# the first run fixes the admission rate far above the load instead.
+$py -m bench.set_throttle '{"mode": "manual", "rates": {"payment": 1000000}}' >/dev/null
+sleep 2
 run "accepting (every answer 202)"
 $py -m bench.set_throttle '{"mode": "manual", "rates": {"payment": 1}}' >/dev/null
 sleep 2  # the controller and every door pick the document up within a second
