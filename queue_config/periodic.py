@@ -25,6 +25,7 @@ class Periodic:
         self.interval = interval
         self._step = step
         self._stopping = False
+        self._failing = False
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -36,8 +37,14 @@ class Periodic:
             began = time.monotonic()
             try:
                 await self._step()
+                if self._failing:
+                    log.info("periodic_step_recovered", task=self.name)
+                self._failing = False
             except Exception as exc:  # Redis or the broker away: next period will tell
-                log.debug("periodic_step_failed", task=self.name, error=repr(exc))
+                # Said once when the trouble starts, not once a second for as long as it lasts.
+                level = log.debug if self._failing else log.warning
+                level("periodic_step_failed", task=self.name, error=repr(exc))
+                self._failing = True
             await asyncio.sleep(max(0.05, self.interval - (time.monotonic() - began)))
 
     async def stop(self, timeout: float = 5.0) -> None:
