@@ -9,8 +9,10 @@ from frontdoor.client_ip import parse_networks
 from frontdoor.controller import AdmissionController
 from frontdoor.gcra import GcraLimiter
 from frontdoor.intake import Intake
+from frontdoor.operator_auth import OPERATOR_TOKEN
 from frontdoor.request_body import MAX_BODY
 from frontdoor.submissions import GATE, INTAKE, TRAFFIC, post_submission
+from frontdoor.throttle_api import PLAN_READER, THROTTLE_STORE, get_audit, get_throttle, put_throttle
 from queue_config import redis_client, startup
 from queue_config.admission_plan import PlanReader
 from queue_config.broker import BrokerLink
@@ -27,7 +29,7 @@ from queue_config.traffic import TrafficCounter
 
 BROKER = web.AppKey("broker", BrokerLink)
 CONTROLLER = web.AppKey("controller", AdmissionController)
-PLAN = web.AppKey("plan", PlanReader)
+PLAN = PLAN_READER
 
 
 async def build_app(settings: Settings) -> web.Application:
@@ -64,6 +66,12 @@ async def build_app(settings: Settings) -> web.Application:
         store, broker, ids, eta, settings.public_status_url, settings.publish_timeout_seconds
     )
     app.router.add_post("/v1/submissions", post_submission)
+    if settings.operator_token:
+        app[OPERATOR_TOKEN] = settings.operator_token
+    app[THROTTLE_STORE] = throttle
+    app.router.add_get("/v1/admin/throttle", get_throttle)
+    app.router.add_put("/v1/admin/throttle", put_throttle)
+    app.router.add_get("/v1/admin/audit", get_audit)
 
     async def broker_ready() -> bool:
         return broker.ready

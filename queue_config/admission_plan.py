@@ -57,7 +57,8 @@ def decode(raw: bytes | str) -> AdmissionPlan:
 
 class PlanReader:
     """Keeps the latest plan and throttle document in memory, re-read every ``interval`` seconds with one
-    round-trip; the hot path reads attributes, never Redis."""
+    round-trip and at once when a throttle change is announced; the hot path reads attributes, never
+    Redis."""
 
     def __init__(
         self,
@@ -76,6 +77,9 @@ class PlanReader:
         self._default_throttle = default_throttle
         self._plan: AdmissionPlan | None = None
         self._loop = Periodic("plan-reader", interval, self.refresh)
+        # An operator's change is announced: re-read at once rather than at the next tick. A message
+        # lost in a reconnect only delays the change to that tick.
+        self._notices = Periodic("throttle-notices", 1.0, self._listen)
 
     def kind(self, kind: str) -> KindPlan | None:
         plan = self._plan
@@ -96,8 +100,18 @@ class PlanReader:
             # Another version wrote something we cannot read: keep what we had and say so.
             log.warning("plan_undecodable", error=str(exc))
 
+    async def _listen(self) -> None:
+        async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+            await pubsub.subscribe(self._names.throttle_changed)
+            while True:
+                message = await pubsub.get_message(timeout=5.0)
+                if message is not None and message.get("type") == "message":
+                    await self.refresh()
+
     async def start(self) -> None:
         await self._loop.start()
+        await self._notices.start()
 
     async def stop(self) -> None:
+        await self._notices.stop()
         await self._loop.stop()

@@ -95,3 +95,11 @@ class Names:
     @property
     def throttle(self) -> str:
         return f"{self.namespace}:throttle"
+
+    @property
+    def throttle_changed(self) -> str:
+        return f"{self.namespace}:throttle:changed"
+
+    @property
+    def audit_log(self) -> str:
+        return f"{self.namespace}:audit"

@@ -52,15 +52,16 @@ def decode(raw: bytes | str) -> Throttle:
 
 class ThrottleStore:
     def __init__(self, redis: Redis, names: Names, defaults: Throttle) -> None:
-        self._redis = redis
+        self.redis = redis
+        self.names = names
         self._key = names.throttle
         self.defaults = defaults
 
     @store_call
     async def get(self) -> Throttle:
-        raw = await self._redis.get(self._key)
+        raw = await self.redis.get(self._key)
         return decode(raw) if raw else self.defaults
 
     @store_call
     async def put(self, throttle: Throttle) -> None:
-        await self._redis.set(self._key, msgspec.json.encode(throttle))
+        await self.redis.set(self._key, msgspec.json.encode(throttle))
