@@ -12,19 +12,16 @@ from redis.asyncio import Redis
 
 from queue_config.names import Names
 from queue_config.settings import Settings
-from queue_config.throttle import Throttle, ThrottleStore
+from queue_config.throttle import Throttle, ThrottleStore, merged
 
 
 async def merge(settings: Settings, changes: dict[str, object]) -> Throttle:
     redis = Redis.from_url(settings.redis_url)
     try:
         store = ThrottleStore(redis, Names(settings.namespace), Throttle.defaults(settings))
-        current = msgspec.to_builtins(await store.get())
-        if isinstance(changes.get("rates"), dict):
-            changes = {**changes, "rates": {**current["rates"], **changes["rates"]}}  # type: ignore[dict-item]
-        merged = msgspec.convert({**current, **changes}, Throttle)
-        await store.put(merged)
-        return merged
+        throttle = msgspec.convert(merged(await store.get(), changes), Throttle)
+        await store.put(throttle)
+        return throttle
     finally:
         await redis.aclose()
 

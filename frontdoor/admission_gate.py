@@ -90,7 +90,6 @@ class AdmissionGate:
         self._shed_until: dict[tuple[str, Priority], float] = {}
 
     async def check(self, request: web.Request, sub: Submission) -> Decision:
-        priority = priority_of(sub, dt.datetime.now(self._tz).date())
         throttle = self._plan.throttle
         ip = client_ip(request.remote, request.headers.get("X-Forwarded-For"), self._trusted)
         # The resident ID enters the key only through a keyed digest: no resident IDs in Redis keys.
@@ -104,9 +103,10 @@ class AdmissionGate:
             until = self._refused_until.get(limit.key)
             if until is not None:
                 if until > now:
-                    return Decision(429, until - now, priority=priority)
+                    return Decision(429, until - now)
                 del self._refused_until[limit.key]
 
+        priority = priority_of(sub, dt.datetime.now(self._tz).date())
         kind = sub.kind.value
         plan = self._plan.kind(kind)
         admission_key = self._names.admission_limit(kind)

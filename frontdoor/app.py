@@ -29,7 +29,6 @@ from queue_config.traffic import TrafficCounter
 
 BROKER = web.AppKey("broker", BrokerLink)
 CONTROLLER = web.AppKey("controller", AdmissionController)
-PLAN = PLAN_READER
 
 
 async def build_app(settings: Settings) -> web.Application:
@@ -52,7 +51,7 @@ async def build_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[request_context], client_max_size=settings.max_body_bytes)
     app[MAX_BODY] = settings.max_body_bytes
     app[BROKER] = broker
-    app[PLAN] = plan
+    app[PLAN_READER] = plan
     app[CONTROLLER] = controller
     app[TRAFFIC] = counter
     try:

@@ -197,7 +197,8 @@ class Forecaster:
             recent = self._warmup[-60:]
             return sum(y for _, y in recent) / len(recent) if recent else 0.0
         p = self.params
-        damped = sum(p.phi**i for i in range(1, h + 1)) if h < 60 else p.phi / (1 - p.phi)
+        # phi + phi^2 + ... + phi^h
+        damped = float(h) if p.phi == 1 else p.phi * (1 - p.phi**h) / (1 - p.phi)
         return max(0.0, self.level + damped * self.trend) * self.season(self.last_minute + h)
 
     def predict(self, h: int) -> Prediction:

@@ -17,13 +17,14 @@ import orjson
 from aiohttp import web
 from redis.asyncio import Redis
 
+from frontdoor.admission import admission_rate
 from frontdoor.operator_auth import operator_only
 from frontdoor.request_body import HttpError, read_json
 from queue_config.admission_plan import PlanReader
 from queue_config.http import error_response, json_response
 from queue_config.kinds import KINDS
 from queue_config.names import Names
-from queue_config.throttle import Throttle, ThrottleStore
+from queue_config.throttle import Throttle, ThrottleStore, merged
 
 THROTTLE_STORE = web.AppKey("throttle_store", ThrottleStore)
 AUDIT_KEPT = 1000
@@ -87,14 +88,13 @@ async def put_throttle(request: web.Request, token: str) -> web.Response:
     if not isinstance(changes, dict):
         return error_response(422, "validation_failed", "Body must be an object", fields={"body": "object"})
     store = request.app[THROTTLE_STORE]
-    before = msgspec.to_builtins(await store.get())
-    merged = {**before, **changes}
-    if isinstance(changes.get("rates"), dict):
-        merged["rates"] = {**before["rates"], **changes["rates"]}
-    errors = _problems(changes) or _problems(merged)
+    current = await store.get()
+    before = msgspec.to_builtins(current)
+    proposed = merged(current, changes)
+    errors = _problems(changes) or _problems(proposed)
     if errors:
         return error_response(422, "validation_failed", "Some fields are invalid", fields=errors)
-    after = msgspec.to_builtins(msgspec.convert(merged, Throttle))
+    after = msgspec.to_builtins(msgspec.convert(proposed, Throttle))
     if request.query.get("dry_run", "").lower() in ("1", "true", "yes"):
         return json_response({"dry_run": True, "throttle": after, "predicted": _predict(request, after)})
     await store.put(msgspec.convert(after, Throttle))
@@ -133,11 +133,11 @@ def _predict(request: web.Request, after: dict[str, Any]) -> dict[str, Any]:
             out[kind.value] = None
             continue
         manual = after["rates"].get(kind.value) if after["mode"] == "manual" else None
-        if manual is not None:
-            rate = float(manual)
-        else:
-            target = plan.capacity * after["max_wait_seconds"] * 0.8
-            rate = max(plan.capacity * 0.05, plan.capacity + (target - plan.backlog) / 5)
+        rate = (
+            float(manual)
+            if manual is not None
+            else admission_rate(plan.capacity, plan.backlog, after["max_wait_seconds"])
+        )
         shed = max(0.0, 1 - rate / plan.demand) if plan.demand > 0 else 0.0
         wait = (plan.backlog + max(0.0, min(rate, plan.demand) - plan.capacity) * 60) / plan.capacity
         out[kind.value] = {

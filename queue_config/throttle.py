@@ -7,7 +7,8 @@ the operator API's business; this module only defines the document and keeps it.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import msgspec
 from redis.asyncio import Redis
@@ -44,6 +45,16 @@ class Throttle(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 _decoder = msgspec.json.Decoder(Throttle)
+
+
+def merged(current: Throttle, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``current`` with ``changes`` laid over it, as plain data (SPEC: PUT merges the fields given); the
+    kinds given in ``rates`` replace only those kinds. Validate the result before converting it."""
+    doc: dict[str, Any] = msgspec.to_builtins(current)
+    result = {**doc, **changes}
+    if isinstance(changes.get("rates"), Mapping):
+        result["rates"] = {**doc["rates"], **changes["rates"]}
+    return result
 
 
 def decode(raw: bytes | str) -> Throttle:
