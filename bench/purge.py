@@ -20,11 +20,17 @@ async def purge_namespace(settings: Settings, redis: Redis) -> None:
         connection = await aio_pika.connect(settings.amqp_url, timeout=10)
     except (aio_pika.exceptions.AMQPError, OSError):
         connection = None  # broker gone: nothing to delete there
+    names = topology.names
+    # Window queues exist only while bulk items are booked into them; the calendar knows which.
+    members: list[bytes] = await redis.zrange(names.bulk_windows, 0, -1)  # type: ignore[assignment]
+    windows = [m.decode().split(":") for m in members]
     if connection is not None:
         async with connection:
             channel = await connection.channel()
             for name in topology.all_queue_names():
                 await channel.queue_delete(name)
+            for kind, start in windows:
+                await channel.queue_delete(names.window_queue(kind, int(start)))
             await channel.exchange_delete(topology.names.work_exchange)
             await channel.exchange_delete(topology.names.dead_exchange)
     keys = [key async for key in redis.scan_iter(f"{settings.namespace}:*", count=1000)]

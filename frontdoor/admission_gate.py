@@ -32,6 +32,7 @@ from queue_config.ticket_ids import TicketIds
 
 # Bounds the memory of the local refusal cache; the oldest entries go first (they expire soonest).
 MAX_REMEMBERED_REFUSALS = 100_000
+SHED_MEMORY_SECONDS = 1.0
 # Shed clients are told to come back a little later than the bare estimate, spread over this factor, so
 # a thousand refused at once do not all return in the same second.
 RETRY_SPREAD = 0.25
@@ -87,7 +88,8 @@ class AdmissionGate:
         self._trusted = trusted_proxies
         self._tz = ZoneInfo(timezone)
         self._refused_until: OrderedDict[str, float] = OrderedDict()
-        self._shed_until: dict[tuple[str, Priority], float] = {}
+        # (kind, priority) -> (until, the rate that refused): a new rate, or a second, ends the memory.
+        self._shed_until: dict[tuple[str, Priority], tuple[float, float]] = {}
 
     async def check(self, request: web.Request, sub: Submission) -> Decision:
         throttle = self._plan.throttle
@@ -110,19 +112,28 @@ class AdmissionGate:
         kind = sub.kind.value
         plan = self._plan.kind(kind)
         admission_key = self._names.admission_limit(kind)
-        if plan is not None and plan.rate is not None:
-            if self._shed_until.get((kind, priority), 0.0) > now:
+        rate = plan.rate if plan is not None else None
+        manual = throttle.manual_rate(kind)
+        if plan is not None and manual is not None:
+            # The operator's rate applies from the moment this door reads it, not from the controller's
+            # next plan: a change is in force within the re-read (0.5 s, or the change notice).
+            rate = max(0.0, manual - (plan.enterprise_rate or 0.0))
+        if plan is not None and rate is not None:
+            until, remembered = self._shed_until.get((kind, priority), (0.0, 0.0))
+            if until > now and remembered == rate:
                 return self._shed(plan, priority)
-            limits.append(Limit.per_second(admission_key, plan.rate, priority.burst_seconds))
+            limits.append(Limit.per_second(admission_key, rate, priority.burst_seconds))
 
         verdict = await self._limiter.acquire(limits)
         if verdict.allowed:
             return Decision(0, priority=priority)
-        if verdict.exceeded == admission_key and plan is not None:
-            until = now + verdict.retry_after_seconds
+        if verdict.exceeded == admission_key and plan is not None and rate is not None:
+            # Remembered for at most a second, and only under the rate that refused: an operator's
+            # change or the controller's next plan must take effect at once, not when the memory ends.
+            until = now + min(verdict.retry_after_seconds, SHED_MEMORY_SECONDS)
             for lower in Priority:
                 if lower <= priority:
-                    self._shed_until[(kind, lower)] = max(self._shed_until.get((kind, lower), 0.0), until)
+                    self._shed_until[(kind, lower)] = (until, rate)
             return self._shed(plan, priority)
         if verdict.exceeded is not None:
             self._remember(verdict.exceeded, now + verdict.retry_after_seconds)

@@ -5,21 +5,40 @@ from __future__ import annotations
 from aiohttp import web
 
 from frontdoor.admission_gate import AdmissionGate
+from frontdoor.bulk_api import BULK_INTAKE, BULK_LIMITS, ENTERPRISES, post_bulk
+from frontdoor.bulk_booking import Booker
+from frontdoor.bulk_intake import BulkIntake
 from frontdoor.client_ip import parse_networks
 from frontdoor.controller import AdmissionController
+from frontdoor.dashboard import dashboard
+from frontdoor.dead_letters_api import (
+    DEAD_LETTERS,
+    DeadLetters,
+    get_dead_letter,
+    list_dead_letters,
+    replay_dead_letters,
+)
+from frontdoor.enterprise_api import create_enterprise, list_enterprises, revoke_enterprise
+from frontdoor.forecast_api import get_forecast
 from frontdoor.gcra import GcraLimiter
 from frontdoor.intake import Intake
+from frontdoor.openapi import get_openapi
 from frontdoor.operator_auth import OPERATOR_TOKEN
 from frontdoor.request_body import MAX_BODY
 from frontdoor.submissions import GATE, INTAKE, TRAFFIC, post_submission
+from frontdoor.system_gauges import SystemGauges
 from frontdoor.throttle_api import PLAN_READER, THROTTLE_STORE, get_audit, get_throttle, put_throttle
+from frontdoor.window_release import WindowRelease
 from queue_config import redis_client, startup
 from queue_config.admission_plan import PlanReader
+from queue_config.batches import BatchStore
 from queue_config.broker import BrokerLink
+from queue_config.enterprises import EnterpriseStore
 from queue_config.errors import ConfigError
 from queue_config.eta import EtaEstimator
 from queue_config.health import add_health_routes, redis_probe
 from queue_config.http import request_context
+from queue_config.metrics import add_metrics_route, http_metrics
 from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.throttle import Throttle, ThrottleStore
@@ -35,9 +54,10 @@ async def build_app(settings: Settings) -> web.Application:
     redis = redis_client.connect(settings)
     names = Names(settings.namespace)
     ids = await startup.ticket_ids(redis, settings)
+    topology = Topology.from_settings(settings)
     broker = BrokerLink(
         settings.amqp_url,
-        Topology.from_settings(settings),
+        topology,
         publisher_channels=settings.publisher_channels,
         publish_timeout=settings.publish_timeout_seconds,
     )
@@ -47,8 +67,14 @@ async def build_app(settings: Settings) -> web.Application:
     eta = EtaEstimator.from_settings(redis, settings, plan)
     counter = TrafficCounter(redis, names)
     controller = AdmissionController(redis, settings, broker, throttle)
+    release = WindowRelease(redis, names, broker, store)
+    gcra = GcraLimiter(redis)
 
-    app = web.Application(middlewares=[request_context], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[http_metrics, request_context], client_max_size=settings.max_body_bytes
+    )
+    gauges = SystemGauges(redis, names, plan)
+    add_metrics_route(app)
     app[MAX_BODY] = settings.max_body_bytes
     app[BROKER] = broker
     app[PLAN_READER] = plan
@@ -59,18 +85,47 @@ async def build_app(settings: Settings) -> web.Application:
     except ValueError as exc:
         raise ConfigError(f"TRUSTED_PROXIES: {exc}") from exc
     app[GATE] = AdmissionGate(
-        GcraLimiter(redis), names, ids, plan, trusted_proxies=trusted, timezone=settings.local_timezone
+        gcra, names, ids, plan, trusted_proxies=trusted, timezone=settings.local_timezone
     )
     app[INTAKE] = Intake(
         store, broker, ids, eta, settings.public_status_url, settings.publish_timeout_seconds
     )
     app.router.add_post("/v1/submissions", post_submission)
+    enterprises = EnterpriseStore(redis, names)
+    app[ENTERPRISES] = enterprises
+    app[BULK_LIMITS] = (settings.bulk_max_items, settings.bulk_max_body_bytes)
+    app[BULK_INTAKE] = BulkIntake(
+        redis=redis,
+        store=store,
+        batches=BatchStore(redis, names, ttl_seconds=settings.ticket_ttl_seconds),
+        broker=broker,
+        topology=topology,
+        limiter=gcra,
+        booker=Booker(redis, names, settings.bulk_window_seconds),
+        plan=plan,
+        eta=eta,
+        counter=counter,
+        ids=ids,
+        public_status_url=settings.public_status_url,
+        idempotency_ttl=settings.idempotency_ttl_seconds,
+    )
+    app.router.add_post("/v1/bulk", post_bulk)
     if settings.operator_token:
         app[OPERATOR_TOKEN] = settings.operator_token
     app[THROTTLE_STORE] = throttle
     app.router.add_get("/v1/admin/throttle", get_throttle)
     app.router.add_put("/v1/admin/throttle", put_throttle)
     app.router.add_get("/v1/admin/audit", get_audit)
+    app.router.add_post("/v1/admin/enterprises", create_enterprise)
+    app.router.add_get("/v1/admin/enterprises", list_enterprises)
+    app.router.add_delete("/v1/admin/enterprises/{enterprise_id}", revoke_enterprise)
+    app.router.add_get("/v1/admin/forecast", get_forecast)
+    app.router.add_get("/dashboard", dashboard)
+    app.router.add_get("/openapi.json", get_openapi)
+    app[DEAD_LETTERS] = DeadLetters(store, broker)
+    app.router.add_get("/v1/admin/dead-letters", list_dead_letters)
+    app.router.add_post("/v1/admin/dead-letters/replay", replay_dead_letters)
+    app.router.add_get("/v1/admin/dead-letters/{ticket_id}", get_dead_letter)
 
     async def broker_ready() -> bool:
         return broker.ready
@@ -82,8 +137,12 @@ async def build_app(settings: Settings) -> web.Application:
         await plan.start()
         await counter.start()
         await controller.start()
+        await release.start()
+        await gauges.start()
 
     async def stop(_: web.Application) -> None:
+        await gauges.stop()
+        await release.stop()
         await controller.stop()
         await counter.stop()
         await plan.stop()

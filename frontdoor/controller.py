@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 
 from frontdoor import admission
 from frontdoor.forecast import Forecaster
+from frontdoor.outlook import Outlook
 from queue_config import traffic
 from queue_config.admission_plan import AdmissionPlan, KindPlan, encode
 from queue_config.admission_plan import decode as decode_plan
@@ -94,6 +95,12 @@ class AdmissionController:
         self._lease = redis.register_script(_RENEW)
         self._kinds: dict[str, _KindState] | None = None
         self._channel: AbstractChannel | None = None
+        self._outlook = Outlook(
+            redis,
+            self._names,
+            window_seconds=settings.bulk_window_seconds,
+            every_seconds=min(60.0, settings.bulk_window_seconds),
+        )
         self._loop = Periodic("admission-controller", settings.control_interval_seconds, self.step)
         self.leading = False
 
@@ -140,16 +147,20 @@ class AdmissionController:
         held = sum(r.held for r in reports)
         ready = await self._queue_depth(kind)
         backlog = (ready or 0) + held
-        capacity = admission.estimate_capacity(
-            admission.CapacityInputs(
-                completed_rate=completed_rate,
-                potential=potential,
-                backlog=backlog,
-                previous=state.capacity,
-                assumed=self._settings.assumed_drain_per_second,
-                live=live,
+        if throttle.mode == "maintenance" and state.capacity is not None:
+            # Workers are stopped on purpose: what they will drain afterwards is what they drained before.
+            capacity = state.capacity
+        else:
+            capacity = admission.estimate_capacity(
+                admission.CapacityInputs(
+                    completed_rate=completed_rate,
+                    potential=potential,
+                    backlog=backlog,
+                    previous=state.capacity,
+                    assumed=self._settings.assumed_drain_per_second,
+                    live=live,
+                )
             )
-        )
         state.capacity = capacity
         service = (
             sum(r.latency * max(r.inflight, 1) for r in reports) / sum(max(r.inflight, 1) for r in reports)
@@ -177,9 +188,10 @@ class AdmissionController:
             max_retry_after=self._settings.shed_max_retry_after_seconds,
         )
         await self._calibrate(kind, state, now)
-        return KindPlan(
+        plan = KindPlan(
             rate=rate,
             enterprise_rate=round(enterprise_rate, 3),
+            enterprise_cap=round(total * throttle.enterprise_share, 3),
             capacity=round(capacity, 3),
             backlog=backlog,
             demand=round(demand, 3),
@@ -187,7 +199,17 @@ class AdmissionController:
             eta_scale=round(state.eta_scale, 3),
             retry_after_seconds=round(advice.retry_after_seconds, 1),
             suggested_at=advice.suggested_at,
+            workers=len(reports),
         )
+        if self._outlook.due(kind, now):
+            await self._outlook.publish(
+                kind,
+                state.forecaster,
+                plan,
+                enterprise_share=throttle.enterprise_share,
+                now=now,
+            )
+        return plan
 
     async def _learn(self, kind: str, state: _KindState, now: float) -> None:
         """Feed the forecaster every minute that every door has finished counting."""

@@ -21,13 +21,15 @@ from redis.asyncio import Redis
 
 from queue_config.ticket_store import store_call
 
-# KEYS: one per subject; ARGV: per subject, its emission interval and burst tolerance (ms)
+# KEYS: one per subject; ARGV: per subject, its emission interval and burst tolerance (ms); then the
+# cost (how many requests this call stands for: a bulk batch charges its enterprise per item)
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cost = tonumber(ARGV[#ARGV])
 local tats = {}
 for i, key in ipairs(KEYS) do
-  local interval, tolerance = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local interval, tolerance = tonumber(ARGV[2 * i - 1]) * cost, tonumber(ARGV[2 * i])
   local tat = tonumber(redis.call('GET', key) or '0')
   if tat < now then tat = now end
   local allow_at = tat + interval - tolerance
@@ -73,8 +75,8 @@ class GcraLimiter:
         self._script = redis.register_script(_GCRA)
 
     @store_call
-    async def acquire(self, limits: list[Limit]) -> Verdict:
-        """Charge one request to every limit, or to none when any of them refuses it."""
+    async def acquire(self, limits: list[Limit], cost: int = 1) -> Verdict:
+        """Charge ``cost`` requests to every limit, or nothing when any of them refuses."""
         live = [limit for limit in limits if limit.live]
         if not live:
             return Verdict(True)
@@ -82,6 +84,7 @@ class GcraLimiter:
             if math.isinf(limit.interval_ms):  # a zero rate: nothing passes, no need to ask Redis
                 return Verdict(False, 60.0, limit.key)
         args = [value for limit in live for value in (limit.interval_ms, limit.tolerance_ms)]
+        args.append(cost)
         first, wait_ms = await self._script(keys=[limit.key for limit in live], args=args)
         if int(first) == 0:
             return Verdict(True)

@@ -26,7 +26,7 @@ from queue_config.eta import EtaEstimator
 from queue_config.kinds import Status
 from queue_config.messages import TicketMessage, encode
 from queue_config.ticket_ids import TicketIds
-from queue_config.ticket_store import Reservation, TicketRecord, TicketStore
+from queue_config.ticket_store import NewTicket, Reservation, TicketRecord, TicketStore
 
 log = structlog.get_logger("intake")
 
@@ -72,12 +72,7 @@ class Intake:
         idem = hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key else None
         masked = resident_id.mask(sub.citizen_id)
         outcome, ticket_id, seq = await self._store.reserve(
-            ticket_id=self._ids.mint(),
-            kind=sub.kind,
-            scope=scope,
-            body_digest=digest,
-            idempotency_digest=idem,
-            masked_client=masked,
+            NewTicket(self._ids.mint(), sub.kind.value, scope, digest, idem, masked)
         )
         if outcome is Reservation.CONFLICT:
             raise IdempotencyConflict(ticket_id)
@@ -93,7 +88,7 @@ class Intake:
                         ticket_id, scope=scope, body_digest=digest, idempotency_digest=idem
                     )
                 raise
-            body = await self._body(ticket_id, sub.kind, Status.QUEUED, seq)
+            body = await self._body(ticket_id, sub.kind, Status.QUEUED.shown(self._eta.maintenance), seq)
             await self._store.commit(
                 ticket_id, sub.kind.value, promised_by=time.time() + body["eta_p90_seconds"]
             )
@@ -107,7 +102,8 @@ class Intake:
             await self._publish(sub, ticket_id, record.created_at)
             await self._store.commit(ticket_id, sub.kind.value)
         log.info("ticket_repeated", outcome=outcome.value, status=record.status.value)
-        return Accepted(False, await self._body(ticket_id, sub.kind, record.status.public, record.seq))
+        status = record.status.shown(self._eta.maintenance)
+        return Accepted(False, await self._body(ticket_id, sub.kind, status, record.seq))
 
     async def _settled(self, ticket_id: str) -> TicketRecord:
         """The record of an existing ticket once its accepting front door is done with it.

@@ -20,6 +20,14 @@ class HttpError(Exception):
         self.response = error_response(status, code, message, **extra)
 
 
+async def read_object(request: web.Request) -> dict[str, Any]:
+    """A JSON object body (the operator API's), or an HttpError: 413, 415, 400, or 422 for another type."""
+    doc = await read_json(request)
+    if not isinstance(doc, dict):
+        raise HttpError(422, "validation_failed", "Body must be a JSON object", fields={"body": "object"})
+    return doc
+
+
 async def read_json(request: web.Request) -> object:
     limit = request.app[MAX_BODY]
     if request.content_length is not None and request.content_length > limit:

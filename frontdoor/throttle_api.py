@@ -9,25 +9,21 @@ with the predicted effect on admission, shedding and waits, and changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
 import msgspec
-import orjson
 from aiohttp import web
-from redis.asyncio import Redis
 
+from frontdoor import audit_log
 from frontdoor.admission import admission_rate
 from frontdoor.operator_auth import operator_only
-from frontdoor.request_body import HttpError, read_json
+from frontdoor.request_body import HttpError, read_object
 from queue_config.admission_plan import PlanReader
 from queue_config.http import error_response, json_response
 from queue_config.kinds import KINDS
-from queue_config.names import Names
 from queue_config.throttle import Throttle, ThrottleStore, merged
 
 THROTTLE_STORE = web.AppKey("throttle_store", ThrottleStore)
-AUDIT_KEPT = 1000
 
 
 def _number(value: Any, low: float) -> bool:
@@ -41,10 +37,6 @@ def _problems(doc: dict[str, Any]) -> dict[str, str]:
         errors[name] = "unknown field"
     if "mode" in doc and doc["mode"] not in ("auto", "manual", "maintenance"):
         errors["mode"] = "must be auto, manual or maintenance"
-    elif doc.get("mode") == "maintenance":
-        # Refused rather than stored: workers cannot hold work yet, and an operator must not believe
-        # they do.
-        errors["mode"] = "maintenance mode is not available yet"
     rates = doc.get("rates", {})
     if not isinstance(rates, dict):
         errors["rates"] = "must be an object of kind: number or null"
@@ -82,11 +74,9 @@ async def get_throttle(request: web.Request, _: str) -> web.Response:
 @operator_only
 async def put_throttle(request: web.Request, token: str) -> web.Response:
     try:
-        changes = await read_json(request)
+        changes = await read_object(request)
     except HttpError as exc:
         return exc.response
-    if not isinstance(changes, dict):
-        return error_response(422, "validation_failed", "Body must be an object", fields={"body": "object"})
     store = request.app[THROTTLE_STORE]
     current = await store.get()
     before = msgspec.to_builtins(current)
@@ -98,25 +88,22 @@ async def put_throttle(request: web.Request, token: str) -> web.Response:
     if request.query.get("dry_run", "").lower() in ("1", "true", "yes"):
         return json_response({"dry_run": True, "throttle": after, "predicted": _predict(request, after)})
     await store.put(msgspec.convert(after, Throttle))
-    redis: Redis = store.redis
-    names: Names = store.names
-    entry = {"at": time.time(), "token": token, "before": before, "after": after}
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.lpush(names.audit_log, orjson.dumps(entry))
-        pipe.ltrim(names.audit_log, 0, AUDIT_KEPT - 1)
-        pipe.publish(names.throttle_changed, b"1")
-        await pipe.execute()
+    await audit_log.record(
+        store.redis,
+        store.names,
+        token=token,
+        action="throttle",
+        before=before,
+        after=after,
+        announce=store.names.throttle_changed,
+    )
     return json_response(after)
 
 
 @operator_only
 async def get_audit(request: web.Request, _: str) -> web.Response:
     store = request.app[THROTTLE_STORE]
-    raw = await store.redis.lrange(store.names.audit_log, 0, AUDIT_KEPT - 1)
-    entries = [orjson.loads(item) for item in raw]
-    for entry in entries:
-        entry["at"] = dt.datetime.fromtimestamp(entry["at"], dt.UTC).isoformat().replace("+00:00", "Z")
-    return json_response({"entries": entries})
+    return json_response({"entries": await audit_log.entries(store.redis, store.names)})
 
 
 PLAN_READER = web.AppKey("plan_reader", PlanReader)

@@ -28,7 +28,8 @@ PLAN_STALE_SECONDS = 10.0
 
 class KindPlan(msgspec.Struct, frozen=True, kw_only=True):
     rate: float | None  # citizens' admissions a second, shared by all front doors; None: no load limit
-    enterprise_rate: float | None = None  # bulk items a second that may run now; the rest is scheduled
+    enterprise_rate: float | None = None  # the part of the rate bulk items use now
+    enterprise_cap: float | None = None  # bulk items a second that may run now; the rest is scheduled
     capacity: float  # tickets a second the workers are measured to finish
     backlog: int  # tickets waiting in RabbitMQ or with a worker
     demand: float  # arrivals a second, recent
@@ -36,6 +37,7 @@ class KindPlan(msgspec.Struct, frozen=True, kw_only=True):
     eta_scale: float  # calibration factor applied to the p90 ETA
     retry_after_seconds: float  # what a shed answer tells the client
     suggested_at: float | None  # unix time of the forecast's next window with spare capacity
+    workers: int = 0  # worker processes reporting for this kind
 
 
 class AdmissionPlan(msgspec.Struct, frozen=True, kw_only=True):

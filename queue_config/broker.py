@@ -47,6 +47,7 @@ class BrokerLink:
         self._next = itertools.count()
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._admin: AbstractChannel | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._connect_forever(), name="broker-connect")
@@ -96,6 +97,19 @@ class BrokerLink:
         channel = await self.connection.channel()
         await channel.set_qos(prefetch_count=prefetch)
         return channel
+
+    async def declare_queue(self, name: str, arguments: Mapping[str, aio_pika.abc.FieldValue]) -> None:
+        """Declare a durable queue (idempotent) on a channel kept for such calls."""
+        if not self.ready or self.connection is None:
+            raise BrokerUnavailable("RabbitMQ is not connected")
+        try:
+            if self._admin is None or self._admin.is_closed:
+                self._admin = await self.connection.channel()
+            raw = await self._admin.get_underlay_channel()
+            await raw.queue_declare(name, durable=True, arguments=dict(arguments))
+        except (TimeoutError, AMQPError, ChannelInvalidStateError, OSError, RuntimeError) as exc:
+            self._admin = None
+            raise BrokerUnavailable(f"declare failed: {exc!r}") from exc
 
     async def publish(
         self,

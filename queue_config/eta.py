@@ -11,6 +11,7 @@ tickets finish within their promise and lowers while far more do.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections.abc import Callable
@@ -78,8 +79,33 @@ class EtaEstimator:
         position = max(0, (seq or 0) - snap.finished - 1)
         planned = self._plan.kind(kind) if self._plan is not None else None
         if planned is not None and planned.capacity > 0:
-            return self.from_position(position, planned.capacity, planned.service_seconds, planned.eta_scale)
-        return self.from_position(position, snap.rate, self._service)
+            eta = self.from_position(position, planned.capacity, planned.service_seconds, planned.eta_scale)
+        else:
+            eta = self.from_position(position, snap.rate, self._service)
+        pause = self.maintenance_left()
+        if pause > 0:
+            # Nothing moves until maintenance ends: the whole wait starts then.
+            eta = Eta(eta.position, round(eta.eta_seconds + pause, 1), round(eta.eta_p90_seconds + pause, 1))
+        return eta
+
+    def maintenance_left(self) -> float:
+        """Seconds until the announced end of maintenance (0 when not in maintenance or none is set)."""
+        throttle = self._plan.throttle if self._plan is not None else None
+        if throttle is None or throttle.mode != "maintenance" or not throttle.maintenance_until:
+            return 0.0
+        try:
+            until = dt.datetime.fromisoformat(throttle.maintenance_until.replace("Z", "+00:00"))
+        except ValueError:
+            return 0.0
+        return max(0.0, until.timestamp() - self._clock())
+
+    @property
+    def maintenance(self) -> bool:
+        return self._plan is not None and self._plan.throttle.mode == "maintenance"
+
+    @property
+    def maintenance_until(self) -> str | None:
+        return self._plan.throttle.maintenance_until if self.maintenance and self._plan else None
 
     @staticmethod
     def from_position(position: int, rate: float, service: float = 1.0, scale: float = 1.0) -> Eta:

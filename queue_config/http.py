@@ -91,6 +91,16 @@ def retry_later(
     return error_response(status, code, message, headers={"Retry-After": str(retry_after)}, **extra)
 
 
+def enterprise_unauthorized() -> web.Response:
+    """The bulk API's and the batch status's answer to a missing, unknown or revoked enterprise key."""
+    return error_response(
+        401,
+        "unauthorized",
+        "A valid enterprise API key is required",
+        headers={"WWW-Authenticate": 'Bearer realm="ticketgate-bulk"'},
+    )
+
+
 def unavailable(exc: BackendUnavailable, retry_after: int = 5) -> web.Response:
     return retry_later(
         503, "unavailable", "The service cannot safely queue requests right now; please retry.", retry_after

@@ -28,6 +28,13 @@ class Status(StrEnum):
     def public(self) -> "Status":
         return Status.QUEUED if self is Status.ACCEPTING else self
 
+    def shown(self, maintenance: bool) -> "Status":
+        """What a client is told: in maintenance, tickets waiting for a worker are ``held``."""
+        public = self.public
+        if maintenance and public in (Status.QUEUED, Status.RETRYING):
+            return Status.HELD
+        return public
+
     @property
     def terminal(self) -> bool:
         return self in (Status.DONE, Status.FAILED)

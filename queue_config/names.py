@@ -30,6 +30,10 @@ class Names:
     def dead_queue(self, kind: str) -> str:
         return f"{self.namespace}.{kind}.dead"
 
+    def window_queue(self, kind: str, window_start: int) -> str:
+        """Holds bulk items booked into the window that opens at ``window_start`` (unix seconds)."""
+        return f"{self.namespace}.{kind}.window.{window_start}"
+
     # --- Redis ----------------------------------------------------------------------------------
     @property
     def ticket_prefix(self) -> str:
@@ -103,3 +107,53 @@ class Names:
     @property
     def audit_log(self) -> str:
         return f"{self.namespace}:audit"
+
+    # --- enterprises, batches, bulk scheduling, dead letters ---------------------------------------
+    @property
+    def enterprises(self) -> str:
+        return f"{self.namespace}:enterprises"
+
+    def enterprise(self, enterprise_id: str) -> str:
+        return f"{self.namespace}:enterprise:{enterprise_id}"
+
+    def enterprise_key(self, key_hash: str) -> str:
+        return f"{self.namespace}:enterprise-key:{key_hash}"
+
+    def enterprise_quota(self, enterprise_id: str) -> str:
+        return self.rate_limit(f"enterprise:{enterprise_id}")
+
+    def batch(self, batch_id: str) -> str:
+        return f"{self.namespace}:batch:{batch_id}"
+
+    def batch_tickets(self, batch_id: str) -> str:
+        return f"{self.namespace}:batch:{batch_id}:tickets"
+
+    def batch_finished(self, batch_id: str) -> str:
+        return f"{self.namespace}:batch:{batch_id}:finished"
+
+    def batch_response(self, batch_id: str) -> str:
+        return f"{self.namespace}:batch:{batch_id}:response"
+
+    @property
+    def batch_callbacks(self) -> str:
+        """Sorted set of batch IDs whose callback is due, scored by when."""
+        return f"{self.namespace}:callbacks"
+
+    def bulk_calendar(self, kind: str) -> str:
+        return f"{self.namespace}:bulk:calendar:{kind}"
+
+    def bulk_booked(self, kind: str) -> str:
+        return f"{self.namespace}:bulk:booked:{kind}"
+
+    @property
+    def bulk_windows(self) -> str:
+        """Sorted set of ``kind:window_start`` whose window queue still holds items, scored by start."""
+        return f"{self.namespace}:bulk:windows"
+
+    def dead_letters(self, kind: str) -> str:
+        """Sorted set of failed ticket IDs of ``kind`` (their messages are in the dead-letter queue)."""
+        return f"{self.namespace}:dead:{kind}"
+
+    def outlook(self, kind: str) -> str:
+        """The controller's per-minute view for operators: recent arrivals and the forecast ahead."""
+        return f"{self.namespace}:outlook:{kind}"

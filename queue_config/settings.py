@@ -71,6 +71,17 @@ class Settings:
     local_timezone: str = "Asia/Shanghai"
     # Workers bound their core calls with an adaptive concurrency limit (up to WORKER_CONCURRENCY).
     adaptive_concurrency: bool = True
+    # Bulk (issue 4): items a batch may hold, the largest bulk body, and the length of the windows that
+    # bulk items beyond what may run now are booked into (the night channel).
+    bulk_max_items: int = 10_000
+    bulk_max_body_bytes: int = 16 * 1024 * 1024
+    bulk_window_seconds: int = 300
+    # Callbacks: how many deliveries are tried, with exponential backoff from the first delay.
+    callback_max_attempts: int = 12
+    callback_first_delay_seconds: float = 2.0
+    callback_timeout_seconds: float = 10.0
+    # Where the worker process serves /metrics and /healthz (0: a free port, logged at start).
+    worker_metrics_port: int = 8091
     log_level: str = "info"
 
     @classmethod
@@ -121,6 +132,8 @@ class Settings:
             raise ConfigError("NAMESPACE may hold letters, digits, '-' and '_' only")
         if self.max_wait_seconds <= 0 or self.control_interval_seconds <= 0:
             raise ConfigError("MAX_WAIT_SECONDS and CONTROL_INTERVAL_SECONDS must be positive")
+        if self.bulk_window_seconds < 1 or self.bulk_max_items < 1:
+            raise ConfigError("BULK_WINDOW_SECONDS and BULK_MAX_ITEMS must be at least 1")
         if not 0 <= self.enterprise_share <= 1:
             raise ConfigError("ENTERPRISE_SHARE must lie between 0 and 1")
         for kind, n in self.worker_concurrency.items():

@@ -7,7 +7,9 @@ deployment the README describes; Redis Cluster would need hash tags.
 """
 
 # KEYS: ticket, idempotency key or "", dedupe key, enqueued counter
-# ARGV: ticket_id, ticket_prefix, body_digest, now, pending_ttl, idem_ttl, dedupe_ttl, kind, citizen
+# ARGV: ticket_id, ticket_prefix, body_digest, now, pending_ttl, idem_ttl, dedupe_ttl, kind, citizen,
+#       batch_id or "", "1" when the ticket is scheduled for a later window (it takes its place in line,
+#       its sequence number, only when it is released)
 RESERVE = """
 local prefix = ARGV[2]
 local function open_ticket(tid)
@@ -31,21 +33,32 @@ if prior then
     return {'duplicate', prior}
   end
 end
-local seq = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[1], 'status', 'accepting', 'kind', ARGV[8], 'citizen', ARGV[9],
-  'attempts', 0, 'seq', seq, 'created_at', ARGV[4], 'updated_at', ARGV[4])
+  'attempts', 0, 'created_at', ARGV[4], 'updated_at', ARGV[4])
+local seq = false
+if ARGV[11] ~= '1' then
+  seq = redis.call('INCR', KEYS[4])
+  redis.call('HSET', KEYS[1], 'seq', seq)
+end
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'batch', ARGV[10]) end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[7])
 if KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[1] .. '|' .. ARGV[3], 'EX', ARGV[6]) end
-return {'created', ARGV[1], seq}
+if seq then return {'created', ARGV[1], seq} end
+return {'created', ARGV[1]}
 """
 
-# KEYS: ticket, ETA outcomes; ARGV: now, ticket_ttl, promised p90 deadline (unix seconds) or ""
+# KEYS: ticket, ETA outcomes
+# ARGV: now, ticket_ttl, promised p90 deadline (unix seconds) or "", scheduled_for (unix seconds) or ""
 # A fast worker may finish the ticket before its front door commits: then the promise is scored here.
 COMMIT = """
 local st = redis.call('HGET', KEYS[1], 'status')
 if st == 'accepting' then
-  redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[1])
+  if ARGV[4] ~= '' then
+    redis.call('HSET', KEYS[1], 'status', 'scheduled', 'scheduled_for', ARGV[4], 'updated_at', ARGV[1])
+  else
+    redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[1])
+  end
 end
 local promised = tonumber(ARGV[3])
 if promised and st then
@@ -101,9 +114,11 @@ redis.call('PUBLISH', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: ticket, events channel, finished counter, finished-rate bucket, ETA outcomes
-# ARGV: ticket_id, now, status (done|failed), field (result|error), json, bucket_ttl
-# A ticket that was promised a p90 ETA counts, once, as a hit or a miss of that promise.
+# KEYS: ticket, events channel, finished counter, finished-rate bucket, ETA outcomes, dead-letter index,
+#       batch, batch's finished set, batch callbacks due ("" for the last three without a batch)
+# ARGV: ticket_id, now, status (done|failed), field (result|error), json, bucket_ttl, batch_id or ""
+# A ticket that was promised a p90 ETA counts, once, as a hit or a miss of that promise. The last ticket
+# of a batch to finish books the batch's callback, unless it was already delivered.
 FINISH = """
 local st = redis.call('HGET', KEYS[1], 'status')
 if st == 'done' or st == 'failed' then return 0 end
@@ -116,6 +131,39 @@ if ARGV[3] == 'done' then redis.call('HDEL', KEYS[1], 'error') end
 redis.call('INCR', KEYS[3])
 redis.call('INCR', KEYS[4])
 redis.call('EXPIRE', KEYS[4], ARGV[6])
+if ARGV[3] == 'failed' then redis.call('ZADD', KEYS[6], ARGV[2], ARGV[1]) end
+if KEYS[7] ~= '' then
+  redis.call('SADD', KEYS[8], ARGV[1])
+  local b = redis.call('HMGET', KEYS[7], 'state', 'created', 'callback_url', 'callback_delivered_at')
+  if b[1] == 'accepted' and b[3] and b[3] ~= '' and not b[4]
+     and redis.call('SCARD', KEYS[8]) >= tonumber(b[2]) then
+    redis.call('ZADD', KEYS[9], 'NX', ARGV[2], ARGV[7])
+  end
+end
 redis.call('PUBLISH', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: ticket, enqueued counter, events channel; ARGV: ticket_id, now
+# A scheduled ticket released into its kind's queue takes its place in line now.
+RELEASE = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'scheduled' then return 0 end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], 'status', 'queued', 'seq', seq, 'updated_at', ARGV[2])
+redis.call('HDEL', KEYS[1], 'scheduled_for')
+redis.call('PUBLISH', KEYS[3], ARGV[1])
+return 1
+"""
+
+# KEYS: ticket, enqueued counter, events channel, dead-letter index; ARGV: ticket_id, now
+# An operator replays a failed ticket: it queues again with a fresh attempt budget.
+REPLAY = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'failed' then return 0 end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], 'status', 'queued', 'seq', seq, 'attempts', 0, 'updated_at', ARGV[2],
+  'replayed_at', ARGV[2])
+redis.call('HDEL', KEYS[1], 'error', 'promised_by')
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('PUBLISH', KEYS[3], ARGV[1])
 return 1
 """

@@ -10,6 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -37,7 +38,7 @@ def store_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     return wrapper
 
 
-def _text(value: bytes | str) -> str:
+def as_text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
@@ -46,6 +47,26 @@ class Reservation(StrEnum):
     EXISTING = "existing"  # same idempotency key, same body: answer with that ticket
     DUPLICATE = "duplicate"  # identical to an open ticket of the same client: answer with that ticket
     CONFLICT = "conflict"  # same idempotency key, another body: 409
+
+
+def reservation(reply: list[Any]) -> tuple[Reservation, str, int | None]:
+    """The outcome of a RESERVE call: what happened, the ticket ID, and its place in line if it has one."""
+    seq = int(reply[2]) if len(reply) > 2 else None
+    return Reservation(as_text(reply[0])), as_text(reply[1]), seq
+
+
+@dataclass(frozen=True, slots=True)
+class NewTicket:
+    """What a reservation needs: the minted ID, and the keys that find a repeat of this submission."""
+
+    ticket_id: str
+    kind: str
+    scope: str  # keyed digest of the client (resident ID or enterprise) its idempotency is scoped to
+    body_digest: str
+    idempotency_digest: str | None
+    masked_client: str
+    batch_id: str | None = None
+    scheduled: bool = False  # booked for a later window: it takes its place in line when released
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +80,12 @@ class TicketRecord:
     updated_at: float
     result: Any = None
     error: Any = None
+    batch: str | None = None
+    scheduled_for: float | None = None
 
     @classmethod
     def from_hash(cls, ticket_id: str, raw: Mapping[Any, Any]) -> TicketRecord:
-        f = {_text(k): _text(v) for k, v in raw.items()}
+        f = {as_text(k): as_text(v) for k, v in raw.items()}
         return cls(
             ticket_id=ticket_id,
             kind=f.get("kind", ""),
@@ -73,6 +96,8 @@ class TicketRecord:
             updated_at=float(f.get("updated_at", "0")),
             result=orjson.loads(f["result"]) if "result" in f else None,
             error=orjson.loads(f["error"]) if "error" in f else None,
+            batch=f.get("batch"),
+            scheduled_for=float(f["scheduled_for"]) if "scheduled_for" in f else None,
         )
 
 
@@ -99,6 +124,8 @@ class TicketStore:
         self._begin = redis.register_script(lua.BEGIN_ATTEMPT)
         self._retrying = redis.register_script(lua.RETRYING)
         self._finish = redis.register_script(lua.FINISH)
+        self._release = redis.register_script(lua.RELEASE)
+        self._replay = redis.register_script(lua.REPLAY)
 
     @classmethod
     def from_settings(cls, redis: Redis, settings: Settings) -> TicketStore:
@@ -112,41 +139,83 @@ class TicketStore:
 
     # --- front door ------------------------------------------------------------------------------
     @store_call
-    async def reserve(
-        self,
-        *,
-        ticket_id: str,
-        kind: str,
-        scope: str,
-        body_digest: str,
-        idempotency_digest: str | None,
-        masked_client: str,
-    ) -> tuple[Reservation, str, int | None]:
+    async def reserve(self, new: NewTicket) -> tuple[Reservation, str, int | None]:
+        """Reserve a new ticket, or find the one this submission repeats (see ``Reservation``)."""
+        keys, args = self._reserve_call(new)
+        return reservation(await self._reserve(keys=keys, args=args))
+
+    async def reserve_on(self, pipeline: Pipeline, new: NewTicket) -> None:
+        """``reserve``, queued on a pipeline: read its reply with ``reservation``."""
+        keys, args = self._reserve_call(new)
+        await self._reserve(keys=keys, args=args, client=pipeline)
+
+    def _reserve_call(self, new: NewTicket) -> tuple[list[str], list[str | float | int]]:
         n = self.names
-        idem_key = n.idempotency(scope, idempotency_digest) if idempotency_digest else ""
-        reply = await self._reserve(
-            keys=[n.ticket(ticket_id), idem_key, n.dedupe(scope, body_digest), n.enqueued_count(kind)],
-            args=[
-                ticket_id,
-                n.ticket_prefix,
-                body_digest,
-                self._clock(),
-                self._pending_ttl,
-                self._idem_ttl,
-                self._ticket_ttl,
-                kind,
-                masked_client,
-            ],
-        )
-        seq = int(reply[2]) if len(reply) > 2 else None
-        return Reservation(reply[0].decode()), reply[1].decode(), seq
+        idem = n.idempotency(new.scope, new.idempotency_digest) if new.idempotency_digest else ""
+        keys = [
+            n.ticket(new.ticket_id),
+            idem,
+            n.dedupe(new.scope, new.body_digest),
+            n.enqueued_count(new.kind),
+        ]
+        args: list[str | float | int] = [
+            new.ticket_id,
+            n.ticket_prefix,
+            new.body_digest,
+            self._clock(),
+            self._pending_ttl,
+            self._idem_ttl,
+            self._ticket_ttl,
+            new.kind,
+            new.masked_client,
+            new.batch_id or "",
+            "1" if new.scheduled else "",
+        ]
+        return keys, args
 
     @store_call
-    async def commit(self, ticket_id: str, kind: str, promised_by: float | None = None) -> None:
-        """Mark a reserved ticket queued; ``promised_by`` is the p90 deadline its client was given."""
+    async def commit(
+        self,
+        ticket_id: str,
+        kind: str,
+        promised_by: float | None = None,
+        *,
+        scheduled_for: float | None = None,
+        pipeline: Pipeline | None = None,
+    ) -> None:
+        """Mark a reserved ticket queued, or ``scheduled`` for a later window; ``promised_by`` is the p90
+        deadline its client was given. Given a ``pipeline``, the call is only queued on it."""
         await self._commit(
             keys=[self.names.ticket(ticket_id), self.names.eta_outcomes(kind)],
-            args=[self._clock(), self._ticket_ttl, "" if promised_by is None else round(promised_by, 3)],
+            args=[
+                self._clock(),
+                self._ticket_ttl,
+                "" if promised_by is None else round(promised_by, 3),
+                "" if scheduled_for is None else round(scheduled_for, 3),
+            ],
+            client=pipeline,
+        )
+
+    @store_call
+    async def release(self, ticket_id: str, kind: str) -> bool:
+        """A scheduled ticket's window opened and its message is in the kind's queue: it is queued now."""
+        n = self.names
+        return bool(
+            await self._release(
+                keys=[n.ticket(ticket_id), n.enqueued_count(kind), n.events_channel],
+                args=[ticket_id, self._clock()],
+            )
+        )
+
+    @store_call
+    async def replay(self, ticket_id: str, kind: str) -> bool:
+        """Queue a failed ticket again with a fresh attempt budget; False unless it was failed."""
+        n = self.names
+        return bool(
+            await self._replay(
+                keys=[n.ticket(ticket_id), n.enqueued_count(kind), n.events_channel, n.dead_letters(kind)],
+                args=[ticket_id, self._clock()],
+            )
         )
 
     @store_call
@@ -192,7 +261,15 @@ class TicketStore:
         )
 
     @store_call
-    async def finish(self, ticket_id: str, kind: str, *, result: Any = None, error: Any = None) -> bool:
+    async def finish(
+        self,
+        ticket_id: str,
+        kind: str,
+        *,
+        result: Any = None,
+        error: Any = None,
+        batch_id: str | None = None,
+    ) -> bool:
         """Record ``done`` (with ``result``) or ``failed`` (with ``error``); False if already final."""
         now = self._clock()
         status, field, value = ("failed", "error", error) if error is not None else ("done", "result", result)
@@ -205,7 +282,11 @@ class TicketStore:
                 n.finished_count(kind),
                 bucket,
                 n.eta_outcomes(kind),
+                n.dead_letters(kind),
+                n.batch(batch_id) if batch_id else "",
+                n.batch_finished(batch_id) if batch_id else "",
+                n.batch_callbacks if batch_id else "",
             ],
-            args=[ticket_id, now, status, field, orjson.dumps(value), 600],
+            args=[ticket_id, now, status, field, orjson.dumps(value), 600, batch_id or ""],
         )
         return bool(changed)

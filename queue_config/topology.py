@@ -70,6 +70,10 @@ class Topology:
             "x-dead-letter-routing-key": kind,
         }
 
+    def window_queue_arguments(self) -> dict[str, aio_pika.abc.FieldValue]:
+        # A quorum queue like the others: a booked bulk item is as durable as a queued one.
+        return {"x-queue-type": "quorum"}
+
     async def declare(self, channel: AbstractChannel) -> None:
         names = self.names
         work = await channel.declare_exchange(names.work_exchange, ExchangeType.DIRECT, durable=True)

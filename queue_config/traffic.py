@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 import structlog
 from redis.asyncio import Redis
 
+from queue_config import metrics
 from queue_config.names import Names
 from queue_config.periodic import Periodic
 from queue_config.ticket_store import RATE_BUCKET_SECONDS, store_call
@@ -43,6 +44,7 @@ class TrafficCounter:
 
     def count(self, kind: str, metric: str, n: int = 1) -> None:
         self._counts[(kind, metric, int(self._clock()))] += n
+        metrics.TRAFFIC.labels(kind, metric).inc(n)
 
     async def flush(self) -> None:
         counts, self._counts = self._counts, Counter()

@@ -90,3 +90,10 @@ elif is_local "$amqp_host"; then
 else
   say "RabbitMQ at $amqp_host:$amqp_port does not answer"; exit 1
 fi
+
+# --- Headless browser for the page tests --------------------------------------------------------
+# The dashboard and the citizen page are tested (and screenshotted) in Debian's Chromium.
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${TICKETGATE_NO_BROWSER:-}" ]; then
+  say "installing chromium (page tests)"
+  apt_install chromium fonts-noto-cjk
+fi

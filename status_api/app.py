@@ -6,13 +6,17 @@ from aiohttp import web
 
 from queue_config import redis_client, startup
 from queue_config.admission_plan import PlanReader
+from queue_config.batches import BatchStore
+from queue_config.enterprises import EnterpriseStore
 from queue_config.eta import EtaEstimator
 from queue_config.health import add_health_routes, redis_probe
 from queue_config.http import request_context
+from queue_config.metrics import add_metrics_route, http_metrics
 from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.throttle import Throttle
 from queue_config.ticket_store import TicketStore
+from status_api.batches import BATCHES, BatchReader, get_batch
 from status_api.citizen_page import citizen_page
 from status_api.eta_accuracy import get_eta_accuracy
 from status_api.ticket_events import TicketEvents
@@ -28,11 +32,19 @@ async def build_app(settings: Settings) -> web.Application:
     plan = PlanReader(redis, names, Throttle.defaults(settings))
     eta = EtaEstimator.from_settings(redis, settings, plan)
 
-    app = web.Application(middlewares=[request_context])
+    app = web.Application(middlewares=[http_metrics, request_context])
+    add_metrics_route(app)
     app[READER] = TicketReader(ids, store, eta, events)
     app.router.add_get("/v1/tickets/{ticket_id}", get_ticket)
     app.router.add_get("/t/{ticket_id}", citizen_page)
     app.router.add_get("/v1/stats/eta", get_eta_accuracy)
+    app[BATCHES] = BatchReader(
+        ids,
+        BatchStore(redis, names, ttl_seconds=settings.ticket_ttl_seconds),
+        EnterpriseStore(redis, names),
+        plan,
+    )
+    app.router.add_get("/v1/batches/{batch_id}", get_batch)
     add_health_routes(app, {"redis": redis_probe(redis)})
 
     async def start(_: web.Application) -> None:

@@ -32,6 +32,14 @@ dt{{font-weight:600;margin-top:.6rem}}dd{{margin:0}}.s{{font-size:1.4rem}}code{{
 </body></html>"""
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} 秒 / s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} 分钟 / min"
+    return f"{seconds / 3600:.1f} 小时 / h"
+
+
 def _row(zh: str, en: str, value: str) -> str:
     return f"<dt>{zh} · {en}</dt><dd>{value}</dd>"
 
@@ -45,12 +53,16 @@ def render(doc: dict[str, Any] | None, ticket_id: str) -> str:
         _row("受理编号", "Ticket", f"<code>{html.escape(ticket_id)}</code>"),
         _row("状态", "Status", f'<span class="s">{zh} · {en}</span>'),
     ]
+    if doc.get("scheduled_for"):
+        rows.append(_row("预约办理时间", "Runs from", f"{html.escape(doc['scheduled_for'])} (UTC)"))
+    if doc.get("held_until"):
+        rows.append(_row("维护结束", "Maintenance ends", f"{html.escape(doc['held_until'])}"))
     if doc["position"] is not None:
         rows.append(_row("前方排队", "Ahead of you", str(doc["position"])))
     if doc["eta_seconds"] is not None:
-        rows.append(
-            _row("预计完成", "Expected in", f"~{doc['eta_seconds']:.0f} s (≤ {doc['eta_p90_seconds']:.0f} s)")
-        )
+        p90 = doc.get("eta_p90_seconds")
+        bound = f" (≤ {_duration(p90)})" if p90 is not None else ""
+        rows.append(_row("预计完成", "Expected in", f"~{_duration(doc['eta_seconds'])}{bound}"))
     if doc.get("result") is not None:
         items = "".join(
             f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in doc["result"].items()

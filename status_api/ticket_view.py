@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import time
 from typing import Any
 
 from queue_config.eta import EtaEstimator
@@ -18,7 +20,7 @@ def _iso(ts: float) -> str:
 
 
 async def ticket_document(record: TicketRecord, eta: EtaEstimator) -> dict[str, Any]:
-    status = record.status.public
+    status = record.status.shown(eta.maintenance)
     doc: dict[str, Any] = {
         "ticket_id": record.ticket_id,
         "kind": record.kind,
@@ -31,11 +33,24 @@ async def ticket_document(record: TicketRecord, eta: EtaEstimator) -> dict[str, 
         "created_at": _iso(record.created_at),
         "updated_at": _iso(record.updated_at),
     }
+    if record.batch:
+        doc["batch_id"] = record.batch
     if status is Status.DONE:
         doc["result"] = record.result
     elif status is Status.FAILED:
         doc["error"] = record.error
+    elif status is Status.SCHEDULED and record.scheduled_for is not None:
+        # Booked into a later window: it joins the line when the window opens.
+        wait = max(0.0, record.scheduled_for - time.time())
+        doc.update(
+            scheduled_for=_iso(record.scheduled_for),
+            eta_seconds=math.ceil(wait * 10) / 10,
+            poll_after_seconds=max(1, min(FINISHED_POLL_SECONDS, math.ceil(wait / 2))),
+        )
     else:
+        if status is Status.HELD:
+            doc["held_until"] = eta.maintenance_until
+
         if status is Status.RETRYING and record.error is not None:
             doc["last_error"] = record.error
         # Tickets already with a worker are at the front of the line whatever their sequence says.

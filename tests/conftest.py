@@ -25,6 +25,7 @@ def _settings(namespace: str) -> Settings:
             "RETRY_JITTER_STEPS": "2",
             "SHUTDOWN_GRACE_SECONDS": "5",
             "LOG_LEVEL": "warning",
+            "WORKER_METRICS_PORT": "0",
         }
     )
 

@@ -7,7 +7,7 @@ import time
 import uuid
 
 from queue_config import resident_id
-from queue_config.ticket_store import Reservation, TicketStore
+from queue_config.ticket_store import NewTicket, Reservation, TicketStore
 from tests.support.system import System, submission
 
 
@@ -33,12 +33,14 @@ async def test_a_retry_republishes_a_reservation_whose_front_door_died(system: S
     )
     ids = intake._ids
     outcome, ticket_id, _ = await stale_store.reserve(
-        ticket_id=ids.mint(),
-        kind=sub.kind,
-        scope=ids.scope("citizen:" + sub.citizen_id),
-        body_digest=sub.digest,
-        idempotency_digest=hashlib.sha256(key.encode()).hexdigest(),
-        masked_client=resident_id.mask(sub.citizen_id),
+        NewTicket(
+            ids.mint(),
+            sub.kind.value,
+            ids.scope("citizen:" + sub.citizen_id),
+            sub.digest,
+            hashlib.sha256(key.encode()).hexdigest(),
+            resident_id.mask(sub.citizen_id),
+        )
     )
     assert outcome is Reservation.CREATED
 

@@ -93,7 +93,6 @@ async def test_put_merges_validates_and_keeps_an_audit_trail(door: System) -> No
     ("change", "field"),
     [
         ({"mode": "fast"}, "mode"),
-        ({"mode": "maintenance"}, "mode"),  # not available yet: refused, not silently ignored
         ({"rates": {"payment": -1}}, "rates.payment"),
         ({"rates": {"lottery": 3}}, "rates.lottery"),
         ({"max_wait_seconds": 0}, "max_wait_seconds"),
@@ -166,6 +165,23 @@ async def test_a_change_reaches_another_front_door_process_within_a_second(
             n += 1
             assert time.monotonic() - changed < 5, "the change never arrived"
         assert time.monotonic() - changed <= 1.0, time.monotonic() - changed
+
+        # And closing transfers, then opening them again, is seen there as quickly: a refusal the other
+        # door remembers does not outlive the rate that caused it
+        await _call(door, "PUT", "/v1/admin/throttle", {"per_client_per_minute": 500})
+        for shed in (True, False):
+            change = {"mode": "manual" if shed else "auto", "rates": {"transfer": 0 if shed else None}}
+            assert (await _call(door, "PUT", "/v1/admin/throttle", change))[0] == 200
+            changed = time.monotonic()
+            while True:
+                n += 1
+                async with http.post(url + "/v1/submissions", json=submission("transfer", n)) as r:
+                    if (r.status == 503) == shed:
+                        break
+                assert time.monotonic() - changed < 5, f"the change (shed={shed}) never arrived"
+                await asyncio.sleep(0.02)
+            # Reopening waits for the controller's next plan (a second) on top of the notice
+            assert time.monotonic() - changed <= (1.0 if shed else 2.5), (shed, time.monotonic() - changed)
     finally:
         other.terminate()
         other.wait(timeout=30)

@@ -12,6 +12,7 @@ import asyncio
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
+from queue_config import metrics
 from queue_config.broker import BrokerLink
 from queue_config.topology import Topology
 from workers.processor import Processor
@@ -37,7 +38,7 @@ class KindConsumer:
     def inflight(self) -> int:
         return len(self._inflight)
 
-    async def start(self) -> None:
+    async def start(self, *, consume: bool = True) -> None:
         self._channel = await self._broker.channel(prefetch=self._concurrency)
         # Declared, not merely looked up: the robust channel restores only queues it declared, and with
         # them their consumers, after the broker comes back.
@@ -46,8 +47,21 @@ class KindConsumer:
             durable=True,
             arguments=self._topology.main_queue_arguments(),
         )
-        self._tag = await self._queue.consume(self._on_message)
-        log.info("consumer_started", kind=self.kind, concurrency=self._concurrency)
+        if consume:
+            self._tag = await self._queue.consume(self._on_message)
+        log.info("consumer_started", kind=self.kind, concurrency=self._concurrency, paused=not consume)
+
+    async def pause(self) -> None:
+        """Stop taking deliveries (maintenance); tickets already taken finish."""
+        if self._queue is not None and self._tag is not None:
+            tag, self._tag = self._tag, None
+            await self._queue.cancel(tag)
+            log.info("consumer_paused", kind=self.kind)
+
+    async def resume(self) -> None:
+        if self._queue is not None and self._tag is None:
+            self._tag = await self._queue.consume(self._on_message)
+            log.info("consumer_resumed", kind=self.kind)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         # Prefetch bounds how many of these run at once; each runs as its own task so one slow core
@@ -57,12 +71,16 @@ class KindConsumer:
         task.add_done_callback(self._inflight.discard)
 
     async def _run(self, message: AbstractIncomingMessage) -> None:
+        gauge = metrics.IN_FLIGHT.labels(self.kind)
+        gauge.inc()
         try:
             await self._processor.process(message)
         except Exception:
             # The message stays unacked and returns to the queue when the channel closes or the
             # broker's consumer timeout fires; the ticket's idempotency makes that safe.
             log.exception("ticket_processing_crashed", kind=self.kind)
+        finally:
+            gauge.dec()
 
     async def stop(self, grace_seconds: float) -> None:
         if self._queue is not None and self._tag is not None:

@@ -7,18 +7,26 @@ import asyncio
 import structlog
 
 from queue_config import redis_client
+from queue_config.admission_plan import PlanReader
+from queue_config.batches import BatchStore
 from queue_config.broker import BrokerLink
 from queue_config.capacity import CapacityBoard
+from queue_config.enterprises import EnterpriseStore
+from queue_config.health import redis_probe
 from queue_config.names import Names
 from queue_config.settings import Settings
+from queue_config.throttle import Throttle
 from queue_config.ticket_store import TicketStore
 from queue_config.topology import Topology
+from workers.batch_callbacks import BatchCallbacks
 from workers.capacity_reporter import CapacityReporter
 from workers.concurrency_limit import AdaptiveLimit, LimitParams
 from workers.consumer import KindConsumer
 from workers.core_client import CoreSystem, HttpCoreClient
 from workers.handlers import HANDLERS
 from workers.limited_core import LimitedCore
+from workers.maintenance import MaintenanceSwitch
+from workers.metrics_server import MetricsServer
 from workers.processor import Processor
 from workers.retry_policy import RetryPolicy
 
@@ -55,6 +63,8 @@ class WorkerPool:
             for kind in kinds
         }
         limited = LimitedCore(core or self._owned_core, self.limits)  # type: ignore[arg-type]
+        names = Names(settings.namespace)
+        self._plan = PlanReader(self._redis, names, Throttle.defaults(settings))
         processor = Processor(
             store=store,
             broker=self.broker,
@@ -66,6 +76,7 @@ class WorkerPool:
                 base_seconds=settings.retry_base_seconds,
                 max_seconds=settings.retry_max_seconds,
             ),
+            paused=lambda: self.maintenance.paused,
         )
         self.consumers = [
             KindConsumer(
@@ -77,23 +88,49 @@ class WorkerPool:
             )
             for kind in kinds
         ]
+        self.maintenance = MaintenanceSwitch(self._plan, self.consumers)
+        self.callbacks = BatchCallbacks(
+            BatchStore(self._redis, names, ttl_seconds=settings.ticket_ttl_seconds),
+            EnterpriseStore(self._redis, names),
+            max_attempts=settings.callback_max_attempts,
+            first_delay=settings.callback_first_delay_seconds,
+            timeout=settings.callback_timeout_seconds,
+        )
+        self.metrics = MetricsServer(
+            settings.host,
+            settings.worker_metrics_port,
+            {"broker": self._broker_ready, "redis": redis_probe(self._redis)},
+        )
         by_kind = {c.kind: c for c in self.consumers}
         self.reporter = CapacityReporter(
-            CapacityBoard(self._redis, Names(settings.namespace)),
+            CapacityBoard(self._redis, names),
             self.limits,
             lambda kind: by_kind[kind].inflight,
         )
 
+    async def _broker_ready(self) -> bool:
+        return self.broker.ready
+
     async def start(self) -> None:
         await self.broker.start()
         await self.broker.wait_connected()
+        paused = await self.maintenance.prepare()
         for consumer in self.consumers:
-            await consumer.start()
+            await consumer.start(consume=not paused)
+        await self._plan.start()
+        await self.maintenance.start()
         await self.reporter.start()
+        await self.callbacks.start()
+        await self.metrics.start()
+        log.info("worker_metrics_serving", port=self.metrics.port)
 
     async def stop(self) -> None:
         grace = self._settings.shutdown_grace_seconds
+        await self.metrics.stop()
+        await self.callbacks.stop()
         await self.reporter.stop()
+        await self.maintenance.stop()
+        await self._plan.stop()
         await asyncio.gather(*(c.stop(grace) for c in self.consumers))
         await self.broker.close()
         if self._owned_core is not None:

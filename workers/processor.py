@@ -8,6 +8,7 @@ redelivery cannot apply the effect twice.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
-from queue_config import resident_id
+from queue_config import metrics, resident_id
 from queue_config.broker import BrokerLink
 from queue_config.errors import MessageRejected, StoreUnavailable
 from queue_config.messages import TicketMessage, decode
@@ -40,14 +41,21 @@ class Processor:
         core: CoreSystem,
         handlers: dict[str, Handler],
         retry: RetryPolicy,
+        paused: Callable[[], bool] = lambda: False,
     ) -> None:
         self._store = store
         self._broker = broker
         self._core = core
         self._handlers = handlers
         self._retry = retry
+        self._paused = paused
 
     async def process(self, message: AbstractIncomingMessage) -> None:
+        if self._paused():
+            # Maintenance began after the broker sent this: give it back untouched (no attempt counted);
+            # the consumer is being cancelled, so it waits in the queue until maintenance ends.
+            await message.nack(requeue=True)
+            return
         try:
             ticket = decode(message.body)
             handler = self._handlers[ticket.kind]
@@ -85,15 +93,21 @@ class Processor:
             await self._fail(ticket, message, {"code": "attempts_exhausted", "message": "too many attempts"})
             return
 
+        began = time.perf_counter()
         try:
             result = await handler(ticket, self._core)
         except PermanentCoreError as exc:
+            metrics.PROCESSING.labels(ticket.kind, "permanent").observe(time.perf_counter() - began)
             await self._fail(ticket, message, exc.as_dict())
             return
         except CoreError as exc:
+            metrics.PROCESSING.labels(ticket.kind, "transient").observe(time.perf_counter() - began)
             await self._transient(ticket, message, attempts, exc)
             return
-        await _patiently(lambda: self._store.finish(ticket.ticket_id, ticket.kind, result=result))
+        metrics.PROCESSING.labels(ticket.kind, "done").observe(time.perf_counter() - began)
+        await _patiently(
+            lambda: self._store.finish(ticket.ticket_id, ticket.kind, result=result, batch_id=ticket.batch_id)
+        )
         log.info("ticket_done", attempts=attempts)
         await message.ack()
 
@@ -112,14 +126,18 @@ class Processor:
             to_queue=True,
             headers={"x-attempts": attempts},
         )
+        metrics.RETRIES.labels(ticket.kind).inc()
         log.info("ticket_retry_scheduled", attempts=attempts, delay_queue=delay_queue, error=exc.code)
         await message.ack()
 
     async def _fail(
         self, ticket: TicketMessage, message: AbstractIncomingMessage, error: dict[str, Any]
     ) -> None:
-        await _patiently(lambda: self._store.finish(ticket.ticket_id, ticket.kind, error=error))
+        await _patiently(
+            lambda: self._store.finish(ticket.ticket_id, ticket.kind, error=error, batch_id=ticket.batch_id)
+        )
         log.warning("ticket_failed", error=error.get("code"))
+        metrics.DEAD_LETTERS.labels(ticket.kind).inc()
         # Rejected, not acked, so the broker dead-letters it for operators to inspect and replay.
         await message.reject(requeue=False)
 

@@ -1,0 +1,362 @@
+"""Accepting an enterprise's batch: quota, booking, one pipelined reservation, confirmed publishes in
+flight together, one pipelined commit.
+
+The guarantees are the single submission's (``frontdoor.intake``), item by item: a ticket ID is in the
+answer only once its message is confirmed by RabbitMQ (in its kind's queue, or in the queue of the window
+it is booked into) and its record is committed. Items are reserved with an idempotency digest derived
+from the batch's ``Idempotency-Key`` and their index, so a retried batch (after a timeout, a 503, or a
+front door that died half-way) finds the same tickets and publishes only what is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+from redis.asyncio import Redis
+
+from frontdoor.bulk_booking import Booker
+from frontdoor.gcra import GcraLimiter, Limit
+from frontdoor.validation import Submission
+from queue_config import metrics, resident_id, traffic
+from queue_config.admission_plan import PlanReader
+from queue_config.batches import BatchStore
+from queue_config.broker import BrokerLink
+from queue_config.enterprises import Enterprise
+from queue_config.errors import BrokerUnavailable, StoreUnavailable, TicketgateError
+from queue_config.eta import EtaEstimator
+from queue_config.messages import TicketMessage, encode
+from queue_config.names import Names
+from queue_config.ticket_ids import TicketIds
+from queue_config.ticket_store import NewTicket, Reservation, TicketStore, as_text, reservation
+from queue_config.topology import Topology
+from queue_config.traffic import TrafficCounter
+
+log = structlog.get_logger("bulk_intake")
+
+# Publishes in flight at once: enough to keep the broker's confirms pipelined, few enough that one
+# batch does not starve the single submissions sharing the publisher channels.
+PUBLISH_CONCURRENCY = 500
+
+
+class BatchConflict(TicketgateError):
+    def __init__(self, batch_id: str) -> None:
+        super().__init__("idempotency key reused with a different batch")
+        self.batch_id = batch_id
+
+
+class QuotaExceeded(TicketgateError):
+    def __init__(self, retry_after_seconds: float) -> None:
+        super().__init__("enterprise quota exceeded")
+        self.retry_after_seconds = retry_after_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class BatchAnswer:
+    created: bool  # 202 for a new batch, 200 for one found by its Idempotency-Key
+    body: bytes
+    status_url: str
+
+
+@dataclass(slots=True)
+class _Item:
+    index: int
+    sub: Submission
+    window: int | None = None  # unix start of the window it is booked into; None: runs now
+    ticket_id: str = ""
+    outcome: Reservation = Reservation.CREATED
+    seq: int | None = None
+    idem: str | None = None  # digest of (batch key, index): a retried batch finds this item's ticket
+
+
+class BulkIntake:
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        store: TicketStore,
+        batches: BatchStore,
+        broker: BrokerLink,
+        topology: Topology,
+        limiter: GcraLimiter,
+        booker: Booker,
+        plan: PlanReader,
+        eta: EtaEstimator,
+        counter: TrafficCounter,
+        ids: TicketIds,
+        public_status_url: str,
+        idempotency_ttl: int,
+    ) -> None:
+        self._redis = redis
+        self._store = store
+        self._batches = batches
+        self._broker = broker
+        self._topology = topology
+        self._names: Names = topology.names
+        self._limiter = limiter
+        self._booker = booker
+        self._plan = plan
+        self._eta = eta
+        self._counter = counter
+        self._ids = ids
+        self._status_base = public_status_url.rstrip("/")
+        self._idem_ttl = idempotency_ttl
+
+    async def accept(
+        self,
+        enterprise: Enterprise,
+        valid: list[tuple[int, Submission]],
+        rejected: list[dict[str, Any]],
+        *,
+        total: int,
+        idempotency_key: str | None,
+        callback_url: str | None,
+    ) -> BatchAnswer:
+        if not self._broker.ready:
+            raise BrokerUnavailable("RabbitMQ is not connected")
+        scope = self._ids.scope("enterprise:" + enterprise.enterprise_id)
+        digest = _batch_digest(valid, rejected, callback_url)
+        batch_id, resuming = await self._claim_batch(enterprise, scope, idempotency_key, digest, len(valid))
+        if resuming:
+            stored = await self._batches.response(batch_id)
+            if stored is not None:
+                return BatchAnswer(False, stored, self.status_url(batch_id))
+        structlog.contextvars.bind_contextvars(batch_id=batch_id)
+        await self._batches.open(
+            batch_id, enterprise_id=enterprise.enterprise_id, total=total, callback_url=callback_url
+        )
+        items = [_Item(index, sub) for index, sub in valid]
+        await self._book(items)
+        await self._reserve(items, scope, batch_id, idempotency_key)
+        created = await self._publish_and_commit(items, batch_id, scope)
+        for kind, n in _count_by_kind(items).items():
+            self._counter.count(kind, traffic.ENTERPRISE_ARRIVALS, n)
+        runs: dict[tuple[str, str], int] = defaultdict(int)
+        for item in items:
+            runs[(item.sub.kind.value, "now" if item.window is None else "later")] += 1
+        for (kind, when), n in runs.items():
+            metrics.BULK_ITEMS.labels(kind, when).inc(n)
+        tickets: list[str | None] = [None] * total
+        for item in items:
+            tickets[item.index] = item.ticket_id
+        body = orjson.dumps(self._answer(batch_id, items, rejected, tickets))
+        await self._batches.accepted(batch_id, tickets=tickets, created=created, response=body)
+        log.info("batch_accepted", items=len(items), rejected=len(rejected), created=created)
+        return BatchAnswer(True, body, self.status_url(batch_id))
+
+    def status_url(self, batch_id: str) -> str:
+        return f"{self._status_base}/v1/batches/{batch_id}"
+
+    async def _claim_batch(
+        self, enterprise: Enterprise, scope: str, key: str | None, digest: str, items: int
+    ) -> tuple[str, bool]:
+        """A new batch ID charged to the enterprise's quota, or the batch this Idempotency-Key named."""
+        idem = self._names.idempotency(scope, hashlib.sha256(key.encode()).hexdigest()) if key else None
+        if idem is not None:
+            found = await self._existing(idem, digest)
+            if found is not None:
+                return found, True
+        verdict = await self._limiter.acquire(
+            [
+                Limit.per_minute(
+                    self._names.enterprise_quota(enterprise.enterprise_id), enterprise.quota_per_minute
+                )
+            ],
+            cost=max(1, items),
+        )
+        if not verdict.allowed:
+            raise QuotaExceeded(verdict.retry_after_seconds)
+        batch_id = self._ids.mint()
+        if idem is not None and not await self._redis.set(
+            idem, f"{batch_id}|{digest}", nx=True, ex=self._idem_ttl
+        ):
+            # Another request with this key won the race a moment ago: follow it.
+            found = await self._existing(idem, digest)
+            if found is not None:
+                return found, True
+        return batch_id, False
+
+    async def _existing(self, idem: str, digest: str) -> str | None:
+        raw = await self._redis.get(idem)
+        if raw is None:
+            return None
+        batch_id, _, stored_digest = as_text(raw).partition("|")
+        if stored_digest != digest:
+            raise BatchConflict(batch_id)
+        return batch_id
+
+    async def _book(self, items: list[_Item]) -> None:
+        now = time.time()
+        by_kind: dict[str, list[_Item]] = defaultdict(list)
+        for item in items:
+            by_kind[item.sub.kind.value].append(item)
+        for kind, group in by_kind.items():
+            allotments = await self._booker.book(kind, len(group), self._plan.kind(kind), now)
+            position = 0
+            for allotment in allotments:
+                for item in group[position : position + allotment.count]:
+                    item.window = allotment.window_start
+                position += allotment.count
+
+    async def _reserve(self, items: list[_Item], scope: str, batch_id: str, key: str | None) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                item.ticket_id = self._ids.mint()
+                if key:
+                    item.idem = hashlib.sha256(f"{key}\n{item.index}".encode()).hexdigest()
+                new = NewTicket(
+                    item.ticket_id,
+                    item.sub.kind.value,
+                    scope,
+                    item.sub.digest,
+                    item.idem,
+                    resident_id.mask(item.sub.citizen_id),
+                    batch_id=batch_id,
+                    scheduled=item.window is not None,
+                )
+                await self._store.reserve_on(pipe, new)
+            try:
+                replies = await pipe.execute()
+            except OSError as exc:
+                raise StoreUnavailable(f"redis unavailable: {exc}") from exc
+        for item, reply in zip(items, replies, strict=True):
+            item.outcome, item.ticket_id, item.seq = reservation(reply)
+            if item.outcome is Reservation.CONFLICT:
+                # The same batch key and index with another item: the batch digest already matched,
+                # so this is an older batch's entry; answer with that ticket, as a repeat.
+                item.outcome = Reservation.EXISTING
+
+    async def _publish_and_commit(self, items: list[_Item], batch_id: str, scope: str) -> int:
+        """Publish every new item (and any a dead front door left unpublished), commit what the broker
+        confirmed, and discard the rest. Returns how many tickets this batch created."""
+        to_publish = [i for i in items if i.outcome is Reservation.CREATED]
+        to_publish += await self._left_unpublished([i for i in items if i.outcome is not Reservation.CREATED])
+        windows = {(i.sub.kind.value, i.window) for i in to_publish if i.window is not None}
+        for kind, start in sorted(windows, key=lambda w: (w[0], w[1] or 0)):
+            assert start is not None
+            await self._broker.declare_queue(
+                self._names.window_queue(kind, start), self._topology.window_queue_arguments()
+            )
+        now = time.time()
+        failed: list[_Item] = []
+        for start in range(0, len(to_publish), PUBLISH_CONCURRENCY):
+            chunk = to_publish[start : start + PUBLISH_CONCURRENCY]
+            results = await asyncio.gather(
+                *(self._publish(item, batch_id, now) for item in chunk), return_exceptions=True
+            )
+            failed += [item for item, r in zip(chunk, results, strict=True) if isinstance(r, BaseException)]
+        if windows:
+            await self._redis.zadd(
+                self._names.bulk_windows, {f"{kind}:{start}": start or 0 for kind, start in windows}
+            )
+        failed_ids = {id(i) for i in failed}
+        await self._commit([i for i in to_publish if id(i) not in failed_ids])
+        if failed:
+            for item in failed:
+                with contextlib.suppress(StoreUnavailable):
+                    await self._store.discard(
+                        item.ticket_id,
+                        scope=scope,
+                        body_digest=item.sub.digest,
+                        idempotency_digest=item.idem,
+                    )
+            raise BrokerUnavailable(f"{len(failed)} items of the batch could not be queued")
+        return sum(1 for i in items if i.outcome is Reservation.CREATED)
+
+    async def _left_unpublished(self, repeats: list[_Item]) -> list[_Item]:
+        if not repeats:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for item in repeats:
+                pipe.hget(self._names.ticket(item.ticket_id), "status")
+            statuses = await pipe.execute()
+        # A repeat still "accepting" belongs to a request that died before its commit; a second copy of
+        # its message, should the first have reached the broker, is harmless (workers are idempotent).
+        return [i for i, s in zip(repeats, statuses, strict=True) if s == b"accepting"]
+
+    async def _publish(self, item: _Item, batch_id: str, now: float) -> None:
+        message = TicketMessage(
+            ticket_id=item.ticket_id,
+            kind=item.sub.kind.value,
+            citizen_id=item.sub.citizen_id,
+            payload=item.sub.payload,
+            created_at=now,
+            batch_id=batch_id,
+        )
+        if item.window is None:
+            await self._broker.publish(encode(message), routing_key=message.kind, message_id=item.ticket_id)
+        else:
+            await self._broker.publish(
+                encode(message),
+                routing_key=self._names.window_queue(message.kind, item.window),
+                message_id=item.ticket_id,
+                to_queue=True,
+            )
+
+    async def _commit(self, items: list[_Item]) -> None:
+        now = time.time()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                kind = item.sub.kind.value
+                if item.window is None:
+                    eta = await self._eta.estimate(kind, item.seq)
+                    await self._store.commit(
+                        item.ticket_id, kind, promised_by=now + eta.eta_p90_seconds, pipeline=pipe
+                    )
+                else:
+                    await self._store.commit(item.ticket_id, kind, scheduled_for=item.window, pipeline=pipe)
+            await pipe.execute()
+
+    def _answer(
+        self,
+        batch_id: str,
+        items: list[_Item],
+        rejected: list[dict[str, Any]],
+        tickets: list[str | None],
+    ) -> dict[str, Any]:
+        windows: dict[tuple[str, int], int] = defaultdict(int)
+        for item in items:
+            if item.window is not None:
+                windows[(item.sub.kind.value, item.window)] += 1
+        return {
+            "batch_id": batch_id,
+            "accepted": len(items),
+            "rejected": rejected,
+            "tickets": tickets,
+            "status_url": self.status_url(batch_id),
+            "running_now": len(items) - sum(windows.values()),
+            "scheduled": [
+                {"kind": kind, "scheduled_for": _iso(start), "items": n}
+                for (kind, start), n in sorted(windows.items(), key=lambda w: (w[0][1], w[0][0]))
+            ],
+        }
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _batch_digest(
+    valid: list[tuple[int, Submission]], rejected: list[dict[str, Any]], callback_url: str | None
+) -> str:
+    h = hashlib.sha256()
+    h.update((callback_url or "").encode() + b"\n")
+    for index, sub in valid:
+        h.update(f"{index}:{sub.digest}\n".encode())
+    h.update(orjson.dumps(rejected, option=orjson.OPT_SORT_KEYS))
+    return h.hexdigest()
+
+
+def _count_by_kind(items: list[_Item]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for item in items:
+        counts[item.sub.kind.value] += 1
+    return counts

@@ -1,0 +1,323 @@
+"""``GET /openapi.json``: the HTTP contract (SPEC v1) as an OpenAPI 3.1 document, for the front door and
+the status API (each path says which server). A test checks it names every route both apps serve."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from queue_config.http import json_response
+
+_ERROR = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+        "retry_after_seconds": {"type": "integer"},
+        "suggested_time": {"type": "string", "format": "date-time"},
+    },
+}
+_SUBMISSION = {
+    "type": "object",
+    "required": ["kind", "citizen_id", "payload"],
+    "additionalProperties": False,
+    "properties": {
+        "kind": {"enum": ["pension", "transfer", "payment"]},
+        "citizen_id": {"type": "string", "pattern": "^[0-9]{17}[0-9Xx]$"},
+        "payload": {
+            "oneOf": [
+                {"$ref": "#/components/schemas/PensionPayload"},
+                {"$ref": "#/components/schemas/TransferPayload"},
+                {"$ref": "#/components/schemas/PaymentPayload"},
+            ]
+        },
+    },
+}
+_STATUS = {"enum": ["scheduled", "queued", "processing", "retrying", "held", "done", "failed"]}
+_TICKET = {
+    "type": "object",
+    "properties": {
+        "ticket_id": {"type": "string"},
+        "kind": {"type": "string"},
+        "status": _STATUS,
+        "attempts": {"type": "integer"},
+        "eta_seconds": {"type": ["number", "null"]},
+        "eta_p90_seconds": {"type": ["number", "null"]},
+        "position": {"type": ["integer", "null"]},
+        "poll_after_seconds": {"type": "integer"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "scheduled_for": {"type": "string", "format": "date-time"},
+        "held_until": {"type": ["string", "null"]},
+        "result": {},
+        "error": {},
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _answers(*codes: int, ok: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for code in codes:
+        schema = ok if ok is not None and code < 300 else _ref("Error")
+        out[str(code)] = {"description": str(code), "content": {"application/json": {"schema": schema}}}
+    return out
+
+
+_OPERATOR: list[dict[str, list[str]]] = [{"operator": []}]
+_ENTERPRISE: list[dict[str, list[str]]] = [{"enterprise": []}]
+_FRONT = [{"url": "http://127.0.0.1:8080", "description": "front door"}]
+_STATUS_SERVER = [{"url": "http://127.0.0.1:8081", "description": "status API"}]
+
+
+def _op(summary: str, answers: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"summary": summary, "responses": answers, **extra}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def document() -> dict[str, Any]:
+    health = {
+        "/healthz": {"get": _op("The process answers", _answers(200, ok={"type": "object"}))},
+        "/readyz": {"get": _op("Broker and Redis answer", _answers(200, 503, ok={"type": "object"}))},
+        "/metrics": {"get": _op("Prometheus metrics", {"200": {"description": "text exposition"}})},
+    }
+    front: dict[str, Any] = {
+        "/v1/submissions": {
+            "post": _op(
+                "Submit a pension, transfer or payment; answered once durable in RabbitMQ and Redis",
+                _answers(200, 202, 400, 409, 413, 415, 422, 429, 503, ok=_ref("Accepted")),
+                requestBody=_json_body(_ref("Submission")),
+                parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
+            )
+        },
+        "/v1/bulk": {
+            "post": _op(
+                "Submit up to 10,000 items (JSON or NDJSON); items beyond what may run now are scheduled",
+                _answers(200, 202, 400, 401, 409, 413, 415, 422, 429, 503, ok=_ref("BatchAccepted")),
+                security=_ENTERPRISE,
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["items"],
+                                "properties": {
+                                    "items": {
+                                        "type": "array",
+                                        "items": _ref("Submission"),
+                                        "maxItems": 10000,
+                                    },
+                                    "callback_url": {"type": "string", "format": "uri"},
+                                },
+                            }
+                        },
+                        "application/x-ndjson": {"schema": {"type": "string"}},
+                    },
+                },
+                parameters=[
+                    {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}},
+                    {"name": "callback_url", "in": "query", "schema": {"type": "string"}},
+                ],
+            )
+        },
+        "/v1/admin/throttle": {
+            "get": _op("The throttle document", _answers(200, 401, ok=_ref("Throttle")), security=_OPERATOR),
+            "put": _op(
+                "Merge changes into the throttle; ?dry_run=true predicts without applying",
+                _answers(200, 401, 422, ok=_ref("Throttle")),
+                security=_OPERATOR,
+                requestBody=_json_body(_ref("Throttle")),
+                parameters=[{"name": "dry_run", "in": "query", "schema": {"type": "boolean"}}],
+            ),
+        },
+        "/v1/admin/audit": {
+            "get": _op(
+                "Operator changes, newest first",
+                _answers(200, 401, ok={"type": "object"}),
+                security=_OPERATOR,
+            )
+        },
+        "/v1/admin/forecast": {
+            "get": _op(
+                "Arrivals, forecast with interval, capacity, queue depth, recommended workers per kind",
+                _answers(200, 401, ok={"type": "object"}),
+                security=_OPERATOR,
+            )
+        },
+        "/v1/admin/enterprises": {
+            "get": _op(
+                "Enterprises, without secrets", _answers(200, 401, ok={"type": "object"}), security=_OPERATOR
+            ),
+            "post": _op(
+                "Create an enterprise; its api_key and webhook_secret are shown only in this answer",
+                _answers(201, 401, 422, ok={"type": "object"}),
+                security=_OPERATOR,
+                requestBody=_json_body(
+                    {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string"}, "quota_per_minute": {"type": "integer"}},
+                    }
+                ),
+            ),
+        },
+        "/v1/admin/enterprises/{enterprise_id}": {
+            "delete": _op(
+                "Revoke the enterprise's key",
+                _answers(200, 401, 404, ok={"type": "object"}),
+                security=_OPERATOR,
+            )
+        },
+        "/v1/admin/dead-letters": {
+            "get": _op(
+                "Failed tickets of a kind",
+                _answers(200, 401, 422, ok={"type": "object"}),
+                security=_OPERATOR,
+                parameters=[
+                    {"name": "kind", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                ],
+            )
+        },
+        "/v1/admin/dead-letters/{ticket_id}": {
+            "get": _op(
+                "One dead letter with its message",
+                _answers(200, 401, 404, ok={"type": "object"}),
+                security=_OPERATOR,
+            )
+        },
+        "/v1/admin/dead-letters/replay": {
+            "post": _op(
+                "Queue dead letters again (some, or all of a kind)",
+                _answers(200, 401, 422, ok={"type": "object"}),
+                security=_OPERATOR,
+                requestBody=_json_body(
+                    {
+                        "type": "object",
+                        "required": ["kind"],
+                        "properties": {"kind": {"type": "string"}, "ticket_ids": {"type": "array"}},
+                    }
+                ),
+            )
+        },
+        "/dashboard": {"get": _op("The operator dashboard (HTML)", {"200": {"description": "HTML"}})},
+        "/openapi.json": {"get": _op("This document", _answers(200, ok={"type": "object"}))},
+    }
+    status: dict[str, Any] = {
+        "/v1/tickets/{ticket_id}": {
+            "get": _op(
+                "A ticket's status, position, ETA and result; ?wait=N (<= 30) waits for a change",
+                _answers(200, 404, 422, ok=_TICKET),
+                parameters=[{"name": "wait", "in": "query", "schema": {"type": "number", "maximum": 30}}],
+            )
+        },
+        "/v1/batches/{batch_id}": {
+            "get": _op(
+                "A batch's counts per status and failed items, for its own enterprise",
+                _answers(200, 401, 403, 404, ok=_ref("BatchStatus")),
+                security=_ENTERPRISE,
+            )
+        },
+        "/v1/stats/eta": {"get": _op("How often ETAs held", _answers(200, ok={"type": "object"}))},
+        "/t/{ticket_id}": {"get": _op("The citizen's page (HTML)", {"200": {"description": "HTML"}})},
+    }
+    paths: dict[str, Any] = {}
+    for path, ops in {**front, **health}.items():
+        paths[path] = {"servers": _FRONT, **ops}
+    for path, ops in status.items():
+        paths[path] = {"servers": _STATUS_SERVER, **ops}
+    for path in ("/healthz", "/readyz", "/metrics"):
+        paths[path]["servers"] = _FRONT + _STATUS_SERVER
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ticketgate",
+            "version": "1",
+            "description": "Queue-based front for public services",
+        },
+        "servers": _FRONT,
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "operator": {"type": "http", "scheme": "bearer", "description": "OPERATOR_TOKEN"},
+                "enterprise": {"type": "http", "scheme": "bearer", "description": "an enterprise API key"},
+            },
+            "schemas": {
+                "Error": _ERROR,
+                "Submission": _SUBMISSION,
+                "PensionPayload": {
+                    "type": "object",
+                    "required": ["action", "retirement_date"],
+                    "properties": {
+                        "action": {"enum": ["estimate", "claim"]},
+                        "retirement_date": {"type": "string", "format": "date"},
+                    },
+                },
+                "TransferPayload": {
+                    "type": "object",
+                    "required": ["from_region", "to_region"],
+                    "properties": {
+                        "from_region": {"type": "string", "pattern": "^[0-9]{6}$"},
+                        "to_region": {"type": "string", "pattern": "^[0-9]{6}$"},
+                    },
+                },
+                "PaymentPayload": {
+                    "type": "object",
+                    "required": ["scheme", "amount_cents", "period"],
+                    "properties": {
+                        "scheme": {"enum": ["medical", "pension", "unemployment"]},
+                        "amount_cents": {"type": "integer", "minimum": 1, "maximum": 10000000},
+                        "period": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                    },
+                },
+                "Accepted": _TICKET,
+                "BatchAccepted": {
+                    "type": "object",
+                    "properties": {
+                        "batch_id": {"type": "string"},
+                        "accepted": {"type": "integer"},
+                        "rejected": {"type": "array"},
+                        "tickets": {"type": "array", "items": {"type": ["string", "null"]}},
+                        "status_url": {"type": "string"},
+                        "running_now": {"type": "integer"},
+                        "scheduled": {"type": "array"},
+                    },
+                },
+                "BatchStatus": {
+                    "type": "object",
+                    "properties": {
+                        "batch_id": {"type": "string"},
+                        "total": {"type": "integer"},
+                        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        "failed": {"type": "array"},
+                    },
+                },
+                "Throttle": {
+                    "type": "object",
+                    "properties": {
+                        "mode": {"enum": ["auto", "manual", "maintenance"]},
+                        "rates": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
+                        "max_wait_seconds": {"type": "number"},
+                        "per_client_per_minute": {"type": "number"},
+                        "per_ip_per_minute": {"type": "number"},
+                        "enterprise_share": {"type": "number", "minimum": 0, "maximum": 1},
+                        "maintenance_until": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                },
+            },
+        },
+    }
+
+
+async def get_openapi(_: web.Request) -> web.Response:
+    return json_response(document())

@@ -1,0 +1,204 @@
+"""The operator dashboard and the citizen page, rendered by headless Chromium against the running system;
+each test saves a screenshot (``.artifacts/screenshots/``, or ``$TICKETGATE_ARTIFACTS``). Also the
+endpoints they stand on: ``/v1/admin/forecast``, ``/metrics`` on every component and ``/openapi.json``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+from redis.asyncio import Redis
+
+from bench.purge import purge_namespace
+from frontdoor.openapi import document
+from queue_config.names import Names
+from queue_config.settings import Settings
+from tests.support.system import System, drain, start_system, submission
+
+TOKEN = "op-token-pages"
+OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
+ARTIFACTS = Path(os.environ.get("TICKETGATE_ARTIFACTS", Path(__file__).parent.parent / ".artifacts"))
+
+
+@pytest.fixture(scope="module")
+async def shown(
+    settings: Settings, http: aiohttp.ClientSession, redis: Redis
+) -> AsyncIterator[tuple[System, list[str]]]:
+    settings = settings.replace(namespace=settings.namespace + "-pages", operator_token=TOKEN)
+    # Three hours of payment arrivals, so the forecaster has something to forecast from
+    names = Names(settings.namespace)
+    minute = int(time.time() // 60)
+    for m in range(minute - 180, minute - 1):
+        await redis.set(names.traffic_minute("payment", "arrivals", m), seeded(m), ex=3600 * 4)
+    system = await start_system(settings, http, redis)
+    tickets = []
+    for n in range(30):
+        code, doc, _ = await system.submit(submission(("payment", "transfer", "pension")[n % 3], 95_000 + n))
+        assert code == 202
+        tickets.append(doc["ticket_id"])
+    await drain(system, tickets)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        plan = await redis.get(system.names.admission_plan)
+        if (
+            plan
+            and orjson.loads(plan)["kinds"]["payment"]["workers"]
+            and await redis.exists(system.names.outlook("payment"))
+        ):
+            break
+        await asyncio.sleep(0.2)
+    yield system, tickets
+    await system.stop()
+    await purge_namespace(system.settings, redis)
+
+
+def seeded(minute: int) -> int:
+    return 30 + minute % 7
+
+
+async def render(url: str, shot: Path, size: str) -> str:
+    """The DOM after the page's scripts ran, and a screenshot of it."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "chromium is missing: scripts/setup.sh installs it"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    common = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--window-size={size}",
+        "--virtual-time-budget=5000",
+    ]
+    for args in ([f"--screenshot={shot}"], ["--dump-dom"]):
+        with tempfile.TemporaryDirectory(prefix="tg-chromium-") as profile:
+            process = await asyncio.create_subprocess_exec(
+                browser,
+                *common,
+                f"--user-data-dir={profile}",
+                *args,
+                url,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            try:
+                out, _ = await asyncio.wait_for(process.communicate(), 90)
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+        assert process.returncode == 0
+    assert shot.exists() and shot.stat().st_size > 5000
+    return out.decode()
+
+
+async def test_the_operator_dashboard_renders_live_figures(shown: tuple[System, list[str]]) -> None:
+    system, _ = shown
+    assert system.frontdoor is not None
+    dom = await render(
+        f"{system.frontdoor.url}/dashboard#token={TOKEN}",
+        ARTIFACTS / "screenshots" / "dashboard.png",
+        "1400,900",
+    )
+    assert 'data-loaded="1"' in dom
+    for kind in ("pension", "transfer", "payment"):
+        assert f'id="kind-{kind}"' in dom
+    assert "Queue depth" in dom and "ETA hit rate" in dom and "<path" in dom
+    assert "100.0 %" in dom or "%" in dom
+
+
+async def test_a_wrong_token_shows_an_error_not_figures(shown: tuple[System, list[str]]) -> None:
+    system, _ = shown
+    assert system.frontdoor is not None
+    dom = await render(
+        f"{system.frontdoor.url}/dashboard#token=wrong",
+        ARTIFACTS / "screenshots" / "dashboard-refused.png",
+        "800,400",
+    )
+    assert "refused" in dom and 'id="kind-payment"' not in dom
+
+
+async def test_the_citizen_page_reads_on_a_phone_in_both_languages(shown: tuple[System, list[str]]) -> None:
+    system, tickets = shown
+    assert system.status is not None
+    dom = await render(
+        f"{system.status.url}/t/{tickets[0]}", ARTIFACTS / "screenshots" / "citizen-page.png", "390,844"
+    )
+    assert "已办结" in dom and "Done" in dom and tickets[0] in dom
+    assert 'name="viewport"' in dom
+    async with system.http.get(f"{system.status.url}/t/not-a-ticket") as response:
+        assert response.status == 404 and "未找到" in await response.text()
+
+
+async def test_the_forecast_endpoint_gives_each_kind_its_outlook(shown: tuple[System, list[str]]) -> None:
+    system, _ = shown
+    assert system.frontdoor is not None
+    async with system.http.get(system.frontdoor.url + "/v1/admin/forecast") as response:
+        assert response.status == 401
+    async with system.http.get(system.frontdoor.url + "/v1/admin/forecast", headers=OPERATOR) as response:
+        assert response.status == 200
+        doc = await response.json()
+    payment = doc["kinds"]["payment"]
+    history = {a["at"] // 60: a["count"] for a in payment["arrivals_per_minute"]}
+    minute = int(time.time() // 60)
+    assert all(history[m] == seeded(m) for m in range(minute - 55, minute - 5)), (minute, history)
+    assert payment["traffic_last_minute"]["admitted"] >= 0
+    assert payment["capacity_per_second"] > 0 and payment["queue_depth"] is not None
+    assert payment["worker_processes"] == 1 and payment["recommended_worker_processes"] >= 1
+    assert payment["eta_hit_rate"] is not None and 0 <= payment["eta_hit_rate"] <= 1
+    assert len(payment["forecast_per_minute"]) == 60
+    first = payment["forecast_per_minute"][0]
+    assert first["low"] <= first["mean"] <= first["high"]
+
+
+async def test_every_component_serves_metrics(shown: tuple[System, list[str]]) -> None:
+    system, _ = shown
+    assert system.frontdoor is not None and system.status is not None and system.pool is not None
+    urls = {
+        "frontdoor": system.frontdoor.url,
+        "status": system.status.url,
+        "workers": f"http://127.0.0.1:{system.pool.metrics.port}",
+    }
+    texts = {}
+    for name, url in urls.items():
+        async with system.http.get(url + "/metrics") as response:
+            assert response.status == 200, name
+            texts[name] = await response.text()
+    front = texts["frontdoor"]
+    assert 'ticketgate_traffic_total{kind="payment",metric="arrivals"}' in front
+    assert 'ticketgate_http_request_seconds_count{route="/v1/submissions",status="202"}' in front
+    for family in ("ticketgate_queue_depth", "ticketgate_eta_hit_rate", "ticketgate_capacity_per_second"):
+        assert f"{family}{{" in front, family
+    assert 'ticketgate_processing_seconds_count{kind="payment",outcome="done"}' in texts["workers"]
+    assert "ticketgate_worker_in_flight" in texts["workers"]
+    assert 'route="/v1/tickets/{ticket_id}"' in texts["status"]
+    # No ticket ID or resident ID becomes a label
+    assert not any(t in front + texts["status"] for t in shown[1])
+
+
+async def test_openapi_names_every_route_both_apps_serve(shown: tuple[System, list[str]]) -> None:
+    system, _ = shown
+    assert system.frontdoor is not None and system.status is not None
+    async with system.http.get(system.frontdoor.url + "/openapi.json") as response:
+        assert response.status == 200
+        served = await response.json()
+    assert served == document() and served["openapi"].startswith("3.")
+    routes = set()
+    for app in (system.frontdoor.app, system.status.app):
+        for route in app.router.routes():
+            if route.method in ("HEAD", "OPTIONS"):
+                continue
+            info = route.resource.get_info() if route.resource is not None else {}
+            path = info.get("path") or info.get("formatter")
+            routes.add((path, route.method.lower()))
+    documented = {
+        (path, method) for path, ops in served["paths"].items() for method in ops if method != "servers"
+    }
+    assert routes == documented
