@@ -3,13 +3,13 @@ with when, which token (its fingerprint), what it was before and after. The newe
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
+from queue_config.http import iso_utc
 from queue_config.names import Names
 
 KEPT = 1000
@@ -40,5 +40,5 @@ async def entries(redis: Redis, names: Names) -> list[dict[str, Any]]:
     raw = await redis.lrange(names.audit_log, 0, KEPT - 1)
     out = [orjson.loads(item) for item in raw]
     for entry in out:
-        entry["at"] = dt.datetime.fromtimestamp(entry["at"], dt.UTC).isoformat().replace("+00:00", "Z")
+        entry["at"] = iso_utc(entry["at"])
     return out

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import hashlib
 import time
 from collections import defaultdict
@@ -33,6 +32,7 @@ from queue_config.broker import BrokerLink
 from queue_config.enterprises import Enterprise
 from queue_config.errors import BrokerUnavailable, StoreUnavailable, TicketgateError
 from queue_config.eta import EtaEstimator
+from queue_config.http import iso_utc
 from queue_config.messages import TicketMessage, encode
 from queue_config.names import Names
 from queue_config.ticket_ids import TicketIds
@@ -334,14 +334,10 @@ class BulkIntake:
             "status_url": self.status_url(batch_id),
             "running_now": len(items) - sum(windows.values()),
             "scheduled": [
-                {"kind": kind, "scheduled_for": _iso(start), "items": n}
+                {"kind": kind, "scheduled_for": iso_utc(start), "items": n}
                 for (kind, start), n in sorted(windows.items(), key=lambda w: (w[0][1], w[0][0]))
             ],
         }
-
-
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _batch_digest(

@@ -10,7 +10,6 @@ with a confirm and only then acks it in the dead-letter queue; messages not aske
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import msgspec
@@ -23,7 +22,7 @@ from frontdoor.request_body import HttpError, read_object
 from queue_config import resident_id
 from queue_config.broker import BrokerLink
 from queue_config.errors import BrokerUnavailable
-from queue_config.http import error_response, json_response
+from queue_config.http import error_response, iso_utc, json_response
 from queue_config.kinds import KINDS
 from queue_config.messages import decode
 from queue_config.ticket_store import TicketRecord, TicketStore, as_text
@@ -34,10 +33,6 @@ MAX_LIMIT = 1000
 SCAN_LIMIT = 20_000
 
 
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _summary(record: TicketRecord, failed_at: float | None) -> dict[str, Any]:
     return {
         "ticket_id": record.ticket_id,
@@ -45,8 +40,8 @@ def _summary(record: TicketRecord, failed_at: float | None) -> dict[str, Any]:
         "status": record.status.value,
         "attempts": record.attempts,
         "error": record.error,
-        "failed_at": _iso(failed_at) if failed_at else None,
-        "created_at": _iso(record.created_at),
+        "failed_at": iso_utc(failed_at) if failed_at else None,
+        "created_at": iso_utc(record.created_at),
         "batch_id": record.batch,
     }
 

@@ -57,6 +57,11 @@ _REASONS = {
 }
 
 
+def iso_utc(ts: float) -> str:
+    """A unix time as ISO 8601 in UTC with milliseconds and a ``Z``: the one format of every answer."""
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         body=orjson.dumps(body),

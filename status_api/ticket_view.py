@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import time
 from typing import Any
 
 from queue_config.eta import EtaEstimator
+from queue_config.http import iso_utc
 from queue_config.kinds import Status
 from queue_config.ticket_store import TicketRecord
 
 # Poll hint for tickets that will not change by themselves soon (finished ones).
 FINISHED_POLL_SECONDS = 3600
-
-
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def ticket_document(record: TicketRecord, eta: EtaEstimator) -> dict[str, Any]:
@@ -30,8 +26,8 @@ async def ticket_document(record: TicketRecord, eta: EtaEstimator) -> dict[str, 
         "eta_p90_seconds": None,
         "position": None,
         "poll_after_seconds": FINISHED_POLL_SECONDS,
-        "created_at": _iso(record.created_at),
-        "updated_at": _iso(record.updated_at),
+        "created_at": iso_utc(record.created_at),
+        "updated_at": iso_utc(record.updated_at),
     }
     if record.batch:
         doc["batch_id"] = record.batch
@@ -43,7 +39,7 @@ async def ticket_document(record: TicketRecord, eta: EtaEstimator) -> dict[str, 
         # Booked into a later window: it joins the line when the window opens.
         wait = max(0.0, record.scheduled_for - time.time())
         doc.update(
-            scheduled_for=_iso(record.scheduled_for),
+            scheduled_for=iso_utc(record.scheduled_for),
             eta_seconds=math.ceil(wait * 10) / 10,
             poll_after_seconds=max(1, min(FINISHED_POLL_SECONDS, math.ceil(wait / 2))),
         )
