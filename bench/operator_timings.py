@@ -3,7 +3,7 @@ processes (core simulator, two front doors, a status API, a worker process, each
 
 1. Time to accept a 10,000-item bulk batch (client-side, from request to 202), three batches.
 2. How long a throttle change takes to reach the other front door: a PUT on door A sets payments to a
-   manual rate of 0, and door B is probed every 10 ms until it sheds; then back. Ten changes.
+   manual rate of 0, and door B is probed every 10 ms until it sheds; then back (``--changes``).
 
 Writes a Markdown report to stdout (and ``--out``)."""
 
@@ -54,10 +54,12 @@ async def _bulk(http: aiohttp.ClientSession, door: str, key: str, start: int, n:
     return time.perf_counter() - began, int(doc["accepted"])
 
 
-async def _propagation(http: aiohttp.ClientSession, door_a: str, door_b: str, probe_from: int) -> list[float]:
+async def _propagation(
+    http: aiohttp.ClientSession, door_a: str, door_b: str, probe_from: int, changes: int
+) -> list[float]:
     delays = []
     n = probe_from
-    for i in range(10):
+    for i in range(changes):
         shed = i % 2 == 0  # alternately close payments and open them again
         async with http.put(
             door_a + "/v1/admin/throttle",
@@ -119,7 +121,7 @@ async def run(args: argparse.Namespace) -> str:
             for i in range(args.batches):
                 batches.append(await _bulk(http, door_a, key, 1_000_000 + i * args.items, args.items))
                 await asyncio.sleep(2)
-            delays = await _propagation(http, door_a, door_b, 5_000_000)
+            delays = await _propagation(http, door_a, door_b, 5_000_000, args.changes)
     finally:
         for proc in procs:
             proc.terminate()
@@ -143,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.operator_timings", description=__doc__)
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--changes", type=int, default=10, help="throttle changes timed (close, reopen, ...)")
     parser.add_argument("--port-base", type=int, default=18300)
     parser.add_argument("--out", help="also write the report here")
     args = parser.parse_args(argv)

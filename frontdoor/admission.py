@@ -81,12 +81,18 @@ def shed_advice(
     capacity: float,
     forecast: Forecaster | None,
     max_retry_after: float,
+    not_before: float | None = None,
 ) -> ShedAdvice:
-    """What a shed client is told: when the forecast expects spare capacity, and how long to wait."""
+    """What a shed client is told: when the forecast expects spare capacity, and how long to wait.
+
+    ``not_before`` is when processing can start again at all (the announced end of maintenance): no
+    earlier time would be honest, whatever the forecast says."""
     last = forecast.last_minute if forecast is not None else None
     ahead = forecast.first_minute_below(capacity * 60) if forecast is not None and last is not None else None
-    if last is not None and ahead is not None:
-        window_start = (last + ahead) * 60
+    window_start: float | None = (last + ahead) * 60 if last is not None and ahead is not None else None
+    if not_before is not None and not_before > now:
+        window_start = max(window_start or 0.0, not_before)
+    if window_start is not None:
         wait = max(1.0, window_start - now)
         return ShedAdvice(min(wait, max_retry_after), max(window_start, now + 1))
     # No forecast to go by: each retry has about rate/demand odds, so space retries by the overload.

@@ -114,10 +114,12 @@ class AdmissionGate:
         admission_key = self._names.admission_limit(kind)
         rate = plan.rate if plan is not None else None
         manual = throttle.manual_rate(kind)
+        # The operator's mode applies from the moment this door reads it, not from the controller's next
+        # plan: a change is in force within the re-read (0.5 s, or the change notice).
         if plan is not None and manual is not None:
-            # The operator's rate applies from the moment this door reads it, not from the controller's
-            # next plan: a change is in force within the re-read (0.5 s, or the change notice).
             rate = max(0.0, manual - (plan.enterprise_rate or 0.0))
+        elif plan is not None and plan.auto_rate is not None:
+            rate = plan.auto_rate
         if plan is not None and rate is not None:
             until, remembered = self._shed_until.get((kind, priority), (0.0, 0.0))
             if until > now and remembered == rate:

@@ -44,10 +44,22 @@ return out
 """
 
 
+# KEYS: booked hash; ARGV: (start, count) pairs to give back
+_UNBOOK = """
+for i = 1, #ARGV, 2 do
+  if redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1])) <= 0 then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return 1
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Allotment:
     window_start: int | None  # None: runs now
     count: int
+    booked_in: int  # the window whose budget it took (the current one when it runs now)
 
 
 class Booker:
@@ -56,6 +68,7 @@ class Booker:
         self._names = names
         self._window = window_seconds
         self._book = redis.register_script(_BOOK)
+        self._unbook = redis.register_script(_UNBOOK)
 
     @store_call
     async def book(self, kind: str, items: int, plan: KindPlan | None, now: float) -> list[Allotment]:
@@ -64,7 +77,7 @@ class Booker:
         cap = plan.enterprise_cap if plan is not None else None
         if cap is None:
             # No controller has planned yet: the load is not limited, for bulk as for citizens.
-            return [Allotment(None, items)]
+            return [Allotment(None, items, window_start(now, self._window))]
         current = window_start(now, self._window)
         now_budget = int(cap * (current + self._window - now))
         windows = [(current, now_budget), *await self._calendar(kind, cap, now)]
@@ -81,8 +94,16 @@ class Booker:
         out: list[Allotment] = []
         for i in range(0, len(reply), 2):
             start, count = int(reply[i]), int(reply[i + 1])
-            out.append(Allotment(None if start == current else start, count))
+            out.append(Allotment(None if start == current else start, count, start))
         return out
+
+    @store_call
+    async def unbook(self, kind: str, counts: dict[int, int]) -> None:
+        """Give back what a batch booked for items that turned out to be repeats of an earlier attempt's
+        (a resumed batch): their first booking still holds their place."""
+        args = [v for start, n in sorted(counts.items()) if n > 0 for v in (start, n)]
+        if args:
+            await self._unbook(keys=[self._names.bulk_booked(kind)], args=args)
 
     async def _calendar(self, kind: str, cap: float, now: float) -> list[tuple[int, int]]:
         raw = await self._redis.get(self._names.bulk_calendar(kind))

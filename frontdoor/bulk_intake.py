@@ -1,9 +1,11 @@
-"""Accepting an enterprise's batch: quota, booking, one pipelined reservation, confirmed publishes in
-flight together, one pipelined commit.
+"""Accepting an enterprise's batch: quota, booking, one pipelined reservation, bundles of items
+published with confirms in flight together, one pipelined commit.
 
 The guarantees are the single submission's (``frontdoor.intake``), item by item: a ticket ID is in the
-answer only once its message is confirmed by RabbitMQ (in its kind's queue, or in the queue of the window
-it is booked into) and its record is committed. Items are reserved with an idempotency digest derived
+answer only once its message is confirmed by RabbitMQ (in a bundle in its kind's staging queue, from which
+workers move it to the work queue, or in the queue of the window it is booked into, which
+``frontdoor.window_release`` moves to the staging queue when the window opens) and its record is
+committed. Items are reserved with an idempotency digest derived
 from the batch's ``Idempotency-Key`` and their index, so a retried batch (after a timeout, a 503, or a
 front door that died half-way) finds the same tickets and publishes only what is missing.
 """
@@ -33,18 +35,17 @@ from queue_config.enterprises import Enterprise
 from queue_config.errors import BrokerUnavailable, StoreUnavailable, TicketgateError
 from queue_config.eta import EtaEstimator
 from queue_config.http import iso_utc
-from queue_config.messages import TicketMessage, encode
+from queue_config.messages import BUNDLE_HEADER, TicketMessage, encode_bundle
 from queue_config.names import Names
 from queue_config.ticket_ids import TicketIds
-from queue_config.ticket_store import NewTicket, Reservation, TicketStore, as_text, reservation
+from queue_config.ticket_store import NewTicket, Reservation, TicketStore, as_text
 from queue_config.topology import Topology
 from queue_config.traffic import TrafficCounter
 
 log = structlog.get_logger("bulk_intake")
 
-# Publishes in flight at once: enough to keep the broker's confirms pipelined, few enough that one
-# batch does not starve the single submissions sharing the publisher channels.
-PUBLISH_CONCURRENCY = 500
+# Items a bundle message carries: about 50 KB of JSON, so a 10,000-item batch is some 50 confirms.
+BUNDLE_ITEMS = 200
 
 
 class BatchConflict(TicketgateError):
@@ -71,6 +72,7 @@ class _Item:
     index: int
     sub: Submission
     window: int | None = None  # unix start of the window it is booked into; None: runs now
+    booked_in: int = 0  # the window whose budget its booking took
     ticket_id: str = ""
     outcome: Reservation = Reservation.CREATED
     seq: int | None = None
@@ -134,11 +136,17 @@ class BulkIntake:
             batch_id, enterprise_id=enterprise.enterprise_id, total=total, callback_url=callback_url
         )
         items = [_Item(index, sub) for index, sub in valid]
+        began = time.perf_counter()
         await self._book(items)
+        booked = time.perf_counter()
         await self._reserve(items, scope, batch_id, idempotency_key)
+        if resuming:
+            await self._unbook_repeats(items)
+        reserved = time.perf_counter()
         created = await self._publish_and_commit(items, batch_id, scope)
-        for kind, n in _count_by_kind(items).items():
-            self._counter.count(kind, traffic.ENTERPRISE_ARRIVALS, n)
+        queued = time.perf_counter()
+        for kind, group in _by_kind(items).items():
+            self._counter.count(kind, traffic.ENTERPRISE_ARRIVALS, len(group))
         runs: dict[tuple[str, str], int] = defaultdict(int)
         for item in items:
             runs[(item.sub.kind.value, "now" if item.window is None else "later")] += 1
@@ -149,7 +157,15 @@ class BulkIntake:
             tickets[item.index] = item.ticket_id
         body = orjson.dumps(self._answer(batch_id, items, rejected, tickets))
         await self._batches.accepted(batch_id, tickets=tickets, created=created, response=body)
-        log.info("batch_accepted", items=len(items), rejected=len(rejected), created=created)
+        log.info(
+            "batch_accepted",
+            items=len(items),
+            rejected=len(rejected),
+            created=created,
+            book_ms=round((booked - began) * 1000),
+            reserve_ms=round((reserved - booked) * 1000),
+            publish_commit_ms=round((queued - reserved) * 1000),
+        )
         return BatchAnswer(True, body, self.status_url(batch_id))
 
     def status_url(self, batch_id: str) -> str:
@@ -195,44 +211,49 @@ class BulkIntake:
 
     async def _book(self, items: list[_Item]) -> None:
         now = time.time()
-        by_kind: dict[str, list[_Item]] = defaultdict(list)
-        for item in items:
-            by_kind[item.sub.kind.value].append(item)
-        for kind, group in by_kind.items():
+        for kind, group in _by_kind(items).items():
             allotments = await self._booker.book(kind, len(group), self._plan.kind(kind), now)
             position = 0
             for allotment in allotments:
                 for item in group[position : position + allotment.count]:
                     item.window = allotment.window_start
+                    item.booked_in = allotment.booked_in
                 position += allotment.count
 
+    async def _unbook_repeats(self, items: list[_Item]) -> None:
+        for kind, group in _by_kind(items).items():
+            counts: dict[int, int] = defaultdict(int)
+            for item in group:
+                if item.outcome is not Reservation.CREATED:
+                    counts[item.booked_in] += 1
+            await self._booker.unbook(kind, counts)
+
     async def _reserve(self, items: list[_Item], scope: str, batch_id: str, key: str | None) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for item in items:
+        for kind, group in _by_kind(items).items():
+            tickets = []
+            for item in group:
                 item.ticket_id = self._ids.mint()
                 if key:
                     item.idem = hashlib.sha256(f"{key}\n{item.index}".encode()).hexdigest()
-                new = NewTicket(
-                    item.ticket_id,
-                    item.sub.kind.value,
-                    scope,
-                    item.sub.digest,
-                    item.idem,
-                    resident_id.mask(item.sub.citizen_id),
-                    batch_id=batch_id,
-                    scheduled=item.window is not None,
+                tickets.append(
+                    NewTicket(
+                        item.ticket_id,
+                        kind,
+                        scope,
+                        item.sub.digest,
+                        item.idem,
+                        resident_id.mask(item.sub.citizen_id),
+                        batch_id=batch_id,
+                        scheduled=item.window is not None,
+                    )
                 )
-                await self._store.reserve_on(pipe, new)
-            try:
-                replies = await pipe.execute()
-            except OSError as exc:
-                raise StoreUnavailable(f"redis unavailable: {exc}") from exc
-        for item, reply in zip(items, replies, strict=True):
-            item.outcome, item.ticket_id, item.seq = reservation(reply)
-            if item.outcome is Reservation.CONFLICT:
-                # The same batch key and index with another item: the batch digest already matched,
-                # so this is an older batch's entry; answer with that ticket, as a repeat.
-                item.outcome = Reservation.EXISTING
+            replies = await self._store.reserve_many(kind, scope, batch_id, tickets)
+            for item, (outcome, ticket_id, seq) in zip(group, replies, strict=True):
+                item.outcome, item.ticket_id, item.seq = outcome, ticket_id, seq
+                if outcome is Reservation.CONFLICT:
+                    # The same batch key and index with another item: the batch digest already matched,
+                    # so this is an older batch's entry; answer with that ticket, as a repeat.
+                    item.outcome = Reservation.EXISTING
 
     async def _publish_and_commit(self, items: list[_Item], batch_id: str, scope: str) -> int:
         """Publish every new item (and any a dead front door left unpublished), commit what the broker
@@ -246,13 +267,16 @@ class BulkIntake:
                 self._names.window_queue(kind, start), self._topology.window_queue_arguments()
             )
         now = time.time()
-        failed: list[_Item] = []
-        for start in range(0, len(to_publish), PUBLISH_CONCURRENCY):
-            chunk = to_publish[start : start + PUBLISH_CONCURRENCY]
-            results = await asyncio.gather(
-                *(self._publish(item, batch_id, now) for item in chunk), return_exceptions=True
-            )
-            failed += [item for item, r in zip(chunk, results, strict=True) if isinstance(r, BaseException)]
+        bundles = _bundles(to_publish)
+        results = await asyncio.gather(
+            *(self._publish_bundle(bundle, batch_id, now) for bundle in bundles), return_exceptions=True
+        )
+        failed = [
+            item
+            for bundle, r in zip(bundles, results, strict=True)
+            if isinstance(r, BaseException)
+            for item in bundle
+        ]
         if windows:
             await self._redis.zadd(
                 self._names.bulk_windows, {f"{kind}:{start}": start or 0 for kind, start in windows}
@@ -282,38 +306,46 @@ class BulkIntake:
         # its message, should the first have reached the broker, is harmless (workers are idempotent).
         return [i for i, s in zip(repeats, statuses, strict=True) if s == b"accepting"]
 
-    async def _publish(self, item: _Item, batch_id: str, now: float) -> None:
-        message = TicketMessage(
-            ticket_id=item.ticket_id,
-            kind=item.sub.kind.value,
-            citizen_id=item.sub.citizen_id,
-            payload=item.sub.payload,
-            created_at=now,
-            batch_id=batch_id,
+    async def _publish_bundle(self, bundle: list[_Item], batch_id: str, now: float) -> None:
+        first = bundle[0]
+        kind = first.sub.kind.value
+        body = encode_bundle(
+            [
+                TicketMessage(
+                    ticket_id=item.ticket_id,
+                    kind=kind,
+                    citizen_id=item.sub.citizen_id,
+                    payload=item.sub.payload,
+                    created_at=now,
+                    batch_id=batch_id,
+                )
+                for item in bundle
+            ]
         )
-        if item.window is None:
-            await self._broker.publish(encode(message), routing_key=message.kind, message_id=item.ticket_id)
-        else:
-            await self._broker.publish(
-                encode(message),
-                routing_key=self._names.window_queue(message.kind, item.window),
-                message_id=item.ticket_id,
-                to_queue=True,
-            )
+        queue = (
+            self._names.staging_queue(kind)
+            if first.window is None
+            else self._names.window_queue(kind, first.window)
+        )
+        await self._broker.publish(
+            body,
+            routing_key=queue,
+            message_id=f"{batch_id}:{first.index}",
+            to_queue=True,
+            headers={BUNDLE_HEADER: len(bundle)},
+        )
 
     async def _commit(self, items: list[_Item]) -> None:
         now = time.time()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for item in items:
-                kind = item.sub.kind.value
+        for kind, group in _by_kind(items).items():
+            commits: list[tuple[str, float | None, float | None]] = []
+            for item in group:
                 if item.window is None:
                     eta = await self._eta.estimate(kind, item.seq)
-                    await self._store.commit(
-                        item.ticket_id, kind, promised_by=now + eta.eta_p90_seconds, pipeline=pipe
-                    )
+                    commits.append((item.ticket_id, now + eta.eta_p90_seconds, None))
                 else:
-                    await self._store.commit(item.ticket_id, kind, scheduled_for=item.window, pipeline=pipe)
-            await pipe.execute()
+                    commits.append((item.ticket_id, None, item.window))
+            await self._store.commit_many(kind, commits)
 
     def _answer(
         self,
@@ -351,8 +383,20 @@ def _batch_digest(
     return h.hexdigest()
 
 
-def _count_by_kind(items: list[_Item]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
+def _bundles(items: list[_Item]) -> list[list[_Item]]:
+    """Items grouped by destination (kind and window), in bundles of at most ``BUNDLE_ITEMS``."""
+    by_queue: dict[tuple[str, int | None], list[_Item]] = defaultdict(list)
     for item in items:
-        counts[item.sub.kind.value] += 1
-    return counts
+        by_queue[(item.sub.kind.value, item.window)].append(item)
+    return [
+        group[start : start + BUNDLE_ITEMS]
+        for group in by_queue.values()
+        for start in range(0, len(group), BUNDLE_ITEMS)
+    ]
+
+
+def _by_kind(items: list[_Item]) -> dict[str, list[_Item]]:
+    groups: dict[str, list[_Item]] = defaultdict(list)
+    for item in items:
+        groups[item.sub.kind.value].append(item)
+    return groups

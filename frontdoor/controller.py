@@ -168,17 +168,14 @@ class AdmissionController:
             else 1.0
         )
         manual = throttle.manual_rate(kind)
-        total = (
-            manual
-            if manual is not None
-            else admission.admission_rate(capacity, backlog, throttle.max_wait_seconds)
-        )
+        auto_total = admission.admission_rate(capacity, backlog, throttle.max_wait_seconds)
+        total = manual if manual is not None else auto_total
         offered = await self._traffic.seconds(
             kind, traffic.ENTERPRISE_ARRIVALS, (second - s for s in DEMAND_WINDOW)
         )
-        rate, enterprise_rate = admission.split_rate(
-            total, throttle.enterprise_share, sum(offered) / len(DEMAND_WINDOW)
-        )
+        enterprise_demand = sum(offered) / len(DEMAND_WINDOW)
+        rate, enterprise_rate = admission.split_rate(total, throttle.enterprise_share, enterprise_demand)
+        auto_rate, _ = admission.split_rate(auto_total, throttle.enterprise_share, enterprise_demand)
         advice = admission.shed_advice(
             now=now,
             demand=demand,
@@ -186,6 +183,7 @@ class AdmissionController:
             capacity=capacity,
             forecast=state.forecaster,
             max_retry_after=self._settings.shed_max_retry_after_seconds,
+            not_before=throttle.maintenance_ends_at(),
         )
         await self._calibrate(kind, state, now)
         plan = KindPlan(
@@ -200,6 +198,7 @@ class AdmissionController:
             retry_after_seconds=round(advice.retry_after_seconds, 1),
             suggested_at=advice.suggested_at,
             workers=len(reports),
+            auto_rate=round(auto_rate, 3),
         )
         if self._outlook.due(kind, now):
             await self._outlook.publish(

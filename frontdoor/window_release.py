@@ -1,9 +1,10 @@
 """Releasing booked bulk items when their window opens: every front door runs this, one at a time per
-window (a short Redis lock), moving the window queue's messages into the kind's work queue.
+window (a short Redis lock), moving the window queue's bundles (``queue_config.messages.TicketBundle``)
+into the kind's staging queue, where workers split them into single tickets on the work queue.
 
-Each message's ticket is marked ``queued`` (with its place in line), the message is published to the work
-exchange and confirmed, and only then acked in the window queue; a door that dies half-way leaves the rest
-unacked, the lock expires, and another door finishes the window. A message published twice that way is
+For each bundle the tickets are marked ``queued`` (each takes its place in line), the bundle is published
+to the staging queue and confirmed, and only then acked in the window queue; a door that dies half-way
+leaves it unacked, the lock expires, and another door moves it again. A ticket moved twice that way is
 harmless: workers are idempotent by ticket ID.
 
 A window queue is deleted once it has stayed empty ``DELETE_GRACE_SECONDS`` past its start. RabbitMQ
@@ -23,6 +24,8 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from redis.asyncio import Redis
 
 from queue_config.broker import BrokerLink
+from queue_config.errors import MessageRejected
+from queue_config.messages import BUNDLE_HEADER, decode_bundle
 from queue_config.names import Names
 from queue_config.periodic import Periodic
 from queue_config.ticket_store import TicketStore, as_text
@@ -31,7 +34,7 @@ log = structlog.get_logger("window_release")
 
 LOCK_MS = 30_000
 DELETE_GRACE_SECONDS = 60.0
-CHUNK = 200
+CHUNK = 500  # tickets moved together
 
 
 class WindowRelease:
@@ -54,8 +57,8 @@ class WindowRelease:
     async def step(self) -> int:
         if not self._broker.ready:
             return 0
-        due = await self._redis.zrangebyscore(self._names.bulk_windows, "-inf", time.time(), start=0, num=20)
         moved = 0
+        due = await self._redis.zrangebyscore(self._names.bulk_windows, "-inf", time.time(), start=0, num=20)
         for raw in due:
             member = as_text(raw)  # type: ignore[arg-type]  # plain members: no scores asked for
             kind, _, start = member.partition(":")
@@ -71,26 +74,18 @@ class WindowRelease:
 
     async def _release(self, kind: str, start: int, member: str) -> int:
         queue_name = self._names.window_queue(kind, start)
+        # A channel of its own: a NOT_FOUND (a window queue another door deleted) closes it.
         channel = await self._broker.channel(prefetch=CHUNK)
-        moved = 0
         try:
-            queue = await channel.declare_queue(queue_name, passive=True)
-            while True:
-                batch: list[AbstractIncomingMessage] = []
-                while len(batch) < CHUNK and (message := await queue.get(fail=False)) is not None:
-                    batch.append(message)
-                if not batch:
-                    break
-                await asyncio.gather(*(self._move(kind, m) for m in batch))
-                moved += len(batch)
+            moved = await self._drain(channel, kind, queue_name)
             if time.time() >= start + DELETE_GRACE_SECONDS:
                 await self._retire(channel, queue_name, member)
         except Exception as exc:
             if "NOT_FOUND" in repr(exc):
                 # Deleted by another door after it emptied it: only the calendar entry is left.
                 await self._redis.zrem(self._names.bulk_windows, member)
-            else:
-                raise
+                return 0
+            raise
         finally:
             with contextlib.suppress(Exception):
                 await channel.close()
@@ -98,13 +93,44 @@ class WindowRelease:
             log.info("window_released", kind=kind, window_start=start, items=moved)
         return moved
 
-    async def _move(self, kind: str, message: AbstractIncomingMessage) -> None:
-        ticket_id = message.message_id or ""
-        # Marked queued first: a worker may take the message the moment it is published. Should the
-        # publish fail, the message goes back to the window queue and is moved again next step.
-        await self._store.release(ticket_id, kind)
-        await self._broker.publish(message.body, routing_key=kind, message_id=ticket_id)
+    async def _drain(self, channel: AbstractChannel, kind: str, queue_name: str) -> int:
+        queue = await channel.declare_queue(queue_name, passive=True)
+        moved = 0
+        while True:
+            batch: list[AbstractIncomingMessage] = []
+            items = 0
+            while items < CHUNK and (message := await queue.get(fail=False)) is not None:
+                batch.append(message)
+                items += int(str(message.headers.get(BUNDLE_HEADER) or 1))
+            if not batch:
+                return moved
+            moved += sum(await asyncio.gather(*(self._move(kind, m) for m in batch)))
+
+    async def _move(self, kind: str, message: AbstractIncomingMessage) -> int:
+        try:
+            ticket_ids = [t.ticket_id for t in decode_bundle(message.body)]
+        except MessageRejected:
+            # Only ever written by our own front doors: requeueing it would spin on it for ever.
+            log.error("bundle_undecodable", message_id=message.message_id)
+            await message.reject()
+            return 0
+        try:
+            # Marked queued first: a worker may take a ticket the moment it reaches the work queue.
+            # Should the publish fail, the bundle goes back and is moved again (repeats are harmless).
+            await self._store.release(ticket_ids, kind)
+            await self._broker.publish(
+                message.body,
+                routing_key=self._names.staging_queue(kind),
+                message_id=message.message_id or "",
+                to_queue=True,
+                headers={BUNDLE_HEADER: len(ticket_ids)},
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
+            raise
         await message.ack()
+        return len(ticket_ids)
 
     async def _retire(self, channel: AbstractChannel, queue_name: str, member: str) -> None:
         raw = await channel.get_underlay_channel()

@@ -11,7 +11,6 @@ tickets finish within their promise and lowers while far more do.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import time
 from collections.abc import Callable
@@ -90,14 +89,8 @@ class EtaEstimator:
 
     def maintenance_left(self) -> float:
         """Seconds until the announced end of maintenance (0 when not in maintenance or none is set)."""
-        throttle = self._plan.throttle if self._plan is not None else None
-        if throttle is None or throttle.mode != "maintenance" or not throttle.maintenance_until:
-            return 0.0
-        try:
-            until = dt.datetime.fromisoformat(throttle.maintenance_until.replace("Z", "+00:00"))
-        except ValueError:
-            return 0.0
-        return max(0.0, until.timestamp() - self._clock())
+        ends = self._plan.throttle.maintenance_ends_at() if self._plan is not None else None
+        return 0.0 if ends is None else max(0.0, ends - self._clock())
 
     @property
     def maintenance(self) -> bool:

@@ -30,6 +30,10 @@ class Names:
     def dead_queue(self, kind: str) -> str:
         return f"{self.namespace}.{kind}.dead"
 
+    def staging_queue(self, kind: str) -> str:
+        """Holds bundles of bulk items that may run now, until a front door moves them to the work queue."""
+        return f"{self.namespace}.{kind}.bulk"
+
     def window_queue(self, kind: str, window_start: int) -> str:
         """Holds bulk items booked into the window that opens at ``window_start`` (unix seconds)."""
         return f"{self.namespace}.{kind}.window.{window_start}"

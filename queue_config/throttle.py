@@ -7,6 +7,7 @@ the operator API's business; this module only defines the document and keeps it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -42,6 +43,15 @@ class Throttle(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     def manual_rate(self, kind: str) -> float | None:
         return self.rates.get(kind) if self.mode == "manual" else None
+
+    def maintenance_ends_at(self) -> float | None:
+        """Unix time of the announced end of maintenance; None outside maintenance or when none is set."""
+        if self.mode != "maintenance" or not self.maintenance_until:
+            return None
+        try:
+            return dt.datetime.fromisoformat(self.maintenance_until.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
 
 
 _decoder = msgspec.json.Decoder(Throttle)

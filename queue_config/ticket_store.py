@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ParamSpec, TypeVar
@@ -24,6 +24,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 RATE_BUCKET_SECONDS = 5
+# Tickets per call of a batch script: long enough to amortise the call, short enough (a few ms of Redis
+# time) not to hold up the single submissions behind it.
+SCRIPT_BATCH = 500
 
 
 def store_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
@@ -119,7 +122,9 @@ class TicketStore:
         self._pending_ttl = pending_ttl
         self._clock = clock
         self._reserve = redis.register_script(lua.RESERVE)
+        self._reserve_many = redis.register_script(lua.RESERVE_MANY)
         self._commit = redis.register_script(lua.COMMIT)
+        self._commit_many = redis.register_script(lua.COMMIT_MANY)
         self._discard = redis.register_script(lua.DISCARD)
         self._begin = redis.register_script(lua.BEGIN_ATTEMPT)
         self._retrying = redis.register_script(lua.RETRYING)
@@ -144,10 +149,38 @@ class TicketStore:
         keys, args = self._reserve_call(new)
         return reservation(await self._reserve(keys=keys, args=args))
 
-    async def reserve_on(self, pipeline: Pipeline, new: NewTicket) -> None:
-        """``reserve``, queued on a pipeline: read its reply with ``reservation``."""
-        keys, args = self._reserve_call(new)
-        await self._reserve(keys=keys, args=args, client=pipeline)
+    @store_call
+    async def reserve_many(
+        self, kind: str, scope: str, batch_id: str, tickets: Sequence[NewTicket]
+    ) -> list[tuple[Reservation, str, int | None]]:
+        """``reserve`` for many tickets of one kind, scope and batch, in a few pipelined calls."""
+        n = self.names
+        head: list[str | float | int] = [
+            n.ticket_prefix,
+            n.idempotency(scope, ""),
+            n.dedupe(scope, ""),
+            self._clock(),
+            self._pending_ttl,
+            self._idem_ttl,
+            self._ticket_ttl,
+            kind,
+            batch_id,
+        ]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for start in range(0, len(tickets), SCRIPT_BATCH):
+                items = [
+                    f"{t.ticket_id}\t{t.body_digest}\t{t.idempotency_digest or ''}\t{t.masked_client}\t"
+                    f"{'1' if t.scheduled else ''}"
+                    for t in tickets[start : start + SCRIPT_BATCH]
+                ]
+                await self._reserve_many(keys=[n.enqueued_count(kind)], args=[*head, *items], client=pipe)
+            replies = await pipe.execute()
+        out: list[tuple[Reservation, str, int | None]] = []
+        for reply in replies:
+            for i in range(0, len(reply), 3):
+                seq = int(reply[i + 2])
+                out.append((Reservation(as_text(reply[i])), as_text(reply[i + 1]), seq or None))
+        return out
 
     def _reserve_call(self, new: NewTicket) -> tuple[list[str], list[str | float | int]]:
         n = self.names
@@ -197,15 +230,34 @@ class TicketStore:
         )
 
     @store_call
-    async def release(self, ticket_id: str, kind: str) -> bool:
-        """A scheduled ticket's window opened and its message is in the kind's queue: it is queued now."""
+    async def commit_many(self, kind: str, tickets: Sequence[tuple[str, float | None, float | None]]) -> None:
+        """``commit`` for many tickets of one kind: (ticket ID, promised_by, scheduled_for) each."""
         n = self.names
-        return bool(
-            await self._release(
-                keys=[n.ticket(ticket_id), n.enqueued_count(kind), n.events_channel],
-                args=[ticket_id, self._clock()],
-            )
-        )
+        head: list[str | float | int] = [n.ticket_prefix, self._clock(), self._ticket_ttl]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for start in range(0, len(tickets), SCRIPT_BATCH):
+                items = [
+                    f"{tid}\t{'' if promised is None else round(promised, 3)}\t"
+                    f"{'' if scheduled is None else round(scheduled, 3)}"
+                    for tid, promised, scheduled in tickets[start : start + SCRIPT_BATCH]
+                ]
+                await self._commit_many(keys=[n.eta_outcomes(kind)], args=[*head, *items], client=pipe)
+            await pipe.execute()
+
+    @store_call
+    async def release(self, ticket_ids: Sequence[str], kind: str) -> None:
+        """Tickets whose messages are now in the kind's work queue: a ``scheduled`` one (its window opened)
+        becomes ``queued`` and takes its place in line; any other is left as it is."""
+        n = self.names
+        now = self._clock()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for ticket_id in ticket_ids:
+                await self._release(
+                    keys=[n.ticket(ticket_id), n.enqueued_count(kind), n.events_channel],
+                    args=[ticket_id, now],
+                    client=pipe,
+                )
+            await pipe.execute()
 
     @store_call
     async def replay(self, ticket_id: str, kind: str) -> bool:

@@ -8,6 +8,9 @@ Per kind:
   queue only expires at the head, so each (attempt level, jitter step) gets its own fixed-TTL queue:
   FIFO order then equals expiry order.
 - ``<ns>.<kind>.dead``: durable quorum dead-letter queue that operators inspect and replay.
+- ``<ns>.<kind>.bulk``: quorum queue of bundles of bulk items that may run now (``frontdoor.window_release``
+  moves them to the work queue); booked items wait in ``<ns>.<kind>.window.<start>`` queues, declared
+  when a batch books them.
 """
 
 from __future__ import annotations
@@ -87,6 +90,9 @@ class Topology:
                 names.dead_queue(kind), durable=True, arguments={"x-queue-type": "quorum"}
             )
             await dead_queue.bind(dead, routing_key=kind)
+            await channel.declare_queue(
+                names.staging_queue(kind), durable=True, arguments=self.window_queue_arguments()
+            )
             for ttl in sorted({ttl for level in self.delay_ttls_ms for ttl in level}):
                 await channel.declare_queue(
                     names.delay_queue(kind, ttl),
@@ -98,6 +104,6 @@ class Topology:
         ttls = sorted({ttl for level in self.delay_ttls_ms for ttl in level})
         out: list[str] = []
         for kind in KINDS:
-            out += [self.names.queue(kind), self.names.dead_queue(kind)]
+            out += [self.names.queue(kind), self.names.dead_queue(kind), self.names.staging_queue(kind)]
             out += [self.names.delay_queue(kind, ttl) for ttl in ttls]
         return out

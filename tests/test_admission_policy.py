@@ -102,6 +102,24 @@ def test_without_a_forecast_retry_after_grows_with_the_overload() -> None:
     assert light.suggested_at is None
 
 
+def test_during_maintenance_the_suggested_time_is_never_before_its_announced_end() -> None:
+    ends = 1_000.0 + 3600
+    # Without a forecast, and with a forecast whose spare minute comes before the end
+    plain = shed_advice(
+        now=1_000, demand=50, rate=10, capacity=10, forecast=None, max_retry_after=300, not_before=ends
+    )
+    assert plain.suggested_at == ends and plain.retry_after_seconds == 300
+    short = shed_advice(
+        now=1_000, demand=50, rate=10, capacity=10, forecast=None, max_retry_after=300, not_before=1_000 + 42
+    )
+    assert short.suggested_at == 1_042 and short.retry_after_seconds == 42
+    # An end already past changes nothing
+    past = shed_advice(
+        now=1_000, demand=12, rate=10, capacity=10, forecast=None, max_retry_after=300, not_before=10.0
+    )
+    assert past == shed_advice(now=1_000, demand=12, rate=10, capacity=10, forecast=None, max_retry_after=300)
+
+
 def test_enterprises_take_only_their_share_and_only_what_they_send() -> None:
     assert split_rate(100.0, 0.3, enterprise_demand=500.0) == (70.0, 30.0)
     assert split_rate(100.0, 0.3, enterprise_demand=10.0) == (90.0, 10.0)

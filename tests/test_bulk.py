@@ -18,7 +18,11 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
+from frontdoor.app import BROKER
+from queue_config.messages import BUNDLE_HEADER, TicketMessage, encode_bundle
+from queue_config.names import Names
 from queue_config.settings import Settings
+from queue_config.ticket_store import NewTicket, TicketStore
 from tests.support.system import Served, System, start_system, submission
 
 TOKEN = "op-token-bulk-tests"
@@ -297,6 +301,56 @@ async def test_the_callback_is_signed_retried_and_delivered_once(
         await system.stop()
 
 
+async def throttle_payments_for_enterprises(system: System, redis: Redis) -> None:
+    """Payments at a manual 4 a second, of which enterprises may use half, seen by the plan."""
+    assert system.frontdoor is not None
+    async with system.http.put(
+        system.frontdoor.url + "/v1/admin/throttle",
+        json={"mode": "manual", "rates": {"payment": 4}, "enterprise_share": 0.5},
+        headers=OPERATOR,
+    ) as r:
+        assert r.status == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        plan = orjson.loads(await redis.get(system.names.admission_plan) or b"{}")
+        if plan and plan["kinds"]["payment"]["enterprise_cap"] == 2.0:
+            break
+        await asyncio.sleep(0.2)
+    assert plan["kinds"]["payment"]["enterprise_cap"] == 2.0
+    await asyncio.sleep(1.0)  # every door re-reads the plan twice a second
+
+
+async def test_a_resumed_batch_does_not_book_its_items_twice(
+    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis
+) -> None:
+    system = await start_system(
+        fresh_namespace.replace(operator_token=TOKEN, bulk_window_seconds=3), http, redis
+    )
+    try:
+        await _resumed_batch_books_once(system, redis)
+    finally:
+        await system.stop()
+
+
+async def _resumed_batch_books_once(system: System, redis: Redis) -> None:
+    await throttle_payments_for_enterprises(system, redis)
+    key = (await create_enterprise(system))["api_key"]
+    booked_key = system.names.bulk_booked("payment")
+    body = {"items": items(40, 90_000)}
+    idem = {"Idempotency-Key": "payroll-resumed"}
+    code, first, _ = await post_bulk(system, key, body, headers=idem)
+    assert code == 202 and first["scheduled"], first
+    booked = sum(int(v) for v in (await redis.hvals(booked_key)))
+
+    # When the door that took it died before keeping its answer, and the client retries with the key
+    await redis.delete(system.names.batch_response(first["batch_id"]))
+    code, again, _ = await post_bulk(system, key, body, headers=idem)
+
+    # Then the retry finds the same tickets, and the windows count each item once
+    assert code == 202 and again["tickets"] == first["tickets"]
+    assert sum(int(v) for v in (await redis.hvals(booked_key))) == booked == 40
+
+
 async def test_items_beyond_what_may_run_now_are_booked_into_later_windows(
     fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis
 ) -> None:
@@ -304,21 +358,7 @@ async def test_items_beyond_what_may_run_now_are_booked_into_later_windows(
     settings = fresh_namespace.replace(operator_token=TOKEN, bulk_window_seconds=3)
     system = await start_system(settings, http, redis)
     try:
-        assert system.frontdoor is not None
-        async with system.http.put(
-            system.frontdoor.url + "/v1/admin/throttle",
-            json={"mode": "manual", "rates": {"payment": 4}, "enterprise_share": 0.5},
-            headers=OPERATOR,
-        ) as r:
-            assert r.status == 200
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            plan = orjson.loads(await redis.get(system.names.admission_plan) or b"{}")
-            if plan and plan["kinds"]["payment"]["enterprise_cap"] == 2.0:
-                break
-            await asyncio.sleep(0.2)
-        assert plan["kinds"]["payment"]["enterprise_cap"] == 2.0
-        await asyncio.sleep(1.0)  # every door re-reads the plan twice a second
+        await throttle_payments_for_enterprises(system, redis)
         key = (await create_enterprise(system))["api_key"]
 
         # When a batch of 40 payments arrives (at most 2/s x 3 s may run in the current window)
@@ -346,3 +386,83 @@ async def test_items_beyond_what_may_run_now_are_booked_into_later_windows(
         assert done >= time.mktime(time.strptime(first_window[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
     finally:
         await system.stop()
+
+
+async def test_a_bundle_moved_twice_applies_each_ticket_once(bulk_system: System) -> None:
+    """A worker that published a bundle's tickets and died before acking it: the bundle comes back and is
+    moved again, and no effect happens twice."""
+    system = bulk_system
+    assert system.frontdoor is not None
+    key = (await create_enterprise(system))["api_key"]
+    sent = items(30, 70_000)
+    code, doc, _ = await post_bulk(system, key, {"items": sent})
+    assert code == 202 and doc["running_now"] == 30, doc
+    await wait_batch_finished(system, key, doc["batch_id"])
+
+    # The same bundle staged again, as RabbitMQ redelivers it after the worker's death
+    tickets = [
+        TicketMessage(
+            ticket_id=tid,
+            kind=item["kind"],
+            citizen_id=item["citizen_id"],
+            payload=item["payload"],
+            created_at=time.time(),
+            batch_id=doc["batch_id"],
+        )
+        for tid, item in zip(doc["tickets"], sent, strict=True)
+    ]
+    broker = system.frontdoor.app[BROKER]
+    await broker.publish(
+        encode_bundle(tickets),
+        routing_key=system.names.staging_queue("payment"),
+        message_id="again",
+        to_queue=True,
+        headers={BUNDLE_HEADER: len(tickets)},
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        staged = await system.queue_depth(system.names.staging_queue("payment"))
+        queued = await system.queue_depth(system.names.queue("payment"))
+        if staged == 0 and queued == 0:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)  # the last moved tickets reach the worker and are recognised as done
+
+    ledger = await system.ledger()
+    assert ledger["keys"] == ledger["effects"] == 30
+    for tid in doc["tickets"]:
+        assert (await system.ledger(tid))["effects"] == 1
+    assert (await get_batch(system, key, doc["batch_id"]))[1]["counts"] == {"done": 30}
+
+
+async def test_batch_reservation_agrees_with_one_reservation_at_a_time(
+    fresh_namespace: Settings, redis: Redis
+) -> None:
+    """RESERVE_MANY runs RESERVE's own function: the same tickets give the same outcomes, in order,
+    whether reserved one call at a time or in one batch call (new, duplicate, existing, conflict)."""
+    names = Names(fresh_namespace.namespace)
+    other = Names(fresh_namespace.namespace + "-single")
+
+    def store(on: Names) -> TicketStore:
+        return TicketStore(redis, on, ticket_ttl=600, idempotency_ttl=600, pending_ttl=600, clock=lambda: 1.0)
+
+    def new(tid: str, digest: str, idem: str | None, scheduled: bool = False) -> NewTicket:
+        return NewTicket(tid, "payment", "scope", digest, idem, "110105********002X", "b1", scheduled)
+
+    tickets = [
+        new("t1", "d1", "i1"),
+        new("t2", "d2", None, scheduled=True),
+        new("t3", "d1", None),  # same body as t1, still open: duplicate of t1
+        new("t4", "d4", "i1"),  # idempotency key of t1 with another body: conflict
+        new("t5", "d1", "i1"),  # idempotency key of t1, same body: existing
+        new("t6", "d6", "i6"),
+    ]
+    batch = await store(names).reserve_many("payment", "scope", "b1", tickets)
+    single = store(other)
+    one_by_one = [await single.reserve(t) for t in tickets]
+    assert batch == one_by_one
+    outcomes = [r[0].value for r in batch]
+    assert outcomes == ["created", "created", "duplicate", "conflict", "existing", "created"]
+    assert [r[2] for r in batch] == [1, None, None, None, None, 2]  # a scheduled ticket has no place yet
+    for ns in (names, other):
+        await redis.delete(*[k async for k in redis.scan_iter(f"{ns.namespace}:*")])

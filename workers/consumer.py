@@ -1,4 +1,6 @@
-"""A consumer per kind: its own channel, prefetch equal to its concurrency, and a clean drain on stop.
+"""A consumer per queue: its own channel, prefetch equal to its concurrency, and a clean drain on stop.
+Each kind has one on its work queue (tickets to process) and one on its staging queue (bulk bundles to
+split onto the work queue).
 
 Shutdown order matters: stop taking deliveries first, then let in-flight tickets finish (within a bound)
 while the connection stays open so their acks can still reach the broker, and only then close it.
@@ -8,27 +10,45 @@ Whatever is still unfinished at the bound goes back to the queue when the channe
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
+import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 from queue_config import metrics
 from queue_config.broker import BrokerLink
 from queue_config.topology import Topology
-from workers.processor import Processor
 
 log = structlog.get_logger("consumer")
 
 
+class MessageProcessor(Protocol):
+    async def process(self, message: AbstractIncomingMessage) -> None: ...
+
+
 class KindConsumer:
     def __init__(
-        self, kind: str, topology: Topology, *, broker: BrokerLink, processor: Processor, concurrency: int
+        self,
+        kind: str,
+        topology: Topology,
+        *,
+        broker: BrokerLink,
+        processor: MessageProcessor,
+        concurrency: int,
+        staging: bool = False,
     ) -> None:
         self.kind = kind
         self._topology = topology
         self._broker = broker
         self._processor = processor
         self._concurrency = concurrency
+        self._staging = staging
+        names = topology.names
+        self.queue_name = names.staging_queue(kind) if staging else names.queue(kind)
+        self._arguments: dict[str, aio_pika.abc.FieldValue] = (
+            topology.window_queue_arguments() if staging else topology.main_queue_arguments()
+        )
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
@@ -43,25 +63,28 @@ class KindConsumer:
         # Declared, not merely looked up: the robust channel restores only queues it declared, and with
         # them their consumers, after the broker comes back.
         self._queue = await self._channel.declare_queue(
-            self._topology.names.queue(self.kind),
-            durable=True,
-            arguments=self._topology.main_queue_arguments(),
+            self.queue_name, durable=True, arguments=self._arguments
         )
         if consume:
             self._tag = await self._queue.consume(self._on_message)
-        log.info("consumer_started", kind=self.kind, concurrency=self._concurrency, paused=not consume)
+        log.info(
+            "consumer_started",
+            queue=self.queue_name,
+            concurrency=self._concurrency,
+            paused=not consume,
+        )
 
     async def pause(self) -> None:
         """Stop taking deliveries (maintenance); tickets already taken finish."""
         if self._queue is not None and self._tag is not None:
             tag, self._tag = self._tag, None
             await self._queue.cancel(tag)
-            log.info("consumer_paused", kind=self.kind)
+            log.info("consumer_paused", queue=self.queue_name)
 
     async def resume(self) -> None:
         if self._queue is not None and self._tag is None:
             self._tag = await self._queue.consume(self._on_message)
-            log.info("consumer_resumed", kind=self.kind)
+            log.info("consumer_resumed", queue=self.queue_name)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         # Prefetch bounds how many of these run at once; each runs as its own task so one slow core
@@ -71,16 +94,19 @@ class KindConsumer:
         task.add_done_callback(self._inflight.discard)
 
     async def _run(self, message: AbstractIncomingMessage) -> None:
-        gauge = metrics.IN_FLIGHT.labels(self.kind)
-        gauge.inc()
+        # Tickets at the core count as in flight; bundles being split do not.
+        gauge = None if self._staging else metrics.IN_FLIGHT.labels(self.kind)
+        if gauge is not None:
+            gauge.inc()
         try:
             await self._processor.process(message)
         except Exception:
             # The message stays unacked and returns to the queue when the channel closes or the
             # broker's consumer timeout fires; the ticket's idempotency makes that safe.
-            log.exception("ticket_processing_crashed", kind=self.kind)
+            log.exception("message_processing_crashed", queue=self.queue_name)
         finally:
-            gauge.dec()
+            if gauge is not None:
+                gauge.dec()
 
     async def stop(self, grace_seconds: float) -> None:
         if self._queue is not None and self._tag is not None:

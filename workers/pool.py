@@ -19,6 +19,7 @@ from queue_config.throttle import Throttle
 from queue_config.ticket_store import TicketStore
 from queue_config.topology import Topology
 from workers.batch_callbacks import BatchCallbacks
+from workers.bundle_mover import BundleMover
 from workers.capacity_reporter import CapacityReporter
 from workers.concurrency_limit import AdaptiveLimit, LimitParams
 from workers.consumer import KindConsumer
@@ -88,7 +89,13 @@ class WorkerPool:
             )
             for kind in kinds
         ]
-        self.maintenance = MaintenanceSwitch(self._plan, self.consumers)
+        # Two bundles a kind at once: each already puts its 200 tickets' publishes in flight together.
+        mover = BundleMover(self.broker, paused=lambda: self.maintenance.paused)
+        self.movers = [
+            KindConsumer(kind, topology, broker=self.broker, processor=mover, concurrency=2, staging=True)
+            for kind in kinds
+        ]
+        self.maintenance = MaintenanceSwitch(self._plan, self.consumers + self.movers)
         self.callbacks = BatchCallbacks(
             BatchStore(self._redis, names, ttl_seconds=settings.ticket_ttl_seconds),
             EnterpriseStore(self._redis, names),
@@ -115,7 +122,7 @@ class WorkerPool:
         await self.broker.start()
         await self.broker.wait_connected()
         paused = await self.maintenance.prepare()
-        for consumer in self.consumers:
+        for consumer in self.consumers + self.movers:
             await consumer.start(consume=not paused)
         await self._plan.start()
         await self.maintenance.start()
@@ -131,7 +138,7 @@ class WorkerPool:
         await self.reporter.stop()
         await self.maintenance.stop()
         await self._plan.stop()
-        await asyncio.gather(*(c.stop(grace) for c in self.consumers))
+        await asyncio.gather(*(c.stop(grace) for c in self.consumers + self.movers))
         await self.broker.close()
         if self._owned_core is not None:
             await self._owned_core.close()
