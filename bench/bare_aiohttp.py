@@ -25,7 +25,7 @@ def main() -> None:
     app = web.Application()
     app.router.add_post("/v1/submissions", accept)
     port = int(os.environ.get("BARE_PORT", "8099"))
-    serving.run(app, host="127.0.0.1", port=port, shutdown_timeout=2)
+    serving.run(app, host="127.0.0.1", port=port, shutdown_timeout=2, reuse_port=True)
 
 
 if __name__ == "__main__":

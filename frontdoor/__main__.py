@@ -17,6 +17,7 @@ def main() -> None:
         host=settings.host,
         port=settings.frontdoor_port,
         shutdown_timeout=settings.shutdown_grace_seconds,
+        reuse_port=settings.reuse_port,
     )
 
 

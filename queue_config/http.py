@@ -127,6 +127,11 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     except BackendUnavailable as exc:
         _outage_log.refused(str(exc), request.path)
         response = unavailable(exc)
+    except ConnectionResetError:
+        # The client went away mid-request (a load generator stopping, a phone losing signal): nobody is
+        # left to answer and nothing was accepted, so it is no error of ours; aiohttp drops it quietly.
+        log.info("client_disconnected", path=request.path)
+        raise
     except Exception:
         log.exception("unhandled_error", path=request.path)
         response = error_response(500, "internal_error", "Unexpected error; it has been logged.")

@@ -20,6 +20,7 @@ async def serve(
     host: str,
     port: int,
     shutdown_timeout: float = 10.0,
+    reuse_port: bool = False,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -29,7 +30,7 @@ async def serve(
     runner = web.AppRunner(application, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port, backlog=2048).start()
+        await web.TCPSite(runner, host, port, backlog=2048, reuse_port=reuse_port or None).start()
         await stop.wait()
     finally:
         await runner.cleanup()
@@ -41,5 +42,6 @@ def run(
     host: str,
     port: int,
     shutdown_timeout: float = 10.0,
+    reuse_port: bool = False,
 ) -> None:
-    asyncio.run(serve(app, host=host, port=port, shutdown_timeout=shutdown_timeout))
+    asyncio.run(serve(app, host=host, port=port, shutdown_timeout=shutdown_timeout, reuse_port=reuse_port))

@@ -83,6 +83,9 @@ class Settings:
     # Where the worker process serves /metrics and /healthz (0: a free port, logged at start).
     worker_metrics_port: int = 8091
     log_level: str = "info"
+    # Several processes of one component on one port (SO_REUSEPORT: the kernel spreads connections),
+    # for a machine with more cores than one event loop can use.
+    reuse_port: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

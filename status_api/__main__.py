@@ -12,7 +12,13 @@ def main() -> None:
     settings = Settings.from_env()
     logs.configure(settings.log_level)
     install_event_loop()
-    serving.run(build_app(settings), host=settings.host, port=settings.status_port, shutdown_timeout=5)
+    serving.run(
+        build_app(settings),
+        host=settings.host,
+        port=settings.status_port,
+        shutdown_timeout=5,
+        reuse_port=settings.reuse_port,
+    )
 
 
 if __name__ == "__main__":

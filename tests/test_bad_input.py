@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
+from yarl import URL
 
 from queue_config.kinds import KINDS
 from queue_config.settings import Settings
@@ -175,3 +178,28 @@ async def test_a_lowercase_x_check_character_is_accepted_and_stored_as_upper(
         assert message is not None
         assert b'"citizen_id":"' + body["citizen_id"][:17].encode() + b'X"' in message.body
         await message.nack(requeue=True)
+
+
+async def test_a_client_hanging_up_mid_body_is_no_error_and_the_door_goes_on(door_only: System) -> None:
+    assert door_only.frontdoor is not None
+    url = URL(door_only.frontdoor.url)
+
+    def answered_500() -> float:
+        labels = {"route": "/v1/submissions", "status": "500"}
+        return REGISTRY.get_sample_value("ticketgate_http_request_seconds_count", labels) or 0.0
+
+    before = answered_500()
+    _reader, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write(
+        b"POST /v1/submissions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 3000\r\n\r\n{"kind": "pay'
+    )
+    await writer.drain()
+    await asyncio.sleep(0.2)  # the handler is reading the body
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.5)
+    # Nobody to answer: no 500 counted (it was, with a logged traceback, before)
+    assert answered_500() == before
+    code, _, _ = await door_only.submit(submission("payment", door_only.next_n()))
+    assert code == 202

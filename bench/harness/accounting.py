@@ -1,0 +1,122 @@
+"""The accounting: every ticket a 202 gave out, looked up in the ticket store and the core's ledger.
+
+A ticket is ``lost`` when its record is missing, ``unfinished`` when it was not done or failed within
+the drain timeout, and ``applied twice`` when the core's ledger holds more than one effect for it. For
+the baselines, which keep no comparable record, the report compares their 2xx answers with the core's
+effects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+from redis.asyncio import Redis
+
+from queue_config.names import Names
+
+_FIELDS = ("status", "created_at", "updated_at", "promised_by", "scheduled_for")
+_FINISHED = (b"done", b"failed")
+
+
+@dataclass
+class Accounting:
+    issued: int = 0
+    done: int = 0
+    failed: int = 0
+    scheduled: int = 0  # bulk items still booked for a window that opens after the drain
+    unfinished: int = 0  # still queued or processing when the drain timed out
+    lost: int = 0  # no record at all
+    applied_twice: int = 0
+    not_applied: int = 0  # done, yet no effect in the ledger
+    eta_hits: int = 0
+    eta_judged: int = 0
+    drain_seconds: float = 0.0
+    completion: list[tuple[float, float]] = field(default_factory=list)  # (created_at, seconds to finish)
+
+    @property
+    def eta_hit_rate(self) -> float | None:
+        return self.eta_hits / self.eta_judged if self.eta_judged else None
+
+    @property
+    def zero_loss(self) -> bool:
+        return self.lost == self.unfinished == self.applied_twice == self.not_applied == 0
+
+
+async def _records(redis: Redis, names: Names, ids: list[str]) -> list[list[bytes | None]]:
+    out: list[list[bytes | None]] = []
+    for start in range(0, len(ids), 2000):
+        async with redis.pipeline(transaction=False) as pipe:
+            for ticket_id in ids[start : start + 2000]:
+                pipe.hmget(names.ticket(ticket_id), _FIELDS)
+            out += await pipe.execute()
+    return out
+
+
+async def wait_finished(redis: Redis, names: Names, ids: list[str], timeout: float) -> float:
+    """Seconds until every ticket is done or failed (or the timeout). A bulk item booked into a window
+    that opens after the timeout is not waited for: it is counted as scheduled."""
+    began = time.monotonic()
+    beyond = time.time() + timeout
+
+    def settled(record: list[bytes | None]) -> bool:
+        status, booked_for = record[0], record[4]
+        return status in _FINISHED or (status == b"scheduled" and float(booked_for or 0) > beyond)
+
+    pending = list(ids)
+    while pending and time.monotonic() - began < timeout:
+        records = await _records(redis, names, pending)
+        pending = [t for t, r in zip(pending, records, strict=True) if not settled(r)]
+        if pending:
+            await asyncio.sleep(1.0)
+    return time.monotonic() - began
+
+
+async def account(
+    redis: Redis, names: Names, http: aiohttp.ClientSession, core_url: str, ids: list[str], drain: float
+) -> Accounting:
+    result = Accounting(issued=len(ids))
+    result.drain_seconds = await wait_finished(redis, names, ids, drain)
+    records = await _records(redis, names, ids)
+    done_ids = []
+    for ticket_id, (status, created, updated, promised, _) in zip(ids, records, strict=True):
+        if status == b"done":
+            result.done += 1
+            done_ids.append(ticket_id)
+        elif status == b"failed":
+            result.failed += 1
+        elif status == b"scheduled":
+            result.scheduled += 1
+            continue
+        elif status is None:
+            result.lost += 1
+            continue
+        else:
+            result.unfinished += 1
+            continue
+        if created is not None and updated is not None:
+            result.completion.append((float(created), float(updated) - float(created)))
+        if promised is not None and updated is not None:
+            result.eta_judged += 1
+            result.eta_hits += float(updated) <= float(promised)
+    effects = await _effects(http, core_url, done_ids)
+    result.applied_twice = sum(1 for n in effects if n > 1)
+    result.not_applied = sum(1 for n in effects if n == 0)
+    return result
+
+
+async def _effects(http: aiohttp.ClientSession, core_url: str, ids: list[str]) -> list[int]:
+    window = asyncio.Semaphore(64)
+
+    async def one(ticket_id: str) -> int:
+        async with window, http.get(f"{core_url}/v1/ledger/{ticket_id}") as response:
+            return int((await response.json())["effects"])
+
+    return list(await asyncio.gather(*(one(t) for t in ids)))
+
+
+async def ledger_totals(http: aiohttp.ClientSession, core_url: str) -> dict[str, int]:
+    async with http.get(core_url + "/v1/ledger") as response:
+        return {k: int(v) for k, v in (await response.json()).items()}
