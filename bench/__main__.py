@@ -34,7 +34,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from bench import broker_ceiling
-from bench.harness import accounting, report, targets
+from bench.harness import accounting, profile, report, targets, wrk
 from bench.harness.load import LoadResult, LoadSpec, run_locust, ticket_ids
 from bench.harness.report import ScenarioRun, ThroughputRun
 from bench.harness.sampler import Sampler
@@ -66,7 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-throughput", action="store_true")
     p.add_argument("--skip-scenario", action="store_true", help="only the intake-throughput part")
     p.add_argument("--no-ceilings", action="store_true", help="throughput part without the two ceilings")
+    p.add_argument(
+        "--profile", action="store_true", help="py-spy on a ticketgate front door during its throughput run"
+    )
     p.add_argument("--connections", type=int, default=1000, help="clients in the throughput part")
+    p.add_argument(
+        "--generator",
+        choices=("auto", "wrk", "locust"),
+        default="auto",
+        help="load generator of the throughput part (auto: wrk when installed, else locust)",
+    )
     p.add_argument("--throughput-seconds", type=float, default=30)
     p.add_argument("--port-base", type=int, default=18500)
     p.add_argument("--out", type=Path, help="report directory (default bench/reports/<date>-<shape>)")
@@ -155,33 +164,80 @@ async def _throughput(
             async with http.put(layout.front_url + "/v1/admin/throttle", json=wide, headers=AUTH) as response:
                 response.raise_for_status()
             await asyncio.sleep(1.5)
-        spec = LoadSpec(
-            shape="constant",
-            duration=args.throughput_seconds,
-            capacity=1,
-            users=args.connections,
-            user_classes=("Submitter",),
-            processes=args.generator_processes,
-            spawn_rate=max(100.0, args.connections / 2),
-        )
-        load, sampler = await _measured(
-            args, spec, running, "throughput-" + _label(name), layout.env(), http, out
-        )
-        submit = load.total("POST", "submit")
-        accepted = load.count("outcome", "accepted") + load.count("outcome", "repeat")
-        offered = sum(load.count("outcome", o) for o in report.OUTCOMES)
-        return ThroughputRun(
-            target=name,
-            connections=args.connections,
-            seconds=args.throughput_seconds,
-            accepted=accepted,
-            other=offered - accepted,
-            p50=submit.p50 if submit else float("nan"),
-            p99=submit.p99 if submit else float("nan"),
-            cpu_seconds=sampler.cpu_seconds,
-        )
+        spying = None
+        if args.profile and name == targets.TICKETGATE:
+            door = running.processes["front door"][0].pid
+            spying = asyncio.create_task(
+                _spy(door, args.throughput_seconds, out / "raw" / "door-profile.txt")
+            )
+        if _use_wrk(args):
+            result = await _wrk(args, running, http)
+        else:
+            result = await _locust_throughput(args, name, running, http, out)
+        if spying is not None:
+            await spying
+        return result
     finally:
         await running.stop()
+
+
+def _use_wrk(args: argparse.Namespace) -> bool:
+    return args.generator == "wrk" or (args.generator == "auto" and wrk.available())
+
+
+async def _wrk(
+    args: argparse.Namespace, running: targets.Running, http: aiohttp.ClientSession
+) -> ThroughputRun:
+    layout = running.layout
+    sampler = Sampler(layout.core_url, Settings.from_env(layout.env()).amqp_url, [], running.server_pids)
+    await sampler.start(http)
+
+    def started(pid: int) -> None:
+        sampler.generator_pid = pid
+
+    try:
+        result = await wrk.run(layout.front_url, args.connections, args.throughput_seconds, started)
+    finally:
+        await sampler.stop()
+    return ThroughputRun(
+        target=running.name,
+        connections=args.connections,
+        seconds=result.seconds,
+        accepted=result.requests - result.refused,
+        other=result.refused,
+        p50=result.p50_ms,
+        p99=result.p99_ms,
+        cpu_seconds=sampler.cpu_seconds,
+    )
+
+
+async def _locust_throughput(
+    args: argparse.Namespace, name: str, running: targets.Running, http: aiohttp.ClientSession, out: Path
+) -> ThroughputRun:
+    spec = LoadSpec(
+        shape="constant",
+        duration=args.throughput_seconds,
+        capacity=1,
+        users=args.connections,
+        user_classes=("Submitter",),
+        processes=args.generator_processes,
+        spawn_rate=max(100.0, args.connections / 2),
+    )
+    label = "throughput-" + _label(name)
+    load, sampler = await _measured(args, spec, running, label, running.layout.env(), http, out)
+    submit = load.total("POST", "submit")
+    accepted = load.count("outcome", "accepted") + load.count("outcome", "repeat")
+    offered = sum(load.count("outcome", o) for o in report.OUTCOMES)
+    return ThroughputRun(
+        target=name,
+        connections=args.connections,
+        seconds=args.throughput_seconds,
+        accepted=accepted,
+        other=offered - accepted,
+        p50=submit.p50 if submit else float("nan"),
+        p99=submit.p99 if submit else float("nan"),
+        cpu_seconds=sampler.cpu_seconds,
+    )
 
 
 async def _measured(
@@ -215,6 +271,12 @@ async def _measured(
     finally:
         await sampler.stop()
     return load, sampler
+
+
+async def _spy(pid: int, seconds: float, path: Path) -> None:
+    """Samples the middle of the run: after the users have arrived, before they stop."""
+    await asyncio.sleep(min(5.0, seconds / 4))
+    await profile.record(pid, max(1.0, seconds - 2 * min(5.0, seconds / 4)), path)
 
 
 def _label(name: str) -> str:
@@ -284,9 +346,17 @@ async def run(args: argparse.Namespace) -> int:
     if throughput:
         sections += [
             f"## Intake throughput: {args.connections:,} clients without pause, "
-            f"{args.throughput_seconds:.0f} s each",
+            f"{args.throughput_seconds:.0f} s each, load from {'wrk' if _use_wrk(args) else 'locust'}",
             "",
             *report.throughput_table(throughput, ceiling, cores),
+            "",
+        ]
+    spied = out / "raw" / "door-profile.txt"
+    if args.profile and spied.exists():
+        sections += [
+            "## Where a ticketgate front door spends its time (py-spy, during its throughput run)",
+            "",
+            *profile.table(profile.top(spied)),
             "",
         ]
     report.write(out / "report.md", sections)

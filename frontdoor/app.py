@@ -40,6 +40,7 @@ from queue_config.health import add_health_routes, redis_probe
 from queue_config.http import request_context
 from queue_config.metrics import add_metrics_route, http_metrics
 from queue_config.names import Names
+from queue_config.script_batcher import ScriptBatcher
 from queue_config.settings import Settings
 from queue_config.throttle import Throttle, ThrottleStore
 from queue_config.ticket_store import TicketStore
@@ -63,12 +64,14 @@ async def build_app(settings: Settings) -> web.Application:
     )
     throttle = ThrottleStore(redis, names, Throttle.defaults(settings))
     plan = PlanReader(redis, names, throttle.defaults)
-    store = TicketStore.from_settings(redis, settings)
+    # One batcher for the door: every request's admission, reserve and commit calls share pipelines.
+    batcher = ScriptBatcher(redis)
+    store = TicketStore.from_settings(redis, settings, batcher)
     eta = EtaEstimator.from_settings(redis, settings, plan)
     counter = TrafficCounter(redis, names)
     controller = AdmissionController(redis, settings, broker, throttle)
     release = WindowRelease(redis, names, broker, store)
-    gcra = GcraLimiter(redis)
+    gcra = GcraLimiter(redis, batcher)
 
     app = web.Application(
         middlewares=[http_metrics, request_context], client_max_size=settings.max_body_bytes

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from queue_config.script_batcher import ScriptBatcher
 from queue_config.ticket_store import store_call
 
 # KEYS: one per subject; ARGV: per subject, its emission interval and burst tolerance (ms); then the
@@ -71,8 +72,9 @@ class Verdict:
 
 
 class GcraLimiter:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, batcher: ScriptBatcher | None = None) -> None:
         self._script = redis.register_script(_GCRA)
+        self._batcher = batcher
 
     @store_call
     async def acquire(self, limits: list[Limit], cost: int = 1) -> Verdict:
@@ -85,7 +87,11 @@ class GcraLimiter:
                 return Verdict(False, 60.0, limit.key)
         args = [value for limit in live for value in (limit.interval_ms, limit.tolerance_ms)]
         args.append(cost)
-        first, wait_ms = await self._script(keys=[limit.key for limit in live], args=args)
+        keys = [limit.key for limit in live]
+        if self._batcher is not None:
+            first, wait_ms = await self._batcher.run(self._script, keys, args)
+        else:
+            first, wait_ms = await self._script(keys=keys, args=args)
         if int(first) == 0:
             return Verdict(True)
         return Verdict(False, math.ceil(float(wait_ms)) / 1000, live[int(first) - 1].key)

@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import orjson
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -18,6 +18,7 @@ from queue_config import ticket_scripts as lua
 from queue_config.errors import StoreUnavailable
 from queue_config.kinds import Status
 from queue_config.names import Names
+from queue_config.script_batcher import ScriptBatcher
 from queue_config.settings import Settings
 
 P = ParamSpec("P")
@@ -114,8 +115,10 @@ class TicketStore:
         idempotency_ttl: int,
         pending_ttl: int,
         clock: Callable[[], float] = time.time,
+        batcher: ScriptBatcher | None = None,
     ) -> None:
         self.redis = redis
+        self._batcher = batcher
         self.names = names
         self._ticket_ttl = ticket_ttl
         self._idem_ttl = idempotency_ttl
@@ -133,21 +136,30 @@ class TicketStore:
         self._replay = redis.register_script(lua.REPLAY)
 
     @classmethod
-    def from_settings(cls, redis: Redis, settings: Settings) -> TicketStore:
+    def from_settings(
+        cls, redis: Redis, settings: Settings, batcher: ScriptBatcher | None = None
+    ) -> TicketStore:
         return cls(
             redis,
             Names(settings.namespace),
             ticket_ttl=settings.ticket_ttl_seconds,
             idempotency_ttl=settings.idempotency_ttl_seconds,
             pending_ttl=settings.pending_ttl_seconds,
+            batcher=batcher,
         )
+
+    async def _call(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+        """A script call of a single request: coalesced with other requests' calls when batching."""
+        if self._batcher is None:
+            return await script(keys=keys, args=args)
+        return await self._batcher.run(script, keys, args)
 
     # --- front door ------------------------------------------------------------------------------
     @store_call
     async def reserve(self, new: NewTicket) -> tuple[Reservation, str, int | None]:
         """Reserve a new ticket, or find the one this submission repeats (see ``Reservation``)."""
         keys, args = self._reserve_call(new)
-        return reservation(await self._reserve(keys=keys, args=args))
+        return reservation(await self._call(self._reserve, keys, args))
 
     @store_call
     async def reserve_many(
@@ -214,19 +226,18 @@ class TicketStore:
         promised_by: float | None = None,
         *,
         scheduled_for: float | None = None,
-        pipeline: Pipeline | None = None,
     ) -> None:
         """Mark a reserved ticket queued, or ``scheduled`` for a later window; ``promised_by`` is the p90
-        deadline its client was given. Given a ``pipeline``, the call is only queued on it."""
-        await self._commit(
-            keys=[self.names.ticket(ticket_id), self.names.eta_outcomes(kind)],
-            args=[
+        deadline its client was given."""
+        await self._call(
+            self._commit,
+            [self.names.ticket(ticket_id), self.names.eta_outcomes(kind)],
+            [
                 self._clock(),
                 self._ticket_ttl,
                 "" if promised_by is None else round(promised_by, 3),
                 "" if scheduled_for is None else round(scheduled_for, 3),
             ],
-            client=pipeline,
         )
 
     @store_call

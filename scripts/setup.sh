@@ -97,3 +97,11 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${TICKETGATE_NO_BROWSER:-}" ];
   say "installing chromium (page tests)"
   apt_install chromium fonts-noto-cjk
 fi
+
+# --- Load generator for the raw-throughput figures ----------------------------------------------
+# python -m bench measures intake throughput with wrk: a C generator takes a few percent of a core where
+# locust takes half the machine, so the ceilings it reports are the servers', not the generator's.
+if ! command -v wrk >/dev/null 2>&1 && [ -z "${TICKETGATE_NO_WRK:-}" ]; then
+  say "installing wrk (benchmark)"
+  apt_install wrk || say "wrk could not be installed: python -m bench falls back to locust"
+fi

@@ -151,3 +151,26 @@ def test_an_outage_is_logged_once_a_second_with_the_count_of_refusals() -> None:
         outage.refused("redis unavailable", "/v1/submissions")
     lines = [c for c in captured if c["event"] == "backend_unavailable"]
     assert [line["also_refused"] for line in lines] == [0, 999]
+
+
+def test_wrk_report_is_read_with_its_units_and_refusals() -> None:
+    from bench.harness.wrk import parse
+
+    text = """Running 20s test @ http://127.0.0.1:18541/v1/submissions
+  2 threads and 1000 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.45s   512.30ms   3.10s    70.00%
+  Latency Distribution
+     50%    1.41s
+     75%    1.80s
+     90%    2.20s
+     99%  820.50ms
+  13620 requests in 20.01s, 6.10MB read
+  Socket errors: connect 0, read 3, write 0, timeout 7
+  Non-2xx or 3xx responses: 40
+Requests/sec:    680.66
+"""
+    result = parse(text)
+    assert result.requests == 13_620 and result.seconds == 20.01
+    assert result.refused == 40 + 7  # non-2xx and timeouts; read errors come with an answer
+    assert result.p50_ms == 1410.0 and result.p99_ms == 820.5

@@ -192,20 +192,26 @@ def accounting_table(acc: Accounting) -> list[str]:
 def throughput_table(runs: Sequence[ThroughputRun], broker_ceiling: float | None, cores: int) -> list[str]:
     ours = next((r for r in runs if r.target == "ticketgate"), None)
     lines = [
-        "| target | connections | accepted / s | ticketgate ÷ this | p50 ms | p99 ms | other answers | generator CPU |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| target | connections | accepted / s | ticketgate ÷ this | p50 ms | p99 ms | other answers | generator CPU | server CPU by process role |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for run in runs:
-        gen = run.cpu_seconds.get("load generator", 0.0) / max(1e-9, run.seconds * cores)
+        machine = max(1e-9, run.seconds * cores)
+        gen = run.cpu_seconds.get("load generator", 0.0) / machine
+        servers = ", ".join(
+            f"{role} {seconds / machine:.0%}"
+            for role, seconds in sorted(run.cpu_seconds.items(), key=lambda rs: -rs[1])
+            if role != "load generator"
+        )
         ratio = _ratio(ours.per_second, run.per_second) if ours is not None else "–"
         lines.append(
             f"| {run.target} | {run.connections:,} | {run.per_second:,.0f} | {ratio} | {_fmt(run.p50)} | "
-            f"{_fmt(run.p99)} | {run.other:,} | {gen:.0%} |"
+            f"{_fmt(run.p99)} | {run.other:,} | {gen:.0%} | {servers} |"
         )
     if broker_ceiling is not None:
         ratio = _ratio(ours.per_second, broker_ceiling) if ours is not None else "–"
         lines.append(
-            f"| RabbitMQ intake (broker ceiling) | pipelined | {broker_ceiling:,.0f} | {ratio} | – | – | – | – |"
+            f"| RabbitMQ intake (broker ceiling) | pipelined | {broker_ceiling:,.0f} | {ratio} | – | – | – | – | – |"
         )
     return lines
 

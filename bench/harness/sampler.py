@@ -17,6 +17,8 @@ import aiohttp
 import aiormq
 import psutil
 
+_SHARED = {"beam.smp": "RabbitMQ", "redis-server": "Redis"}
+
 
 @dataclass(slots=True)
 class Sample:
@@ -40,9 +42,16 @@ class Sampler:
     _started: float = 0.0
     _task: asyncio.Task[None] | None = None
     _seen: dict[int, tuple[str, float]] = field(default_factory=dict)
+    _first: dict[int, float] = field(default_factory=dict)  # CPU a process had used when first seen
 
     async def start(self, http: aiohttp.ClientSession) -> None:
         self._started = time.monotonic()
+        # The shared servers on this machine work for whichever target runs: their CPU is part of its cost.
+        for proc in psutil.process_iter(["name"]):
+            role = _SHARED.get(proc.info["name"] or "")
+            if role is not None:
+                self.server_pids = {**self.server_pids, role: [*self.server_pids.get(role, []), proc.pid]}
+        self._tally_cpu()  # what the servers used to start up is not the run's
         self._task = asyncio.create_task(self._run(http))
 
     async def stop(self) -> None:
@@ -52,8 +61,9 @@ class Sampler:
                 await self._task
         self._tally_cpu()
         self.cpu_seconds = {}
-        for role, seconds in self._seen.values():
-            self.cpu_seconds[role] = self.cpu_seconds.get(role, 0.0) + seconds
+        for pid, (role, seconds) in self._seen.items():
+            used = seconds - self._first.get(pid, 0.0)
+            self.cpu_seconds[role] = self.cpu_seconds.get(role, 0.0) + used
 
     async def _run(self, http: aiohttp.ClientSession) -> None:
         connection = await aiormq.connect(self.amqp_url)
@@ -108,3 +118,4 @@ class Sampler:
                     with contextlib.suppress(psutil.Error):
                         times = proc.cpu_times()
                         self._seen[proc.pid] = (role, times.user + times.system)
+                        self._first.setdefault(proc.pid, times.user + times.system)

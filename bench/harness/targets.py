@@ -182,8 +182,8 @@ async def start(name: str, layout: Layout, http: aiohttp.ClientSession) -> Runni
         queues = [env["BASELINE_QUEUE"]]
         ready.append("")
     elif name == BARE_HTTP:
-        procs = {"server": [_spawn(_module("bench.bare_aiohttp"), env) for _ in fronts]}
-        ready = [""]
+        procs["server"] = [_spawn(_module("bench.bare_aiohttp"), env) for _ in fronts]
+        ready.append("")
     else:
         raise ValueError(f"unknown target {name!r}")
     running = Running(name, layout, procs, queues)

@@ -1,0 +1,93 @@
+"""The script batcher against the real Redis: concurrent callers share pipelines, and each still gets its
+own reply or its own error."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from queue_config.script_batcher import MAX_BATCH, ScriptBatcher
+from queue_config.settings import Settings
+
+# INCRBY a counter by ARGV[1]; fails (a Redis error) when the key holds something else.
+_INCR = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+
+
+class CountingRedis:
+    """The real client, counting the pipelines opened through it."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.pipelines = 0
+
+    def pipeline(self, transaction: bool = True) -> Any:
+        self.pipelines += 1
+        return self.redis.pipeline(transaction=transaction)
+
+
+async def test_concurrent_calls_share_pipelines_and_get_their_own_replies(
+    fresh_namespace: Settings, redis: Redis
+) -> None:
+    counting = CountingRedis(redis)
+    batcher = ScriptBatcher(counting)  # type: ignore[arg-type]
+    script = redis.register_script(_INCR)
+    ns = fresh_namespace.namespace
+    await redis.set(f"{ns}:not-a-number", "x")
+
+    # When 600 requests call at once, one of them on a key that makes its script fail
+    keys = [f"{ns}:c{i % 3}" for i in range(600)]
+    keys[123] = f"{ns}:not-a-number"
+    results = await asyncio.gather(*(batcher.run(script, [key], [1]) for key in keys), return_exceptions=True)
+
+    # Then only that one failed, every other got its own counter's value, and they shared pipelines
+    assert isinstance(results[123], ResponseError)
+    replies = [r for i, r in enumerate(results) if i != 123]
+    assert all(isinstance(r, int) for r in replies)
+    for c in range(3):
+        mine = sorted(r for i, r in enumerate(results) if i != 123 and keys[i] == f"{ns}:c{c}")
+        assert mine == list(range(1, len(mine) + 1))
+    assert counting.pipelines == -(-600 // MAX_BATCH)  # 3 pipelines, not 600 round trips
+    await redis.delete(*{*keys, f"{ns}:not-a-number"})
+
+
+async def test_a_broken_connection_reaches_every_caller_of_the_batch() -> None:
+    dead = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    batcher = ScriptBatcher(dead)
+    script = dead.register_script(_INCR)
+    results = await asyncio.gather(
+        *(batcher.run(script, ["k"], [1]) for _ in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(r, (RedisConnectionError, OSError)) for r in results), results
+    await dead.aclose()
+
+
+@pytest.mark.parametrize("calls", [1, MAX_BATCH + 1])
+async def test_a_cancelled_caller_does_not_break_the_others(
+    fresh_namespace: Settings, redis: Redis, calls: int
+) -> None:
+    batcher = ScriptBatcher(redis)
+    script = redis.register_script(_INCR)
+    key = f"{fresh_namespace.namespace}:n"
+    tasks = [asyncio.create_task(batcher.run(script, [key], [1])) for _ in range(calls + 1)]
+    await asyncio.sleep(0)
+    tasks[0].cancel()
+    done = await asyncio.gather(*tasks[1:])
+    assert sorted(done)[-1] >= calls  # the others all counted (the cancelled one may have, too)
+    await redis.delete(key)
+
+
+async def test_a_script_redis_does_not_know_yet_is_loaded_and_run(
+    fresh_namespace: Settings, redis: Redis
+) -> None:
+    # A script text no one has loaded (unique per run), as after a Redis restart emptied its script cache
+    script = redis.register_script(f"return '{fresh_namespace.namespace}' .. ARGV[1]")
+    assert (await redis.script_exists(script.sha)) == [False]
+    batcher = ScriptBatcher(redis)
+    replies = await asyncio.gather(*(batcher.run(script, [], [i]) for i in range(3)))
+    assert replies == [f"{fresh_namespace.namespace}{i}".encode() for i in range(3)]
+    assert (await redis.script_exists(script.sha)) == [True]
