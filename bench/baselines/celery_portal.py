@@ -35,6 +35,8 @@ app = Celery(
 app.conf.task_default_queue = QUEUE
 app.conf.result_expires = 3600
 app.conf.broker_connection_retry_on_startup = True
+# No remote control: it declares the vhost-wide "celery.pidbox" exchange, which outlives the run.
+app.conf.worker_enable_remote_control = False
 # Result keys under the queue's name, so that the harness can delete exactly its own afterwards.
 app.conf.result_backend_transport_options = {"global_keyprefix": f"{QUEUE}:"}
 
