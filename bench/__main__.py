@@ -27,8 +27,9 @@ import os
 import shlex
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 from redis.asyncio import Redis
@@ -42,6 +43,7 @@ from queue_config.names import Names
 from queue_config.settings import Settings
 
 BASELINES = {"naive": targets.NAIVE, "celery": targets.CELERY, "asyncio": targets.ASYNCIO}
+T = TypeVar("T")
 AUTH = {"Authorization": f"Bearer {targets.OPERATOR_TOKEN}"}
 
 
@@ -188,17 +190,11 @@ def _use_wrk(args: argparse.Namespace) -> bool:
 async def _wrk(
     args: argparse.Namespace, running: targets.Running, http: aiohttp.ClientSession
 ) -> ThroughputRun:
-    layout = running.layout
-    sampler = Sampler(layout.core_url, Settings.from_env(layout.env()).amqp_url, [], running.server_pids)
-    await sampler.start(http)
-
-    def started(pid: int) -> None:
-        sampler.generator_pid = pid
-
-    try:
-        result = await wrk.run(layout.front_url, args.connections, args.throughput_seconds, started)
-    finally:
-        await sampler.stop()
+    result, sampler = await _watched(
+        running,
+        http,
+        lambda started: wrk.run(running.layout.front_url, args.connections, args.throughput_seconds, started),
+    )
     return ThroughputRun(
         target=running.name,
         connections=args.connections,
@@ -249,7 +245,29 @@ async def _measured(
     http: aiohttp.ClientSession,
     out: Path,
 ) -> tuple[LoadResult, Sampler]:
-    """The load run with the sampler watching the servers (and the generator's own CPU)."""
+    """A locust run with the sampler watching."""
+    return await _watched(
+        running,
+        http,
+        lambda started: run_locust(
+            spec,
+            host=running.layout.front_url,
+            out_dir=out / "raw",
+            label=label,
+            env=env,
+            on_started=started,
+            progress=not args.no_progress,
+        ),
+    )
+
+
+async def _watched(
+    running: targets.Running,
+    http: aiohttp.ClientSession,
+    generate: Callable[[Callable[[int], None]], Awaitable[T]],
+) -> tuple[T, Sampler]:
+    """Runs a load generator (given a callback for its PID) while the sampler watches the servers and
+    the generator's own CPU."""
     layout = running.layout
     amqp_url = Settings.from_env(layout.env()).amqp_url
     sampler = Sampler(layout.core_url, amqp_url, running.queues, running.server_pids)
@@ -259,18 +277,10 @@ async def _measured(
         sampler.generator_pid = pid
 
     try:
-        load = await run_locust(
-            spec,
-            host=layout.front_url,
-            out_dir=out / "raw",
-            label=label,
-            env=env,
-            on_started=started,
-            progress=not args.no_progress,
-        )
+        result = await generate(started)
     finally:
         await sampler.stop()
-    return load, sampler
+    return result, sampler
 
 
 async def _spy(pid: int, seconds: float, path: Path) -> None:

@@ -12,7 +12,6 @@ front door that died half-way) finds the same tickets and publishes only what is
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import time
@@ -25,6 +24,7 @@ import structlog
 from redis.asyncio import Redis
 
 from frontdoor.bulk_booking import Booker
+from frontdoor.bulk_items import BatchItem, by_kind, publish_bundles
 from frontdoor.gcra import GcraLimiter, Limit
 from frontdoor.validation import Submission
 from queue_config import metrics, resident_id, traffic
@@ -35,7 +35,6 @@ from queue_config.enterprises import Enterprise
 from queue_config.errors import BrokerUnavailable, StoreUnavailable, TicketgateError
 from queue_config.eta import EtaEstimator
 from queue_config.http import iso_utc
-from queue_config.messages import BUNDLE_HEADER, TicketMessage, encode_bundle
 from queue_config.names import Names
 from queue_config.ticket_ids import TicketIds
 from queue_config.ticket_store import NewTicket, Reservation, TicketStore, as_text
@@ -43,9 +42,6 @@ from queue_config.topology import Topology
 from queue_config.traffic import TrafficCounter
 
 log = structlog.get_logger("bulk_intake")
-
-# Items a bundle message carries: about 50 KB of JSON, so a 10,000-item batch is some 50 confirms.
-BUNDLE_ITEMS = 200
 
 
 class BatchConflict(TicketgateError):
@@ -65,18 +61,6 @@ class BatchAnswer:
     created: bool  # 202 for a new batch, 200 for one found by its Idempotency-Key
     body: bytes
     status_url: str
-
-
-@dataclass(slots=True)
-class _Item:
-    index: int
-    sub: Submission
-    window: int | None = None  # unix start of the window it is booked into; None: runs now
-    booked_in: int = 0  # the window whose budget its booking took
-    ticket_id: str = ""
-    outcome: Reservation = Reservation.CREATED
-    seq: int | None = None
-    idem: str | None = None  # digest of (batch key, index): a retried batch finds this item's ticket
 
 
 class BulkIntake:
@@ -135,7 +119,7 @@ class BulkIntake:
         await self._batches.open(
             batch_id, enterprise_id=enterprise.enterprise_id, total=total, callback_url=callback_url
         )
-        items = [_Item(index, sub) for index, sub in valid]
+        items = [BatchItem(index, sub) for index, sub in valid]
         began = time.perf_counter()
         await self._book(items)
         booked = time.perf_counter()
@@ -145,7 +129,7 @@ class BulkIntake:
         reserved = time.perf_counter()
         created = await self._publish_and_commit(items, batch_id, scope)
         queued = time.perf_counter()
-        for kind, group in _by_kind(items).items():
+        for kind, group in by_kind(items).items():
             self._counter.count(kind, traffic.ENTERPRISE_ARRIVALS, len(group))
         runs: dict[tuple[str, str], int] = defaultdict(int)
         for item in items:
@@ -209,9 +193,9 @@ class BulkIntake:
             raise BatchConflict(batch_id)
         return batch_id
 
-    async def _book(self, items: list[_Item]) -> None:
+    async def _book(self, items: list[BatchItem]) -> None:
         now = time.time()
-        for kind, group in _by_kind(items).items():
+        for kind, group in by_kind(items).items():
             allotments = await self._booker.book(kind, len(group), self._plan.kind(kind), now)
             position = 0
             for allotment in allotments:
@@ -220,16 +204,16 @@ class BulkIntake:
                     item.booked_in = allotment.booked_in
                 position += allotment.count
 
-    async def _unbook_repeats(self, items: list[_Item]) -> None:
-        for kind, group in _by_kind(items).items():
+    async def _unbook_repeats(self, items: list[BatchItem]) -> None:
+        for kind, group in by_kind(items).items():
             counts: dict[int, int] = defaultdict(int)
             for item in group:
                 if item.outcome is not Reservation.CREATED:
                     counts[item.booked_in] += 1
             await self._booker.unbook(kind, counts)
 
-    async def _reserve(self, items: list[_Item], scope: str, batch_id: str, key: str | None) -> None:
-        for kind, group in _by_kind(items).items():
+    async def _reserve(self, items: list[BatchItem], scope: str, batch_id: str, key: str | None) -> None:
+        for kind, group in by_kind(items).items():
             tickets = []
             for item in group:
                 item.ticket_id = self._ids.mint()
@@ -255,7 +239,7 @@ class BulkIntake:
                     # so this is an older batch's entry; answer with that ticket, as a repeat.
                     item.outcome = Reservation.EXISTING
 
-    async def _publish_and_commit(self, items: list[_Item], batch_id: str, scope: str) -> int:
+    async def _publish_and_commit(self, items: list[BatchItem], batch_id: str, scope: str) -> int:
         """Publish every new item (and any a dead front door left unpublished), commit what the broker
         confirmed, and discard the rest. Returns how many tickets this batch created."""
         to_publish = [i for i in items if i.outcome is Reservation.CREATED]
@@ -266,17 +250,7 @@ class BulkIntake:
             await self._broker.declare_queue(
                 self._names.window_queue(kind, start), self._topology.window_queue_arguments()
             )
-        now = time.time()
-        bundles = _bundles(to_publish)
-        results = await asyncio.gather(
-            *(self._publish_bundle(bundle, batch_id, now) for bundle in bundles), return_exceptions=True
-        )
-        failed = [
-            item
-            for bundle, r in zip(bundles, results, strict=True)
-            if isinstance(r, BaseException)
-            for item in bundle
-        ]
+        failed = await publish_bundles(self._broker, self._names, to_publish, batch_id)
         if windows:
             await self._redis.zadd(
                 self._names.bulk_windows, {f"{kind}:{start}": start or 0 for kind, start in windows}
@@ -295,7 +269,7 @@ class BulkIntake:
             raise BrokerUnavailable(f"{len(failed)} items of the batch could not be queued")
         return sum(1 for i in items if i.outcome is Reservation.CREATED)
 
-    async def _left_unpublished(self, repeats: list[_Item]) -> list[_Item]:
+    async def _left_unpublished(self, repeats: list[BatchItem]) -> list[BatchItem]:
         if not repeats:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -306,38 +280,9 @@ class BulkIntake:
         # its message, should the first have reached the broker, is harmless (workers are idempotent).
         return [i for i, s in zip(repeats, statuses, strict=True) if s == b"accepting"]
 
-    async def _publish_bundle(self, bundle: list[_Item], batch_id: str, now: float) -> None:
-        first = bundle[0]
-        kind = first.sub.kind.value
-        body = encode_bundle(
-            [
-                TicketMessage(
-                    ticket_id=item.ticket_id,
-                    kind=kind,
-                    citizen_id=item.sub.citizen_id,
-                    payload=item.sub.payload,
-                    created_at=now,
-                    batch_id=batch_id,
-                )
-                for item in bundle
-            ]
-        )
-        queue = (
-            self._names.staging_queue(kind)
-            if first.window is None
-            else self._names.window_queue(kind, first.window)
-        )
-        await self._broker.publish(
-            body,
-            routing_key=queue,
-            message_id=f"{batch_id}:{first.index}",
-            to_queue=True,
-            headers={BUNDLE_HEADER: len(bundle)},
-        )
-
-    async def _commit(self, items: list[_Item]) -> None:
+    async def _commit(self, items: list[BatchItem]) -> None:
         now = time.time()
-        for kind, group in _by_kind(items).items():
+        for kind, group in by_kind(items).items():
             commits: list[tuple[str, float | None, float | None]] = []
             for item in group:
                 if item.window is None:
@@ -350,7 +295,7 @@ class BulkIntake:
     def _answer(
         self,
         batch_id: str,
-        items: list[_Item],
+        items: list[BatchItem],
         rejected: list[dict[str, Any]],
         tickets: list[str | None],
     ) -> dict[str, Any]:
@@ -381,22 +326,3 @@ def _batch_digest(
         h.update(f"{index}:{sub.digest}\n".encode())
     h.update(orjson.dumps(rejected, option=orjson.OPT_SORT_KEYS))
     return h.hexdigest()
-
-
-def _bundles(items: list[_Item]) -> list[list[_Item]]:
-    """Items grouped by destination (kind and window), in bundles of at most ``BUNDLE_ITEMS``."""
-    by_queue: dict[tuple[str, int | None], list[_Item]] = defaultdict(list)
-    for item in items:
-        by_queue[(item.sub.kind.value, item.window)].append(item)
-    return [
-        group[start : start + BUNDLE_ITEMS]
-        for group in by_queue.values()
-        for start in range(0, len(group), BUNDLE_ITEMS)
-    ]
-
-
-def _by_kind(items: list[_Item]) -> dict[str, list[_Item]]:
-    groups: dict[str, list[_Item]] = defaultdict(list)
-    for item in items:
-        groups[item.sub.kind.value].append(item)
-    return groups

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from queue_config.script_batcher import ScriptBatcher
+from queue_config.script_batcher import ScriptBatcher, call_script
 from queue_config.ticket_store import store_call
 
 # KEYS: one per subject; ARGV: per subject, its emission interval and burst tolerance (ms); then the
@@ -88,10 +88,7 @@ class GcraLimiter:
         args = [value for limit in live for value in (limit.interval_ms, limit.tolerance_ms)]
         args.append(cost)
         keys = [limit.key for limit in live]
-        if self._batcher is not None:
-            first, wait_ms = await self._batcher.run(self._script, keys, args)
-        else:
-            first, wait_ms = await self._script(keys=keys, args=args)
+        first, wait_ms = await call_script(self._script, keys, args, self._batcher)
         if int(first) == 0:
             return Verdict(True)
         return Verdict(False, math.ceil(float(wait_ms)) / 1000, live[int(first) - 1].key)

@@ -24,6 +24,15 @@ MAX_BATCH = 256
 _Call = tuple[AsyncScript, Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
 
 
+async def call_script(
+    script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], batcher: ScriptBatcher | None
+) -> Any:
+    """One caller's script call: coalesced with other callers' through ``batcher``, or on its own."""
+    if batcher is None:
+        return await script(keys=keys, args=args)
+    return await batcher.run(script, keys, args)
+
+
 class ScriptBatcher:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis

@@ -18,7 +18,7 @@ from queue_config import ticket_scripts as lua
 from queue_config.errors import StoreUnavailable
 from queue_config.kinds import Status
 from queue_config.names import Names
-from queue_config.script_batcher import ScriptBatcher
+from queue_config.script_batcher import ScriptBatcher, call_script
 from queue_config.settings import Settings
 
 P = ParamSpec("P")
@@ -149,10 +149,15 @@ class TicketStore:
         )
 
     async def _call(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
-        """A script call of a single request: coalesced with other requests' calls when batching."""
-        if self._batcher is None:
-            return await script(keys=keys, args=args)
-        return await self._batcher.run(script, keys, args)
+        return await call_script(script, keys, args, self._batcher)
+
+    async def _in_chunks(self, script: AsyncScript, key: str, head: list[Any], items: list[str]) -> list[Any]:
+        """A batch script over ``items`` (one argument each), ``SCRIPT_BATCH`` a call, in one pipeline."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for start in range(0, len(items), SCRIPT_BATCH):
+                await script(keys=[key], args=[*head, *items[start : start + SCRIPT_BATCH]], client=pipe)
+            replies: list[Any] = await pipe.execute()
+        return replies
 
     # --- front door ------------------------------------------------------------------------------
     @store_call
@@ -178,15 +183,12 @@ class TicketStore:
             kind,
             batch_id,
         ]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for start in range(0, len(tickets), SCRIPT_BATCH):
-                items = [
-                    f"{t.ticket_id}\t{t.body_digest}\t{t.idempotency_digest or ''}\t{t.masked_client}\t"
-                    f"{'1' if t.scheduled else ''}"
-                    for t in tickets[start : start + SCRIPT_BATCH]
-                ]
-                await self._reserve_many(keys=[n.enqueued_count(kind)], args=[*head, *items], client=pipe)
-            replies = await pipe.execute()
+        items = [
+            f"{t.ticket_id}\t{t.body_digest}\t{t.idempotency_digest or ''}\t{t.masked_client}\t"
+            f"{'1' if t.scheduled else ''}"
+            for t in tickets
+        ]
+        replies = await self._in_chunks(self._reserve_many, n.enqueued_count(kind), head, items)
         out: list[tuple[Reservation, str, int | None]] = []
         for reply in replies:
             for i in range(0, len(reply), 3):
@@ -245,15 +247,12 @@ class TicketStore:
         """``commit`` for many tickets of one kind: (ticket ID, promised_by, scheduled_for) each."""
         n = self.names
         head: list[str | float | int] = [n.ticket_prefix, self._clock(), self._ticket_ttl]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for start in range(0, len(tickets), SCRIPT_BATCH):
-                items = [
-                    f"{tid}\t{'' if promised is None else round(promised, 3)}\t"
-                    f"{'' if scheduled is None else round(scheduled, 3)}"
-                    for tid, promised, scheduled in tickets[start : start + SCRIPT_BATCH]
-                ]
-                await self._commit_many(keys=[n.eta_outcomes(kind)], args=[*head, *items], client=pipe)
-            await pipe.execute()
+        items = [
+            f"{tid}\t{'' if promised is None else round(promised, 3)}\t"
+            f"{'' if scheduled is None else round(scheduled, 3)}"
+            for tid, promised, scheduled in tickets
+        ]
+        await self._in_chunks(self._commit_many, n.eta_outcomes(kind), head, items)
 
     @store_call
     async def release(self, ticket_ids: Sequence[str], kind: str) -> None:
