@@ -37,7 +37,7 @@ from redis.asyncio import Redis
 from bench import broker_ceiling
 from bench.harness import accounting, profile, report, targets, wrk
 from bench.harness.load import LoadResult, LoadSpec, run_locust, ticket_ids
-from bench.harness.report import ScenarioRun, ThroughputRun
+from bench.harness.report import PacedRun, ScenarioRun, ThroughputRun
 from bench.harness.sampler import Sampler
 from queue_config.names import Names
 from queue_config.settings import Settings
@@ -79,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         help="load generator of the throughput part (auto: wrk when installed, else locust)",
     )
     p.add_argument("--throughput-seconds", type=float, default=30)
+    p.add_argument(
+        "--paced-rate",
+        type=float,
+        default=500,
+        help="after the throughput run, submissions a second spread over --connections paced clients, "
+        "for accept latency at a fixed load (0: skip)",
+    )
     p.add_argument("--port-base", type=int, default=18500)
     p.add_argument("--out", type=Path, help="report directory (default bench/reports/<date>-<shape>)")
     p.add_argument("--smoke", action="store_true", help="seconds-long CI check of the harness itself")
@@ -156,7 +163,7 @@ async def _scenario(
 
 async def _throughput(
     args: argparse.Namespace, name: str, offset: int, http: aiohttp.ClientSession, out: Path
-) -> ThroughputRun:
+) -> tuple[ThroughputRun, PacedRun | None]:
     layout = _layout(args, offset)
     running = await targets.start(name, layout, http)
     try:
@@ -178,9 +185,64 @@ async def _throughput(
             result = await _locust_throughput(args, name, running, http, out)
         if spying is not None:
             await spying
-        return result
+        paced = None
+        if args.paced_rate > 0:
+            await asyncio.sleep(3.0)  # the last run's connections closed
+            paced = await _paced(args, name, running, http, out)
+        return result, paced
     finally:
         await running.stop()
+
+
+async def _paced(
+    args: argparse.Namespace, name: str, running: targets.Running, http: aiohttp.ClientSession, out: Path
+) -> PacedRun:
+    pace = args.paced_rate / args.connections
+    load, sampler = await _every_connection(args, running, http, out, "Paced", "paced-" + _label(name), pace)
+    submit = load.total("POST", "submit")
+    accepted, other = _answers(load)
+    machine = max(1e-9, args.throughput_seconds * (os.cpu_count() or 1))
+    return PacedRun(
+        target=name,
+        connections=args.connections,
+        rate=args.paced_rate,
+        seconds=args.throughput_seconds,
+        accepted=accepted,
+        other=other,
+        p50=submit.p50 if submit else float("nan"),
+        p95=submit.p95 if submit else float("nan"),
+        p99=submit.p99 if submit else float("nan"),
+        generator_cpu=sampler.cpu_seconds.get("load generator", 0.0) / machine,
+    )
+
+
+async def _every_connection(
+    args: argparse.Namespace,
+    running: targets.Running,
+    http: aiohttp.ClientSession,
+    out: Path,
+    user_class: str,
+    label: str,
+    pace: float = 1.0,
+) -> tuple[LoadResult, Sampler]:
+    """``--connections`` locust users of ``user_class`` for ``--throughput-seconds``."""
+    spec = LoadSpec(
+        shape="constant",
+        duration=args.throughput_seconds,
+        capacity=1,
+        users=args.connections,
+        user_classes=(user_class,),
+        processes=args.generator_processes,
+        spawn_rate=max(100.0, args.connections / 2),
+        pace=pace,
+    )
+    return await _measured(args, spec, running, label, running.layout.env(), http, out)
+
+
+def _answers(load: LoadResult) -> tuple[int, int]:
+    """Submissions answered 2xx, and the rest."""
+    accepted = load.count("outcome", "accepted") + load.count("outcome", "repeat")
+    return accepted, sum(load.count("outcome", o) for o in report.OUTCOMES) - accepted
 
 
 def _use_wrk(args: argparse.Namespace) -> bool:
@@ -210,26 +272,17 @@ async def _wrk(
 async def _locust_throughput(
     args: argparse.Namespace, name: str, running: targets.Running, http: aiohttp.ClientSession, out: Path
 ) -> ThroughputRun:
-    spec = LoadSpec(
-        shape="constant",
-        duration=args.throughput_seconds,
-        capacity=1,
-        users=args.connections,
-        user_classes=("Submitter",),
-        processes=args.generator_processes,
-        spawn_rate=max(100.0, args.connections / 2),
+    load, sampler = await _every_connection(
+        args, running, http, out, "Submitter", "throughput-" + _label(name)
     )
-    label = "throughput-" + _label(name)
-    load, sampler = await _measured(args, spec, running, label, running.layout.env(), http, out)
     submit = load.total("POST", "submit")
-    accepted = load.count("outcome", "accepted") + load.count("outcome", "repeat")
-    offered = sum(load.count("outcome", o) for o in report.OUTCOMES)
+    accepted, other = _answers(load)
     return ThroughputRun(
         target=name,
         connections=args.connections,
         seconds=args.throughput_seconds,
         accepted=accepted,
-        other=offered - accepted,
+        other=other,
         p50=submit.p50 if submit else float("nan"),
         p99=submit.p99 if submit else float("nan"),
         cpu_seconds=sampler.cpu_seconds,
@@ -308,11 +361,15 @@ async def run(args: argparse.Namespace) -> int:
             else [await _scenario(args, n, i, http, out) for i, n in enumerate(names)]
         )
         throughput: list[ThroughputRun] = []
+        paced: list[PacedRun] = []
         ceiling = None
         if not args.skip_throughput:
             measured = names if args.no_ceilings else [*names, targets.BARE_HTTP]
             for i, name in enumerate(measured):
-                throughput.append(await _throughput(args, name, len(names) + i, http, out))
+                result, at_rate = await _throughput(args, name, len(names) + i, http, out)
+                throughput.append(result)
+                if at_rate is not None:
+                    paced.append(at_rate)
             if not args.no_ceilings:
                 settings = Settings.from_env()
                 ceiling = (await broker_ceiling.measure(settings.amqp_url, 20_000, 1, 500))["per_second"]
@@ -359,6 +416,20 @@ async def run(args: argparse.Namespace) -> int:
             f"{args.throughput_seconds:.0f} s each, load from {'wrk' if _use_wrk(args) else 'locust'}",
             "",
             *report.throughput_table(throughput, ceiling, cores),
+            "",
+        ]
+    if paced:
+        sections += [
+            f"## Accept latency at {args.paced_rate:,.0f} submissions/s "
+            f"over {args.connections:,} connections",
+            "",
+            f"Each of {args.connections:,} locust users holds one connection and submits "
+            f"{args.paced_rate / args.connections:g} times a second, for {args.throughput_seconds:.0f} s "
+            "right after the target's throughput run (the ramp-up included). Unlike the closed loop above, "
+            "a slow answer does not slow the arrivals. The bare aiohttp handler's row is the generator's own "
+            "floor: locust with this many users adds that much to every answer.",
+            "",
+            *report.paced_table(paced),
             "",
         ]
     spied = out / "raw" / "door-profile.txt"

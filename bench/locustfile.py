@@ -7,6 +7,8 @@ Users (pick them by class name on locust's command line):
 - ``StatusReader``: only reads tickets other citizens were given.
 - ``ScriptAttacker``: malformed bodies, forged ticket IDs, and one resident ID at a high rate.
 - ``Submitter``: the raw-throughput client, a submission after another with no pause.
+- ``Paced``: one connection each at ``BENCH_PACE`` submissions a second: a fixed rate over many
+  connections, for the door's latency at a given load.
 
 Shapes (``BENCH_SHAPE``): ``working_day`` (a day compressed into the run, peaks 09:00-11:00 and
 14:00-17:00), ``policy_day`` (a surge to ``BENCH_SURGE`` times capacity), ``step`` (1x, 2x, 5x, 10x
@@ -48,6 +50,7 @@ MAX_POLLS = int(os.environ.get("BENCH_MAX_POLLS", "5"))
 SEED_BASE = int(os.environ.get("BENCH_SEED_BASE", "0"))
 # Users of the fixed-count classes taking part (readers, attacker, enterprise): added to the citizens.
 FIXED_USERS = int(os.environ.get("BENCH_FIXED_USERS", "0"))
+PACE = float(os.environ.get("BENCH_PACE", "1"))  # Paced: submissions a second per user
 
 _seeds = itertools.count(SEED_BASE + os.getpid() % 1000 * 1_000_000)
 _issued: list[str] = []  # ticket IDs this process was given, for the status readers
@@ -187,6 +190,19 @@ class Submitter(_Submitting):
 
     @task
     def submit_only(self) -> None:
+        self.submit()
+
+
+class Paced(_Submitting):
+    """One connection each, submitting at ``BENCH_PACE`` a second: many users make a fixed total rate
+    over many open connections, so the latency measured is the door's own, not the queueing of a
+    closed loop (1,000 clients without pause wait on one another by Little's law)."""
+
+    concurrency = 1
+    wait_time = constant_throughput(PACE)
+
+    @task
+    def submit_paced(self) -> None:
         self.submit()
 
 

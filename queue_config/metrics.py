@@ -8,9 +8,11 @@ system (queue depth, capacity, ETA hit rate, forecast) are set by each component
 from __future__ import annotations
 
 import time
+from typing import TypeVar
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
 
 from queue_config.http import Handler
 
@@ -56,6 +58,20 @@ DEAD_LETTERS = Counter("ticketgate_dead_letters", "Tickets failed and dead-lette
 CALLBACKS = Counter("ticketgate_callbacks", "Batch callback deliveries, by result", ["result"])
 
 
+M = TypeVar("M", bound=MetricWrapperBase)
+_children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
+
+
+def labelled(metric: M, *values: str) -> M:
+    """``metric.labels(*values)``, looked up once: prometheus-client validates the values and takes a
+    lock on every ``labels`` call, which at a thousand requests a second was 3 % of a front door."""
+    key = (id(metric), values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*values)
+    return child  # type: ignore[return-value]
+
+
 async def metrics_handler(_: web.Request) -> web.Response:
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -71,5 +87,5 @@ async def http_metrics(request: web.Request, handler: Handler) -> web.StreamResp
     # The route's pattern, never the path: ticket IDs must not become label values.
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
-    HTTP_LATENCY.labels(route, str(response.status)).observe(time.perf_counter() - began)
+    labelled(HTTP_LATENCY, route, str(response.status)).observe(time.perf_counter() - began)
     return response

@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 # More calls than this in one turn go in several pipelines: a bounded time for Redis to hold the
 # connection, and a bounded loss when that connection breaks.
@@ -64,7 +64,7 @@ class ScriptBatcher:
                     pipe.evalsha(script.sha, len(keys), *keys, *args)
                 replies = await pipe.execute(raise_on_error=False)
             replies = [
-                await script(keys=keys, args=args) if isinstance(reply, NoScriptError) else reply
+                await _rerun(script, keys, args) if isinstance(reply, NoScriptError) else reply
                 for (script, keys, args, _), reply in zip(calls, replies, strict=True)
             ]
         except BaseException as exc:  # the connection broke: every caller of this batch hears of it
@@ -81,3 +81,11 @@ class ScriptBatcher:
                 future.set_exception(reply)
             else:
                 future.set_result(reply)
+
+
+async def _rerun(script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+    """A script Redis did not know, run on its own (which loads it); its own error stays its own."""
+    try:
+        return await script(keys=keys, args=args)
+    except ResponseError as exc:
+        return exc

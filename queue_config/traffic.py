@@ -44,7 +44,7 @@ class TrafficCounter:
 
     def count(self, kind: str, metric: str, n: int = 1) -> None:
         self._counts[(kind, metric, int(self._clock()))] += n
-        metrics.TRAFFIC.labels(kind, metric).inc(n)
+        metrics.labelled(metrics.TRAFFIC, kind, metric).inc(n)
 
     async def flush(self) -> None:
         counts, self._counts = self._counts, Counter()

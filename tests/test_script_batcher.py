@@ -85,9 +85,15 @@ async def test_a_script_redis_does_not_know_yet_is_loaded_and_run(
     fresh_namespace: Settings, redis: Redis
 ) -> None:
     # A script text no one has loaded (unique per run), as after a Redis restart emptied its script cache
-    script = redis.register_script(f"return '{fresh_namespace.namespace}' .. ARGV[1]")
+    script = redis.register_script(
+        "if ARGV[1] == 'bad' then return redis.error_reply('bad argument') end "
+        f"return '{fresh_namespace.namespace}' .. ARGV[1]"
+    )
     assert (await redis.script_exists(script.sha)) == [False]
     batcher = ScriptBatcher(redis)
-    replies = await asyncio.gather(*(batcher.run(script, [], [i]) for i in range(3)))
-    assert replies == [f"{fresh_namespace.namespace}{i}".encode() for i in range(3)]
+    # One of the calls fails on its own: it must not take the others down with it
+    args = ["0", "bad", "2"]
+    replies = await asyncio.gather(*(batcher.run(script, [], [a]) for a in args), return_exceptions=True)
+    assert isinstance(replies[1], ResponseError)
+    assert [replies[0], replies[2]] == [f"{fresh_namespace.namespace}{i}".encode() for i in (0, 2)]
     assert (await redis.script_exists(script.sha)) == [True]

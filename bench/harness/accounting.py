@@ -17,7 +17,8 @@ from redis.asyncio import Redis
 
 from queue_config.names import Names
 
-_FIELDS = ("status", "created_at", "updated_at", "promised_by", "scheduled_for")
+_FIELDS = ("status", "created_at", "updated_at", "promised_by", "scheduled_for", "batch")
+CITIZENS, BULK = "citizens", "bulk items"
 _FINISHED = (b"done", b"failed")
 
 
@@ -33,12 +34,18 @@ class Accounting:
     not_applied: int = 0  # done, yet no effect in the ledger
     eta_hits: int = 0
     eta_judged: int = 0
+    # Held promises apart for citizens' tickets and enterprises' bulk items: (held, judged).
+    eta_by_source: dict[str, tuple[int, int]] = field(default_factory=dict)
     drain_seconds: float = 0.0
     completion: list[tuple[float, float]] = field(default_factory=list)  # (created_at, seconds to finish)
 
     @property
     def eta_hit_rate(self) -> float | None:
         return self.eta_hits / self.eta_judged if self.eta_judged else None
+
+    def source_hit_rate(self, source: str) -> float | None:
+        held, judged = self.eta_by_source.get(source, (0, 0))
+        return held / judged if judged else None
 
     @property
     def zero_loss(self) -> bool:
@@ -81,7 +88,7 @@ async def account(
     result.drain_seconds = await wait_finished(redis, names, ids, drain)
     records = await _records(redis, names, ids)
     done_ids = []
-    for ticket_id, (status, created, updated, promised, _) in zip(ids, records, strict=True):
+    for ticket_id, (status, created, updated, promised, _, batch) in zip(ids, records, strict=True):
         if status == b"done":
             result.done += 1
             done_ids.append(ticket_id)
@@ -99,8 +106,12 @@ async def account(
         if created is not None and updated is not None:
             result.completion.append((float(created), float(updated) - float(created)))
         if promised is not None and updated is not None:
+            held = float(updated) <= float(promised)
             result.eta_judged += 1
-            result.eta_hits += float(updated) <= float(promised)
+            result.eta_hits += held
+            source = BULK if batch else CITIZENS
+            hits, judged = result.eta_by_source.get(source, (0, 0))
+            result.eta_by_source[source] = (hits + held, judged + 1)
     effects = await _effects(http, core_url, done_ids)
     result.applied_twice = sum(1 for n in effects if n > 1)
     result.not_applied = sum(1 for n in effects if n == 0)

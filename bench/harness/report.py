@@ -179,13 +179,20 @@ def scenario_tables(runs: Sequence[ScenarioRun], seconds: float, cores: int) -> 
     return lines
 
 
+def _share(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate:.1%}"
+
+
 def accounting_table(acc: Accounting) -> list[str]:
-    hit = acc.eta_hit_rate
+    hit = _share(acc.eta_hit_rate)
+    parts = [f"{source} {_share(acc.source_hit_rate(source))}" for source in sorted(acc.eta_by_source)]
+    if parts:
+        hit += f" ({', '.join(parts)})"
     return [
         "| tickets issued (202) | done | failed | booked for later | lost | applied twice | done without effect | unfinished at the timeout | ETA p90 held | drained in |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| {acc.issued:,} | {acc.done:,} | {acc.failed:,} | {acc.scheduled:,} | {acc.lost:,} | {acc.applied_twice:,} | "
-        f"{acc.not_applied:,} | {acc.unfinished:,} | {'–' if hit is None else f'{hit:.1%}'} | {acc.drain_seconds:.0f} s |",
+        f"{acc.not_applied:,} | {acc.unfinished:,} | {hit} | {acc.drain_seconds:.0f} s |",
     ]
 
 
@@ -212,6 +219,35 @@ def throughput_table(runs: Sequence[ThroughputRun], broker_ceiling: float | None
         ratio = _ratio(ours.per_second, broker_ceiling) if ours is not None else "–"
         lines.append(
             f"| RabbitMQ intake (broker ceiling) | pipelined | {broker_ceiling:,.0f} | {ratio} | – | – | – | – | – |"
+        )
+    return lines
+
+
+@dataclass
+class PacedRun:
+    """Submissions at a fixed total rate over many connections (locust ``Paced`` users)."""
+
+    target: str
+    connections: int
+    rate: float  # asked for, submissions a second
+    seconds: float
+    accepted: int
+    other: int
+    p50: float
+    p95: float
+    p99: float
+    generator_cpu: float  # share of the machine
+
+
+def paced_table(runs: Sequence[PacedRun]) -> list[str]:
+    lines = [
+        "| target | connections | asked / s | accepted / s | p50 ms | p95 ms | p99 ms | other answers | generator CPU |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run in runs:
+        lines.append(
+            f"| {run.target} | {run.connections:,} | {run.rate:,.0f} | {run.accepted / run.seconds:,.0f} | "
+            f"{_fmt(run.p50)} | {_fmt(run.p95)} | {_fmt(run.p99)} | {run.other:,} | {run.generator_cpu:.0%} |"
         )
     return lines
 
