@@ -35,7 +35,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from bench import broker_ceiling
-from bench.harness import accounting, profile, report, targets, wrk
+from bench.harness import accounting, paced, profile, report, targets, wrk
 from bench.harness.load import LoadResult, LoadSpec, run_locust, ticket_ids
 from bench.harness.report import PacedRun, ScenarioRun, ThroughputRun
 from bench.harness.sampler import Sampler
@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         help="after the throughput run, submissions a second spread over --connections paced clients, "
         "for accept latency at a fixed load (0: skip)",
     )
+    p.add_argument("--paced-processes", type=int, default=2, help="processes of the paced generator")
     p.add_argument("--port-base", type=int, default=18500)
     p.add_argument("--out", type=Path, help="report directory (default bench/reports/<date>-<shape>)")
     p.add_argument("--smoke", action="store_true", help="seconds-long CI check of the harness itself")
@@ -185,33 +186,39 @@ async def _throughput(
             result = await _locust_throughput(args, name, running, http, out)
         if spying is not None:
             await spying
-        paced = None
+        at_rate = None
         if args.paced_rate > 0:
             await asyncio.sleep(3.0)  # the last run's connections closed
-            paced = await _paced(args, name, running, http, out)
-        return result, paced
+            at_rate = await _paced(args, running, http)
+        return result, at_rate
     finally:
         await running.stop()
 
 
-async def _paced(
-    args: argparse.Namespace, name: str, running: targets.Running, http: aiohttp.ClientSession, out: Path
-) -> PacedRun:
-    pace = args.paced_rate / args.connections
-    load, sampler = await _every_connection(args, running, http, out, "Paced", "paced-" + _label(name), pace)
-    submit = load.total("POST", "submit")
-    accepted, other = _answers(load)
-    machine = max(1e-9, args.throughput_seconds * (os.cpu_count() or 1))
+async def _paced(args: argparse.Namespace, running: targets.Running, http: aiohttp.ClientSession) -> PacedRun:
+    result, sampler = await _watched(
+        running,
+        http,
+        lambda started: paced.run(
+            running.layout.front_url,
+            connections=args.connections,
+            rate=args.paced_rate,
+            seconds=args.throughput_seconds,
+            processes=args.paced_processes,
+            on_started=started,
+        ),
+    )
+    machine = max(1e-9, result.seconds * (os.cpu_count() or 1))
     return PacedRun(
-        target=name,
+        target=running.name,
         connections=args.connections,
         rate=args.paced_rate,
-        seconds=args.throughput_seconds,
-        accepted=accepted,
-        other=other,
-        p50=submit.p50 if submit else float("nan"),
-        p95=submit.p95 if submit else float("nan"),
-        p99=submit.p99 if submit else float("nan"),
+        seconds=result.seconds,
+        accepted=result.accepted,
+        other=result.sent - result.accepted,
+        p50=result.p50_ms,
+        p95=result.p95_ms,
+        p99=result.p99_ms,
         generator_cpu=sampler.cpu_seconds.get("load generator", 0.0) / machine,
     )
 
@@ -223,7 +230,6 @@ async def _every_connection(
     out: Path,
     user_class: str,
     label: str,
-    pace: float = 1.0,
 ) -> tuple[LoadResult, Sampler]:
     """``--connections`` locust users of ``user_class`` for ``--throughput-seconds``."""
     spec = LoadSpec(
@@ -234,7 +240,6 @@ async def _every_connection(
         user_classes=(user_class,),
         processes=args.generator_processes,
         spawn_rate=max(100.0, args.connections / 2),
-        pace=pace,
     )
     return await _measured(args, spec, running, label, running.layout.env(), http, out)
 
@@ -361,7 +366,7 @@ async def run(args: argparse.Namespace) -> int:
             else [await _scenario(args, n, i, http, out) for i, n in enumerate(names)]
         )
         throughput: list[ThroughputRun] = []
-        paced: list[PacedRun] = []
+        paced_runs: list[PacedRun] = []
         ceiling = None
         if not args.skip_throughput:
             measured = names if args.no_ceilings else [*names, targets.BARE_HTTP]
@@ -369,7 +374,7 @@ async def run(args: argparse.Namespace) -> int:
                 result, at_rate = await _throughput(args, name, len(names) + i, http, out)
                 throughput.append(result)
                 if at_rate is not None:
-                    paced.append(at_rate)
+                    paced_runs.append(at_rate)
             if not args.no_ceilings:
                 settings = Settings.from_env()
                 ceiling = (await broker_ceiling.measure(settings.amqp_url, 20_000, 1, 500))["per_second"]
@@ -418,18 +423,19 @@ async def run(args: argparse.Namespace) -> int:
             *report.throughput_table(throughput, ceiling, cores),
             "",
         ]
-    if paced:
+    if paced_runs:
         sections += [
             f"## Accept latency at {args.paced_rate:,.0f} submissions/s "
             f"over {args.connections:,} connections",
             "",
-            f"Each of {args.connections:,} locust users holds one connection and submits "
-            f"{args.paced_rate / args.connections:g} times a second, for {args.throughput_seconds:.0f} s "
-            "right after the target's throughput run (the ramp-up included). Unlike the closed loop above, "
-            "a slow answer does not slow the arrivals. The bare aiohttp handler's row is the generator's own "
-            "floor: locust with this many users adds that much to every answer.",
+            f"Submissions arrive as a Poisson stream at {args.paced_rate:,.0f}/s for "
+            f"{args.throughput_seconds:.0f} s, each on the next of {args.connections:,} kept-alive "
+            "connections, whether or not earlier ones were answered (`bench/harness/paced.py`, "
+            f"{args.paced_processes} process(es), right after the target's throughput run). Latency "
+            "runs from the moment a submission was due, so waiting for a busy connection counts. The bare "
+            "aiohttp handler's row is the floor this generator and machine allow.",
             "",
-            *report.paced_table(paced),
+            *report.paced_table(paced_runs),
             "",
         ]
     spied = out / "raw" / "door-profile.txt"

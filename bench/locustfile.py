@@ -7,8 +7,6 @@ Users (pick them by class name on locust's command line):
 - ``StatusReader``: only reads tickets other citizens were given.
 - ``ScriptAttacker``: malformed bodies, forged ticket IDs, and one resident ID at a high rate.
 - ``Submitter``: the raw-throughput client, a submission after another with no pause.
-- ``Paced``: one connection each at ``BENCH_PACE`` submissions a second: a fixed rate over many
-  connections, for the door's latency at a given load.
 
 Shapes (``BENCH_SHAPE``): ``working_day`` (a day compressed into the run, peaks 09:00-11:00 and
 14:00-17:00), ``policy_day`` (a surge to ``BENCH_SURGE`` times capacity), ``step`` (1x, 2x, 5x, 10x
@@ -34,6 +32,7 @@ import gevent
 from locust import LoadTestShape, constant, constant_throughput, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
+from bench.submissions import submission
 from queue_config.resident_id import make as make_resident_id
 
 CAPACITY = float(os.environ.get("BENCH_CAPACITY", "10"))  # submissions a second the core can finish
@@ -50,7 +49,6 @@ MAX_POLLS = int(os.environ.get("BENCH_MAX_POLLS", "5"))
 SEED_BASE = int(os.environ.get("BENCH_SEED_BASE", "0"))
 # Users of the fixed-count classes taking part (readers, attacker, enterprise): added to the citizens.
 FIXED_USERS = int(os.environ.get("BENCH_FIXED_USERS", "0"))
-PACE = float(os.environ.get("BENCH_PACE", "1"))  # Paced: submissions a second per user
 
 _seeds = itertools.count(SEED_BASE + os.getpid() % 1000 * 1_000_000)
 _issued: list[str] = []  # ticket IDs this process was given, for the status readers
@@ -71,21 +69,6 @@ def _record_ticket(ticket_id: str) -> None:
 def _close_tickets(**_: Any) -> None:
     if _tickets_file is not None:
         _tickets_file.close()
-
-
-def _submission(seed: int) -> dict[str, Any]:
-    kind = ("payment", "transfer", "pension")[seed % 3]
-    if kind == "payment":
-        payload: dict[str, Any] = {
-            "scheme": "medical",
-            "amount_cents": 100 + seed % 9000,
-            "period": "2026-11",
-        }
-    elif kind == "transfer":
-        payload = {"from_region": "110101", "to_region": f"{310101 + seed % 1000:06d}"}
-    else:
-        payload = {"action": "claim", "retirement_date": "2031-05-01"}
-    return {"kind": kind, "citizen_id": make_resident_id(seed), "payload": payload}
 
 
 def _outcome(status: int, body: bytes | None) -> str:
@@ -129,7 +112,7 @@ class _Submitting(FastHttpUser):
         reported either way)."""
         started = time.perf_counter()
         with self.client.post(
-            "/v1/submissions", json=_submission(next(_seeds)), name="submit", catch_response=True
+            "/v1/submissions", json=submission(next(_seeds)), name="submit", catch_response=True
         ) as response:
             outcome = _outcome(response.status_code, response.content)
             # A shed or a limit is the system working as promised, not a failed request.
@@ -193,26 +176,13 @@ class Submitter(_Submitting):
         self.submit()
 
 
-class Paced(_Submitting):
-    """One connection each, submitting at ``BENCH_PACE`` a second: many users make a fixed total rate
-    over many open connections, so the latency measured is the door's own, not the queueing of a
-    closed loop (1,000 clients without pause wait on one another by Little's law)."""
-
-    concurrency = 1
-    wait_time = constant_throughput(PACE)
-
-    @task
-    def submit_paced(self) -> None:
-        self.submit()
-
-
 class Enterprise(FastHttpUser):
     fixed_count = 1
     wait_time = constant(max(5.0, 30.0 * TIME_SCALE))
 
     @task
     def post_batch(self) -> None:
-        items = [_submission(next(_seeds)) for _ in range(BULK_ITEMS)]
+        items = [submission(next(_seeds)) for _ in range(BULK_ITEMS)]
         with self.client.post(
             "/v1/bulk",
             data=json.dumps({"items": items}),
@@ -294,7 +264,7 @@ class ScriptAttacker(FastHttpUser):
 
     @task(5)
     def one_resident(self) -> None:
-        doc = _submission(next(_seeds))
+        doc = submission(next(_seeds))
         doc["citizen_id"] = self._one_id
         with self.client.post(
             "/v1/submissions", json=doc, name="attack: one resident", catch_response=True

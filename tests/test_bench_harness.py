@@ -1,12 +1,18 @@
 """The benchmark harness itself, as CI runs it: a seconds-long smoke run of ``python -m bench`` that must
-write its report and plots and find every ticket it was given done, none lost, none applied twice."""
+write its report and plots and find every ticket it was given done, none lost, none applied twice; and
+the paced generator of its latency part."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from aiohttp import web
+
+from bench.harness import paced
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,3 +49,38 @@ def test_the_smoke_run_writes_a_report_whose_accounting_shows_zero_loss(tmp_path
     for plot in ("ticketgate-outcomes.png", "ticketgate-latency.png", "ticketgate-queue-core.png"):
         assert (out / "plots" / plot).stat().st_size > 1000
     assert (out / "raw" / "locust-ticketgate_stats_history.csv").exists()
+
+
+async def test_the_paced_generator_keeps_its_rate_and_times_every_answer(unused_tcp_port: int) -> None:
+    # Given a server that accepts every other submission and answers each after 20 ms
+    seen = accepted = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal seen, accepted
+        seen += 1
+        ok = seen % 2 == 1
+        accepted += ok
+        await request.read()
+        await asyncio.sleep(0.02)
+        return web.json_response({}, status=202 if ok else 503)
+
+    app = web.Application()
+    app.router.add_post("/v1/submissions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+    try:
+        # When the generator sends 100 a second over 20 connections for 2 seconds, in 2 processes
+        result = await paced.run(
+            f"http://127.0.0.1:{unused_tcp_port}", connections=20, rate=100, seconds=2, processes=2
+        )
+    finally:
+        await runner.cleanup()
+
+    # Then it sent about 200 (a Poisson count), every one of them reached the server (besides the 20
+    # that opened the connections), only the 202s count as accepted (the server's, less at most the 20
+    # opening ones), and no answer beat the 20 ms
+    assert 140 <= result.sent <= 260, result
+    assert seen == result.sent + 20
+    assert accepted - 20 <= result.accepted <= accepted, (result, accepted)
+    assert 20 <= result.p50_ms <= result.p95_ms <= result.p99_ms

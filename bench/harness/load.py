@@ -36,7 +36,6 @@ class LoadSpec:
     time_scale: float = 1.0
     surge: float = 20.0
     spawn_rate: float = 200.0
-    pace: float = 1.0  # Paced users: submissions a second each
 
 
 @dataclass
@@ -110,7 +109,6 @@ async def run_locust(
         "BENCH_USERS": str(spec.users),
         "BENCH_SURGE": str(spec.surge),
         "BENCH_SPAWN_RATE": str(spec.spawn_rate),
-        "BENCH_PACE": str(spec.pace),
         "BENCH_TIME_SCALE": str(spec.time_scale),
         "BENCH_TICKETS_DIR": str(tickets),
         "BENCH_FIXED_USERS": str(sum(FIXED_COUNTS.get(c, 0) for c in spec.user_classes)),

@@ -1,0 +1,170 @@
+"""Accept latency at a fixed rate over many kept-alive connections: an open-loop generator.
+
+Submissions arrive as a Poisson stream at ``--rate`` a second, each on the next of ``--connections``
+connections in turn, whether or not earlier ones were answered; latency runs from the moment a
+submission was due, so a slow answer that holds up the next one on its connection is counted, not
+hidden (no coordinated omission). ``--processes`` share the connections and the rate.
+
+Hand-written, not locust: locust users paced with ``constant_throughput`` arrive in step (the users
+spawned in one second fire in the same second of every period), and with a thousand users locust added
+80-200 ms to the answers of a bare aiohttp handler that spends 0.2 ms on them; wrk has no fixed-rate
+mode (wrk2 is not packaged). Run as ``python -m bench.harness.paced``; it prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import itertools
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import aiohttp
+import orjson
+import uvloop
+
+from bench.submissions import submission
+
+# Seeds well clear of locust's and wrk's (a resident ID each), so that no submission is a repeat.
+SEED_BASE = 50_000_000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PacedResult:
+    sent: int
+    accepted: int  # 2xx
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+async def run(
+    url: str,
+    *,
+    connections: int,
+    rate: float,
+    seconds: float,
+    processes: int = 2,
+    on_started: Callable[[int], None] | None = None,
+) -> PacedResult:
+    """Runs the generator as a process of its own (so that its CPU is measured apart) and reads it."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.harness.paced",
+        url,
+        f"--connections={connections}",
+        f"--rate={rate}",
+        f"--seconds={seconds}",
+        f"--processes={processes}",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    if on_started is not None:
+        on_started(proc.pid)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"paced generator exited with {proc.returncode}")
+    return PacedResult(**json.loads(out))
+
+
+def _percentile(ordered: Sequence[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+
+async def _share(url: str, connections: int, rate: float, seconds: float, seed: int) -> dict[str, object]:
+    seeds = itertools.count(seed)
+    sessions = [
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1, force_close=False))
+        for _ in range(connections)
+    ]
+    latencies: list[float] = []
+    accepted = 0
+
+    async def submit(session: aiohttp.ClientSession, due: float, measured: bool) -> None:
+        nonlocal accepted
+        body = orjson.dumps(submission(next(seeds)))
+        headers = {"Content-Type": "application/json"}
+        try:
+            async with session.post(url + "/v1/submissions", data=body, headers=headers) as response:
+                await response.read()
+                ok = 200 <= response.status < 300
+        except (aiohttp.ClientError, TimeoutError):
+            ok = False
+        if measured:
+            latencies.append((time.perf_counter() - due) * 1000)
+            accepted += ok
+
+    try:
+        # Every connection opened (and its first answer read) before the clock starts.
+        await asyncio.gather(*(submit(s, time.perf_counter(), False) for s in sessions))
+        tasks = []
+        began = time.perf_counter()
+        due = began
+        for i in itertools.count():
+            due += random.expovariate(rate)
+            if due - began >= seconds:
+                break
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            tasks.append(asyncio.create_task(submit(sessions[i % connections], due, True)))
+        await asyncio.gather(*tasks)
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions))
+    return {"latencies": latencies, "accepted": accepted}
+
+
+def _child(url: str, connections: int, rate: float, seconds: float, seed: int) -> None:
+    result = uvloop.run(_share(url, connections, rate, seconds, seed))
+    sys.stdout.buffer.write(orjson.dumps(result))
+
+
+async def _parent(args: argparse.Namespace) -> PacedResult:
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.harness.paced",
+            args.url,
+            f"--connections={args.connections // args.processes}",
+            f"--rate={args.rate / args.processes}",
+            f"--seconds={args.seconds}",
+            f"--seed={SEED_BASE + i * 10_000_000}",
+            "--child",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for i in range(args.processes)
+    ]
+    outputs = [orjson.loads((await p.communicate())[0]) for p in procs]
+    latencies = sorted(lat for out in outputs for lat in out["latencies"])
+    return PacedResult(
+        sent=len(latencies),
+        accepted=sum(out["accepted"] for out in outputs),
+        seconds=args.seconds,
+        p50_ms=_percentile(latencies, 0.50),
+        p95_ms=_percentile(latencies, 0.95),
+        p99_ms=_percentile(latencies, 0.99),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.harness.paced", description=__doc__)
+    p.add_argument("url")
+    p.add_argument("--connections", type=int, default=1000)
+    p.add_argument("--rate", type=float, default=500.0, help="submissions a second, all processes")
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--processes", type=int, default=2)
+    p.add_argument("--seed", type=int, default=SEED_BASE)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        _child(args.url, args.connections, args.rate, args.seconds, args.seed)
+        return
+    print(json.dumps(dataclasses.asdict(asyncio.run(_parent(args)))))
+
+
+if __name__ == "__main__":
+    main()
