@@ -29,6 +29,7 @@ import uvloop
 
 from bench.submissions import submission
 
+GIVE_UP_SECONDS = 30.0
 # Seeds well clear of locust's and wrk's (a resident ID each), so that no submission is a repeat.
 SEED_BASE = 50_000_000
 
@@ -78,8 +79,10 @@ def _percentile(ordered: Sequence[float], q: float) -> float:
 
 async def _share(url: str, connections: int, rate: float, seconds: float, seed: int) -> dict[str, object]:
     seeds = itertools.count(seed)
+    # A citizen gives up after half a minute, as locust's do: a portal that hangs ends the run on time.
+    timeout = aiohttp.ClientTimeout(total=GIVE_UP_SECONDS)
     sessions = [
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1, force_close=False))
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), timeout=timeout)
         for _ in range(connections)
     ]
     latencies: list[float] = []
