@@ -7,9 +7,11 @@ Two parts, in one run, against the same core simulator and the same load generat
    against ticketgate (with status readers, a script attacker and an enterprise posting batches) and
    against each baseline (citizens and the attacker). ticketgate's run ends with the accounting: every
    ticket a 202 gave out is looked up in the ticket store and the simulator's ledger.
-2. **Intake throughput** (unless ``--skip-throughput``): ``--connections`` clients submitting without
-   pause for ``--throughput-seconds`` against every target, the bare aiohttp handler (HTTP ceiling) and
-   RabbitMQ's own intake (broker ceiling); ticketgate's throttle is opened so that it accepts all.
+2. **Intake speed** (unless ``--skip-throughput``), against every target, the bare aiohttp handler (HTTP
+   ceiling) and RabbitMQ's own intake (broker ceiling), with ticketgate's throttle opened so that it
+   accepts all: first ``--paced-rate`` submissions a second over ``--connections`` connections (accept
+   latency at a fixed load), then ``--connections`` clients submitting without pause for
+   ``--throughput-seconds``.
 
 Baselines (``--targets``): ``naive`` (aiohttp calling the core inline), ``celery`` (FastAPI + Celery on
 the same RabbitMQ and Redis), ``asyncio`` (aiohttp writing to Redis and publishing with one confirm per
@@ -26,25 +28,21 @@ import datetime as dt
 import os
 import shlex
 import sys
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import aiohttp
 from redis.asyncio import Redis
 
 from bench import broker_ceiling
-from bench.harness import accounting, paced, profile, report, targets, wrk
-from bench.harness.load import LoadResult, LoadSpec, run_locust, ticket_ids
+from bench.harness import accounting, intake_speed, profile, report, targets
+from bench.harness.load import LoadSpec, ticket_ids
 from bench.harness.report import PacedRun, ScenarioRun, ThroughputRun
-from bench.harness.sampler import Sampler
+from bench.harness.runs import AUTH, label, layout, measured
 from queue_config.names import Names
 from queue_config.settings import Settings
 
 BASELINES = {"naive": targets.NAIVE, "celery": targets.CELERY, "asyncio": targets.ASYNCIO}
-T = TypeVar("T")
-AUTH = {"Authorization": f"Bearer {targets.OPERATOR_TOKEN}"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,23 +92,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _layout(args: argparse.Namespace, offset: int) -> targets.Layout:
-    return targets.Layout(
-        namespace=f"bench-{uuid.uuid4().hex[:8]}",
-        port_base=args.port_base + 10 * offset,
-        core_slots=args.core_slots,
-        core_service_ms=args.core_service_ms,
-        front_processes=args.front_processes,
-        worker_processes=args.worker_processes,
-        # Bulk windows are compressed like the day, so that booked items run within the drain.
-        extra_env={
-            "BULK_WINDOW_SECONDS": str(max(5, round(300 * args.time_scale))),
-            # What ticketgate promises an admitted citizen, and so how much backlog it takes in.
-            "MAX_WAIT_SECONDS": str(args.max_wait),
-        },
-    )
-
-
 async def _enterprise_key(http: aiohttp.ClientSession, front: str) -> str:
     async with http.post(
         front + "/v1/admin/enterprises",
@@ -124,17 +105,17 @@ async def _enterprise_key(http: aiohttp.ClientSession, front: str) -> str:
 async def _scenario(
     args: argparse.Namespace, name: str, offset: int, http: aiohttp.ClientSession, out: Path
 ) -> ScenarioRun:
-    layout = _layout(args, offset)
-    running = await targets.start(name, layout, http)
-    settings = Settings.from_env(layout.env())
+    where = layout(args, offset)
+    running = await targets.start(name, where, http)
+    settings = Settings.from_env(where.env())
     redis = Redis.from_url(settings.redis_url)
     try:
-        env = layout.env()
+        env = where.env()
         classes: tuple[str, ...] = ("Citizen", "ScriptAttacker")
         if name == targets.TICKETGATE:
             classes = ("Citizen", "StatusReader", "ScriptAttacker", "Enterprise")
-            env["BENCH_ENTERPRISE_KEY"] = await _enterprise_key(http, layout.front_url)
-            env["BENCH_STATUS_URL"] = layout.status_url
+            env["BENCH_ENTERPRISE_KEY"] = await _enterprise_key(http, where.front_url)
+            env["BENCH_STATUS_URL"] = where.status_url
         capacity = args.core_slots / (args.core_service_ms / 1000)
         spec = LoadSpec(
             shape=args.shape,
@@ -146,210 +127,20 @@ async def _scenario(
             time_scale=args.time_scale,
             surge=args.surge,
         )
-        load, sampler = await _measured(args, spec, running, _label(name), env, http, out)
+        load, sampler = await measured(args, spec, running, label(name), env, http, out)
         run = ScenarioRun(name, load, sampler.samples, sampler.cpu_seconds)
         if name == targets.TICKETGATE:
-            ids = ticket_ids(out / "raw", _label(name))
+            ids = ticket_ids(out / "raw", label(name))
             run.accounting = await accounting.account(
-                redis, Names(layout.namespace), http, layout.core_url, ids, args.drain_timeout
+                redis, Names(where.namespace), http, where.core_url, ids, args.drain_timeout
             )
         else:
             await asyncio.sleep(min(30.0, args.drain_timeout))  # let the baselines' queues drain a little
-        run.ledger = await accounting.ledger_totals(http, layout.core_url)
+        run.ledger = await accounting.ledger_totals(http, where.core_url)
         return run
     finally:
         await running.stop()
         await redis.aclose()
-
-
-async def _throughput(
-    args: argparse.Namespace, name: str, offset: int, http: aiohttp.ClientSession, out: Path
-) -> tuple[ThroughputRun, PacedRun | None]:
-    layout = _layout(args, offset)
-    running = await targets.start(name, layout, http)
-    try:
-        if name == targets.TICKETGATE:
-            # Intake speed is what is measured here, not admission: every kind open wide.
-            wide = {"mode": "manual", "rates": {"pension": 1e6, "transfer": 1e6, "payment": 1e6}}
-            async with http.put(layout.front_url + "/v1/admin/throttle", json=wide, headers=AUTH) as response:
-                response.raise_for_status()
-            await asyncio.sleep(1.5)
-        # The fixed rate first, on a fresh system: after the throughput run the broker holds tens of
-        # thousands of messages and the servers' heaps have grown, which is not the state it measures.
-        at_rate = await _paced(args, running, http) if args.paced_rate > 0 else None
-        if at_rate is not None:
-            await asyncio.sleep(3.0)  # its connections closed
-        spying = None
-        if args.profile and name == targets.TICKETGATE:
-            door = running.processes["front door"][0].pid
-            spying = asyncio.create_task(
-                _spy(door, args.throughput_seconds, out / "raw" / "door-profile.txt")
-            )
-        if _use_wrk(args):
-            result = await _wrk(args, running, http)
-        else:
-            result = await _locust_throughput(args, name, running, http, out)
-        if spying is not None:
-            await spying
-        return result, at_rate
-    finally:
-        await running.stop()
-
-
-async def _paced(args: argparse.Namespace, running: targets.Running, http: aiohttp.ClientSession) -> PacedRun:
-    result, sampler = await _watched(
-        running,
-        http,
-        lambda started: paced.run(
-            running.layout.front_url,
-            connections=args.connections,
-            rate=args.paced_rate,
-            seconds=args.throughput_seconds,
-            processes=args.paced_processes,
-            on_started=started,
-        ),
-    )
-    machine = max(1e-9, result.seconds * (os.cpu_count() or 1))
-    return PacedRun(
-        target=running.name,
-        connections=args.connections,
-        rate=args.paced_rate,
-        seconds=result.seconds,
-        accepted=result.accepted,
-        other=result.sent - result.accepted,
-        p50=result.p50_ms,
-        p95=result.p95_ms,
-        p99=result.p99_ms,
-        generator_cpu=sampler.cpu_seconds.get("load generator", 0.0) / machine,
-    )
-
-
-async def _every_connection(
-    args: argparse.Namespace,
-    running: targets.Running,
-    http: aiohttp.ClientSession,
-    out: Path,
-    user_class: str,
-    label: str,
-) -> tuple[LoadResult, Sampler]:
-    """``--connections`` locust users of ``user_class`` for ``--throughput-seconds``."""
-    spec = LoadSpec(
-        shape="constant",
-        duration=args.throughput_seconds,
-        capacity=1,
-        users=args.connections,
-        user_classes=(user_class,),
-        processes=args.generator_processes,
-        spawn_rate=max(100.0, args.connections / 2),
-    )
-    return await _measured(args, spec, running, label, running.layout.env(), http, out)
-
-
-def _answers(load: LoadResult) -> tuple[int, int]:
-    """Submissions answered 2xx, and the rest."""
-    accepted = load.count("outcome", "accepted") + load.count("outcome", "repeat")
-    return accepted, sum(load.count("outcome", o) for o in report.OUTCOMES) - accepted
-
-
-def _use_wrk(args: argparse.Namespace) -> bool:
-    return args.generator == "wrk" or (args.generator == "auto" and wrk.available())
-
-
-async def _wrk(
-    args: argparse.Namespace, running: targets.Running, http: aiohttp.ClientSession
-) -> ThroughputRun:
-    result, sampler = await _watched(
-        running,
-        http,
-        lambda started: wrk.run(running.layout.front_url, args.connections, args.throughput_seconds, started),
-    )
-    return ThroughputRun(
-        target=running.name,
-        connections=args.connections,
-        seconds=result.seconds,
-        accepted=result.requests - result.refused,
-        other=result.refused,
-        p50=result.p50_ms,
-        p99=result.p99_ms,
-        cpu_seconds=sampler.cpu_seconds,
-    )
-
-
-async def _locust_throughput(
-    args: argparse.Namespace, name: str, running: targets.Running, http: aiohttp.ClientSession, out: Path
-) -> ThroughputRun:
-    load, sampler = await _every_connection(
-        args, running, http, out, "Submitter", "throughput-" + _label(name)
-    )
-    submit = load.total("POST", "submit")
-    accepted, other = _answers(load)
-    return ThroughputRun(
-        target=name,
-        connections=args.connections,
-        seconds=args.throughput_seconds,
-        accepted=accepted,
-        other=other,
-        p50=submit.p50 if submit else float("nan"),
-        p99=submit.p99 if submit else float("nan"),
-        cpu_seconds=sampler.cpu_seconds,
-    )
-
-
-async def _measured(
-    args: argparse.Namespace,
-    spec: LoadSpec,
-    running: targets.Running,
-    label: str,
-    env: dict[str, str],
-    http: aiohttp.ClientSession,
-    out: Path,
-) -> tuple[LoadResult, Sampler]:
-    """A locust run with the sampler watching."""
-    return await _watched(
-        running,
-        http,
-        lambda started: run_locust(
-            spec,
-            host=running.layout.front_url,
-            out_dir=out / "raw",
-            label=label,
-            env=env,
-            on_started=started,
-            progress=not args.no_progress,
-        ),
-    )
-
-
-async def _watched(
-    running: targets.Running,
-    http: aiohttp.ClientSession,
-    generate: Callable[[Callable[[int], None]], Awaitable[T]],
-) -> tuple[T, Sampler]:
-    """Runs a load generator (given a callback for its PID) while the sampler watches the servers and
-    the generator's own CPU."""
-    layout = running.layout
-    amqp_url = Settings.from_env(layout.env()).amqp_url
-    sampler = Sampler(layout.core_url, amqp_url, running.queues, running.server_pids)
-    await sampler.start(http)
-
-    def started(pid: int) -> None:
-        sampler.generator_pid = pid
-
-    try:
-        result = await generate(started)
-    finally:
-        await sampler.stop()
-    return result, sampler
-
-
-async def _spy(pid: int, seconds: float, path: Path) -> None:
-    """Samples the middle of the run: after the users have arrived, before they stop."""
-    await asyncio.sleep(min(5.0, seconds / 4))
-    await profile.record(pid, max(1.0, seconds - 2 * min(5.0, seconds / 4)), path)
-
-
-def _label(name: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -372,7 +163,7 @@ async def run(args: argparse.Namespace) -> int:
         if not args.skip_throughput:
             measured = names if args.no_ceilings else [*names, targets.BARE_HTTP]
             for i, name in enumerate(measured):
-                result, at_rate = await _throughput(args, name, len(names) + i, http, out)
+                result, at_rate = await intake_speed.throughput(args, name, len(names) + i, http, out)
                 throughput.append(result)
                 if at_rate is not None:
                     paced_runs.append(at_rate)
@@ -414,12 +205,13 @@ async def run(args: argparse.Namespace) -> int:
         sections += ["## Accounting (ticketgate)", "", *report.accounting_table(ours.accounting), ""]
     for run in scenarios:
         sections += [f"## {run.target}", ""]
-        for title, file in report.plot_scenario(run, out / "plots", _label(run.target)):
+        for title, file in report.plot_scenario(run, out / "plots", label(run.target)):
             sections += [f"![{title}](plots/{file})", ""]
     if throughput:
         sections += [
             f"## Intake throughput: {args.connections:,} clients without pause, "
-            f"{args.throughput_seconds:.0f} s each, load from {'wrk' if _use_wrk(args) else 'locust'}",
+            f"{args.throughput_seconds:.0f} s each, "
+            f"load from {'wrk' if intake_speed.use_wrk(args) else 'locust'}",
             "",
             *report.throughput_table(throughput, ceiling, cores),
             "",

@@ -5,12 +5,23 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import orjson
 from aiohttp import web
 
+from frontdoor.validation import Submission, ValidationFailed, validate_submission
 from queue_config import serving
 from queue_config.runtime import install_event_loop
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+INVALID = {"error": "validation_failed"}
+
+
+async def read_submission(request: web.Request) -> Submission | None:
+    """The request's submission, validated as ticketgate validates it; None when it is not valid (422)."""
+    try:
+        return validate_submission(orjson.loads(await request.read()))
+    except (orjson.JSONDecodeError, ValidationFailed):
+        return None
 
 
 def serve(

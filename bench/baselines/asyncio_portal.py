@@ -19,8 +19,7 @@ import orjson
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from bench.baselines import serve
-from frontdoor.validation import ValidationFailed, validate_submission
+from bench.baselines import INVALID, read_submission, serve
 
 REDIS = web.AppKey("redis", Redis)
 EXCHANGE = web.AppKey("exchange", aio_pika.abc.AbstractExchange)
@@ -28,10 +27,9 @@ QUEUE = os.environ.get("BASELINE_QUEUE", "bench-asyncio-portal")
 
 
 async def submit(request: web.Request) -> web.Response:
-    try:
-        sub = validate_submission(orjson.loads(await request.read()))
-    except (orjson.JSONDecodeError, ValidationFailed):
-        return web.json_response({"error": "validation_failed"}, status=422)
+    sub = await read_submission(request)
+    if sub is None:
+        return web.json_response(INVALID, status=422)
     ticket_id = uuid.uuid4().hex
     now = time.time()
     await request.app[REDIS].hset(

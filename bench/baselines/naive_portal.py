@@ -12,11 +12,9 @@ import uuid
 from collections.abc import AsyncIterator
 
 import aiohttp
-import orjson
 from aiohttp import web
 
-from bench.baselines import serve
-from frontdoor.validation import ValidationFailed, validate_submission
+from bench.baselines import INVALID, read_submission, serve
 
 CORE = web.AppKey("core", aiohttp.ClientSession)
 BUSY = {"error": "server_busy", "message": "服务器繁忙，请稍后再试"}
@@ -24,10 +22,9 @@ TIMEOUT_SECONDS = float(os.environ.get("BASELINE_CORE_TIMEOUT", "30"))
 
 
 async def submit(request: web.Request) -> web.Response:
-    try:
-        sub = validate_submission(orjson.loads(await request.read()))
-    except (orjson.JSONDecodeError, ValidationFailed):
-        return web.json_response({"error": "validation_failed"}, status=422)
+    sub = await read_submission(request)
+    if sub is None:
+        return web.json_response(INVALID, status=422)
     key = uuid.uuid4().hex
     try:
         async with request.app[CORE].post(
@@ -37,11 +34,9 @@ async def submit(request: web.Request) -> web.Response:
         ) as core:
             body = await core.read()
             if core.status != 200:
-                return web.json_response(
-                    {"error": "server_busy", "message": "服务器繁忙，请稍后再试"}, status=503
-                )
+                return web.json_response(BUSY, status=503)
     except (aiohttp.ClientError, TimeoutError):
-        return web.json_response({"error": "server_busy", "message": "服务器繁忙，请稍后再试"}, status=503)
+        return web.json_response(BUSY, status=503)
     return web.Response(body=body, status=200, content_type="application/json")
 
 

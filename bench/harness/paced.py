@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import dataclasses
 import itertools
-import json
 import random
 import sys
 import time
@@ -70,7 +69,7 @@ async def run(
     out, _ = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"paced generator exited with {proc.returncode}")
-    return PacedResult(**json.loads(out))
+    return PacedResult(**orjson.loads(out))
 
 
 def _percentile(ordered: Sequence[float], q: float) -> float:
@@ -166,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.child:
         _child(args.url, args.connections, args.rate, args.seconds, args.seed)
         return
-    print(json.dumps(dataclasses.asdict(asyncio.run(_parent(args)))))
+    sys.stdout.buffer.write(orjson.dumps(asyncio.run(_parent(args))))
 
 
 if __name__ == "__main__":
