@@ -134,6 +134,7 @@ async def _scenario(
             run.accounting = await accounting.account(
                 redis, Names(where.namespace), http, where.core_url, ids, args.drain_timeout
             )
+            accounting.write_tickets(run.accounting, out / "raw" / "tickets.csv")
         else:
             await asyncio.sleep(min(30.0, args.drain_timeout))  # let the baselines' queues drain a little
         run.ledger = await accounting.ledger_totals(http, where.core_url)

@@ -37,7 +37,7 @@ from queue_config.eta import EtaEstimator
 from queue_config.http import iso_utc
 from queue_config.names import Names
 from queue_config.ticket_ids import TicketIds
-from queue_config.ticket_store import NewTicket, Reservation, TicketStore, as_text
+from queue_config.ticket_store import Commit, NewTicket, Reservation, TicketStore, as_text
 from queue_config.topology import Topology
 from queue_config.traffic import TrafficCounter
 
@@ -283,13 +283,13 @@ class BulkIntake:
     async def _commit(self, items: list[BatchItem]) -> None:
         now = time.time()
         for kind, group in by_kind(items).items():
-            commits: list[tuple[str, float | None, float | None]] = []
+            commits: list[Commit] = []
             for item in group:
                 if item.window is None:
                     eta = await self._eta.estimate(kind, item.seq)
-                    commits.append((item.ticket_id, now + eta.eta_p90_seconds, None))
+                    commits.append(Commit(item.ticket_id, now + eta.eta_p90_seconds, eta.model_p90_seconds))
                 else:
-                    commits.append((item.ticket_id, None, item.window))
+                    commits.append(Commit(item.ticket_id, scheduled_for=item.window))
             await self._store.commit_many(kind, commits)
 
     def _answer(

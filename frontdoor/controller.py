@@ -13,12 +13,11 @@ arrivals to the forecaster, and writes rates, capacity, shedding advice and ETA 
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 import uuid
-from collections import deque
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import orjson
 import structlog
@@ -28,7 +27,7 @@ from redis.asyncio import Redis
 from frontdoor import admission
 from frontdoor.forecast import Forecaster
 from frontdoor.outlook import Outlook
-from queue_config import traffic
+from queue_config import lateness, traffic
 from queue_config.admission_plan import AdmissionPlan, KindPlan, encode
 from queue_config.admission_plan import decode as decode_plan
 from queue_config.broker import BrokerLink
@@ -38,18 +37,23 @@ from queue_config.names import Names
 from queue_config.periodic import Periodic
 from queue_config.settings import Settings
 from queue_config.throttle import Throttle, ThrottleStore
+from queue_config.ticket_store import RATE_BUCKET_SECONDS
 from queue_config.traffic import TrafficReader
 
 log = structlog.get_logger("controller")
 
 LEASE_MS = 3000
 PLAN_TTL_MS = 10_000
+KEPT_PLAN_SECONDS = 8 * 24 * 3600
 # Arrivals of the last seconds that every door has flushed (they flush once a second).
 DEMAND_WINDOW = range(2, 12)
 # ETA calibration: the p90 promise should hold for 90 % of tickets; aim a little above.
 ETA_HIT_TARGET = 0.92
 ETA_MIN_SAMPLES = 20
-ETA_GAIN = 0.02
+# The last 30 s of finishes, in the ticket store's 5-second slots. Lateness is known only a whole wait
+# after the promise, so a longer memory only keeps stale promises' errors: a minute kept a cold-start
+# batch's 2-4x lateness in the factor for 70 s after the capacity estimate had been put right.
+LATENESS_WINDOW_SLOTS = 6
 # Calibration only ever widens the model's p90: early tickets meet easy promises, and narrowing on
 # them broke the promises of the rush that followed.
 ETA_SCALE_BOUNDS = (1.0, 5.0)
@@ -68,7 +72,6 @@ class _KindState:
     forecaster: Forecaster
     capacity: float | None = None
     eta_scale: float = 1.0
-    outcomes: deque[tuple[float, int, int]] = field(default_factory=lambda: deque(maxlen=120))
     saved_minute: int | None = None
     scanned_minute: int | None = None  # arrivals read up to here (a new forecast skips leading zeros)
 
@@ -130,7 +133,11 @@ class AdmissionController:
             for kind in KINDS
         }
         plan = AdmissionPlan(at=now, leader=self.identity, kinds=plans)
-        await self._redis.set(self._names.admission_plan, encode(plan), px=PLAN_TTL_MS)
+        encoded = encode(plan)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._names.admission_plan, encoded, px=PLAN_TTL_MS)
+            pipe.set(self._names.admission_plan_kept, encoded, ex=KEPT_PLAN_SECONDS)
+            await pipe.execute()
         await self._save_forecasts()
         return plan
 
@@ -232,21 +239,23 @@ class AdmissionController:
             state.forecaster.observe(minute, count)
 
     async def _calibrate(self, kind: str, state: _KindState, now: float) -> None:
-        raw = await self._redis.hmget(self._names.eta_outcomes(kind), "hit", "miss")
-        hits, misses = int(raw[0] or 0), int(raw[1] or 0)
-        state.outcomes.append((now, hits, misses))
-        while state.outcomes and now - state.outcomes[0][0] > 60:
-            state.outcomes.popleft()
-        _, first_hits, first_misses = state.outcomes[0]
-        recent_hits, recent_misses = hits - first_hits, misses - first_misses
-        n = recent_hits + recent_misses
-        if n < ETA_MIN_SAMPLES:
-            return
-        hit_rate = recent_hits / n
-        low, high = ETA_SCALE_BOUNDS
-        state.eta_scale = min(
-            high, max(low, state.eta_scale * math.exp(ETA_GAIN * (ETA_HIT_TARGET - hit_rate) / 0.1))
-        )
+        """Set the kind's calibration to what the last 30 s of finished tickets needed: the factor on
+        the model's p90 that ETA_HIT_TARGET of them finished within (see ``queue_config.lateness``)."""
+        slot = int(now // RATE_BUCKET_SECONDS)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for back in range(LATENESS_WINDOW_SLOTS):
+                pipe.hgetall(self._names.eta_lateness(kind, slot - back))
+            slots: list[dict[bytes, bytes]] = await pipe.execute()
+        counts: Counter[int] = Counter()
+        for counted in slots:
+            for bucket, n in counted.items():
+                counts[int(bucket)] += int(n)
+        if sum(counts.values()) < ETA_MIN_SAMPLES:
+            return  # too few to say; the last calibration stands
+        needed = lateness.percentile(counts, ETA_HIT_TARGET)
+        if needed is not None:
+            low, high = ETA_SCALE_BOUNDS
+            state.eta_scale = min(high, max(low, needed))
 
     async def _queue_depth(self, kind: str) -> int | None:
         if not self._broker.ready:
@@ -267,7 +276,10 @@ class AdmissionController:
     async def _load(self) -> dict[str, _KindState]:
         tz = self._settings.local_timezone
         states: dict[str, _KindState] = {}
+        # After every door was down past the plan's 10 s, the kept plan still knows what the workers
+        # drained: without it the first promises rest on ASSUMED_DRAIN_PER_SECOND for every kind.
         raw_plan = await self._redis.get(self._names.admission_plan)
+        raw_plan = raw_plan or await self._redis.get(self._names.admission_plan_kept)
         previous = decode_plan(raw_plan).kinds if raw_plan else {}
         for kind in KINDS:
             raw = await self._redis.get(self._names.forecast_state(kind.value))

@@ -22,7 +22,7 @@ from frontdoor.validation import Submission
 from queue_config import resident_id
 from queue_config.broker import BrokerLink
 from queue_config.errors import BrokerUnavailable, StoreUnavailable, TicketgateError
-from queue_config.eta import EtaEstimator
+from queue_config.eta import Eta, EtaEstimator
 from queue_config.kinds import Status
 from queue_config.messages import TicketMessage, encode
 from queue_config.ticket_ids import TicketIds
@@ -88,9 +88,13 @@ class Intake:
                         ticket_id, scope=scope, body_digest=digest, idempotency_digest=idem
                     )
                 raise
-            body = await self._body(ticket_id, sub.kind, Status.QUEUED.shown(self._eta.maintenance), seq)
+            eta = await self._eta.estimate(sub.kind.value, seq)
+            body = self._body(ticket_id, sub.kind, Status.QUEUED.shown(self._eta.maintenance), eta)
             await self._store.commit(
-                ticket_id, sub.kind.value, promised_by=time.time() + body["eta_p90_seconds"]
+                ticket_id,
+                sub.kind.value,
+                promised_by=time.time() + eta.eta_p90_seconds,
+                promise_model=eta.model_p90_seconds,
             )
             log.info("ticket_accepted", kind=sub.kind.value, citizen=masked)
             return Accepted(True, body)
@@ -103,7 +107,8 @@ class Intake:
             await self._store.commit(ticket_id, sub.kind.value)
         log.info("ticket_repeated", outcome=outcome.value, status=record.status.value)
         status = record.status.shown(self._eta.maintenance)
-        return Accepted(False, await self._body(ticket_id, sub.kind, status, record.seq))
+        current = None if status.terminal else await self._eta.estimate(sub.kind.value, record.seq)
+        return Accepted(False, self._body(ticket_id, sub.kind, status, current))
 
     async def _settled(self, ticket_id: str) -> TicketRecord:
         """The record of an existing ticket once its accepting front door is done with it.
@@ -131,21 +136,13 @@ class Intake:
         )
         await self._broker.publish(encode(message), routing_key=sub.kind.value, message_id=ticket_id)
 
-    async def _body(self, ticket_id: str, kind: str, status: Status, seq: int | None) -> dict[str, Any]:
-        body: dict[str, Any] = {
+    def _body(self, ticket_id: str, kind: str, status: Status, eta: Eta | None) -> dict[str, Any]:
+        return {
             "ticket_id": ticket_id,
             "kind": kind,
             "status": status.value,
             "status_url": self.status_url(ticket_id),
-            "eta_seconds": None,
-            "eta_p90_seconds": None,
-            "position": None,
+            "eta_seconds": None if eta is None else eta.eta_seconds,
+            "eta_p90_seconds": None if eta is None else eta.eta_p90_seconds,
+            "position": None if eta is None else eta.position,
         }
-        if not status.terminal:
-            eta = await self._eta.estimate(kind, seq)
-            body.update(
-                eta_seconds=eta.eta_seconds,
-                eta_p90_seconds=eta.eta_p90_seconds,
-                position=eta.position,
-            )
-        return body

@@ -5,8 +5,13 @@ a 5-second rate bucket. Position is the difference. The drain rate is the admiss
 capacity when its plan is fresh (else the last minute's finishes). The ETA treats completions as a
 Poisson process at that rate: the k-th completion is Gamma(k, rate), whose median is about k/rate and
 whose 90th percentile about (k + 1.28·sqrt(k) + 1)/rate; plus the core call's own latency. The p90 is
-then multiplied by the controller's calibration factor, which it raises while fewer than 90 % of recent
-tickets finish within their promise and lowers while far more do.
+then multiplied by the controller's calibration factor: the 92nd percentile, over the last 30 s of
+finished tickets, of how long each took over the model's p90 for it (``queue_config.lateness``).
+
+Why a percentile of measured lateness and not a controller steering the hit rate: the hit rate is known
+only when tickets finish, a whole wait after their promise, so a controller that keeps raising the factor
+while misses arrive overshoots. A step run began with a cold-start batch promised at an assumed rate; the
+factor then climbed to its cap of 5 and citizens were promised 330 s for 50 s waits for two minutes.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class Eta:
     position: int
     eta_seconds: float
     eta_p90_seconds: float
+    model_p90_seconds: float = 0.0  # before calibration: what a ticket's lateness is measured against
 
     @property
     def poll_after_seconds(self) -> int:
@@ -84,7 +90,12 @@ class EtaEstimator:
         pause = self.maintenance_left()
         if pause > 0:
             # Nothing moves until maintenance ends: the whole wait starts then.
-            eta = Eta(eta.position, round(eta.eta_seconds + pause, 1), round(eta.eta_p90_seconds + pause, 1))
+            eta = Eta(
+                eta.position,
+                round(eta.eta_seconds + pause, 1),
+                round(eta.eta_p90_seconds + pause, 1),
+                eta.model_p90_seconds + pause,
+            )
         return eta
 
     def maintenance_left(self) -> float:
@@ -105,9 +116,10 @@ class EtaEstimator:
         k = position + 1
         median = k / rate + service
         # Beyond the Poisson spread, the rate itself is an estimate: the p90 allows it to be 15 % high.
-        p90 = max(median, ((k + 1.2816 * math.sqrt(k) + 1) / (rate * RATE_MARGIN) + 2 * service) * scale)
+        model = (k + 1.2816 * math.sqrt(k) + 1) / (rate * RATE_MARGIN) + 2 * service
+        p90 = max(median, model * scale)
         # Rounded up to a tenth of a second: an ETA is never zero and never rounds below the estimate.
-        return Eta(position, math.ceil(median * 10) / 10, math.ceil(p90 * 10) / 10)
+        return Eta(position, math.ceil(median * 10) / 10, math.ceil(p90 * 10) / 10, round(model, 3))
 
     async def drain_rate(self, kind: str) -> float:
         return (await self._snapshot(kind)).rate

@@ -87,6 +87,11 @@ class Names:
         return f"{self.namespace}:admission:plan"
 
     @property
+    def admission_plan_kept(self) -> str:
+        """The last plan, kept for days: where a controller starting cold resumes capacity and calibration."""
+        return f"{self.namespace}:admission:plan:kept"
+
+    @property
     def controller_lease(self) -> str:
         return f"{self.namespace}:admission:lease"
 
@@ -99,6 +104,10 @@ class Names:
     def eta_outcomes(self, kind: str) -> str:
         """Hash of ``hit`` / ``miss`` counts: finished tickets within / beyond their promised p90."""
         return f"{self.namespace}:eta:{kind}"
+
+    def eta_lateness(self, kind: str, bucket: int) -> str:
+        """Hash of lateness bucket -> tickets of the kind that finished in this rate bucket (5 s)."""
+        return f"{self.namespace}:lateness:{kind}:{bucket}"
 
     @property
     def throttle(self) -> str:

@@ -11,6 +11,8 @@ is most of what a 10,000-item batch costs redis-py: about 26 % of a front door's
 the 15 arguments of each single call.
 """
 
+from queue_config import lateness
+
 _SPLIT_FN = """
 local function split(s)
   local out, from = {}, 1
@@ -71,8 +73,21 @@ end
 """
 RESERVE = _RESERVE_FN + "return reserve(KEYS, ARGV)\n"
 
-# KEYS: ticket, ETA outcomes
-# ARGV: now, ticket_ttl, promised p90 deadline (unix seconds) or "", scheduled_for (unix seconds) or ""
+# Lateness: how long a promised ticket took, from its promise to its finish, over the model's p90 for it,
+# counted in the geometric buckets of ``queue_config.lateness`` (the controller calibrates promises by it).
+_LATENESS_FN = f"""
+local function score_lateness(key, took, unit, ttl)
+  if not unit or unit <= 0 then return end
+  local b = math.ceil(math.log(math.max(took, 0.001) / unit) / math.log({lateness.STEP}))
+  b = math.max(-{lateness.LIMIT}, math.min({lateness.LIMIT}, b))
+  redis.call('HINCRBY', key, b, 1)
+  redis.call('EXPIRE', key, ttl)
+end
+"""
+
+# KEYS: ticket, ETA outcomes, lateness bucket of now
+# ARGV: now, ticket_ttl, promised p90 deadline (unix seconds) or "", scheduled_for (unix seconds) or "",
+#       the model's p90 (seconds) behind the promise or "", lateness bucket ttl
 # A fast worker may finish the ticket before its front door commits: then the promise is scored here.
 _COMMIT_FN = """
 local function commit(K, A)
@@ -89,14 +104,16 @@ local function commit(K, A)
     if st == 'done' or st == 'failed' then
       local finished = tonumber(redis.call('HGET', K[1], 'updated_at'))
       redis.call('HINCRBY', K[2], finished <= promised and 'hit' or 'miss', 1)
+      score_lateness(K[3], finished - tonumber(A[1]), tonumber(A[5]), A[6])
     else
       redis.call('HSET', K[1], 'promised_by', A[3])
+      if A[5] ~= '' then redis.call('HSET', K[1], 'promised_at', A[1], 'promise_model', A[5]) end
     end
   end
   return redis.call('EXPIRE', K[1], A[2])
 end
 """
-COMMIT = _COMMIT_FN + "return commit(KEYS, ARGV)\n"
+COMMIT = _LATENESS_FN + _COMMIT_FN + "return commit(KEYS, ARGV)\n"
 
 # KEYS: enqueued counter of the kind
 # ARGV: ticket_prefix, idempotency key prefix of the scope, dedupe key prefix of the scope, now,
@@ -122,18 +139,19 @@ return out
 """
 )
 
-# KEYS: ETA outcomes of the kind
-# ARGV: ticket_prefix, now, ticket_ttl, then one argument per ticket:
-#       "ticket_id<TAB>promised p90 deadline or ''<TAB>scheduled_for or ''"
+# KEYS: ETA outcomes of the kind, its lateness bucket of now
+# ARGV: ticket_prefix, now, ticket_ttl, lateness bucket ttl, then one argument per ticket:
+#       "ticket_id<TAB>promised p90 deadline or ''<TAB>scheduled_for or ''<TAB>model p90 or ''"
 COMMIT_MANY = (
     _SPLIT_FN
+    + _LATENESS_FN
     + _COMMIT_FN
     + """
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local f = split(ARGV[i])
-  commit({ARGV[1] .. f[1], KEYS[1]}, {ARGV[2], ARGV[3], f[2], f[3]})
+  commit({ARGV[1] .. f[1], KEYS[1], KEYS[2]}, {ARGV[2], ARGV[3], f[2], f[3], f[4], ARGV[4]})
 end
-return #ARGV - 3
+return #ARGV - 4
 """
 )
 
@@ -180,16 +198,22 @@ return 1
 """
 
 # KEYS: ticket, events channel, finished counter, finished-rate bucket, ETA outcomes, dead-letter index,
-#       batch, batch's finished set, batch callbacks due ("" for the last three without a batch)
+#       batch, batch's finished set, batch callbacks due ("" for the last three without a batch),
+#       lateness bucket of now
 # ARGV: ticket_id, now, status (done|failed), field (result|error), json, bucket_ttl, batch_id or ""
-# A ticket that was promised a p90 ETA counts, once, as a hit or a miss of that promise. The last ticket
-# of a batch to finish books the batch's callback, unless it was already delivered.
-FINISH = """
+# A ticket that was promised a p90 ETA counts, once, as a hit or a miss of that promise, and its lateness
+# is scored. The last ticket of a batch to finish books the batch's callback, unless it was already
+# delivered.
+FINISH = (
+    _LATENESS_FN
+    + """
 local st = redis.call('HGET', KEYS[1], 'status')
 if st == 'done' or st == 'failed' then return 0 end
-local promised = tonumber(redis.call('HGET', KEYS[1], 'promised_by') or '')
+local p = redis.call('HMGET', KEYS[1], 'promised_by', 'promised_at', 'promise_model')
+local promised = tonumber(p[1] or '')
 if promised then
   redis.call('HINCRBY', KEYS[5], tonumber(ARGV[2]) <= promised and 'hit' or 'miss', 1)
+  if p[2] then score_lateness(KEYS[10], tonumber(ARGV[2]) - tonumber(p[2]), tonumber(p[3]), ARGV[6]) end
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'updated_at', ARGV[2], ARGV[4], ARGV[5])
 if ARGV[3] == 'done' then redis.call('HDEL', KEYS[1], 'error') end
@@ -208,6 +232,7 @@ end
 redis.call('PUBLISH', KEYS[2], ARGV[1])
 return 1
 """
+)
 
 # KEYS: ticket, enqueued counter, events channel; ARGV: ticket_id, now
 # A scheduled ticket released into its kind's queue takes its place in line now.
@@ -227,7 +252,7 @@ if redis.call('HGET', KEYS[1], 'status') ~= 'failed' then return 0 end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'seq', seq, 'attempts', 0, 'updated_at', ARGV[2],
   'replayed_at', ARGV[2])
-redis.call('HDEL', KEYS[1], 'error', 'promised_by')
+redis.call('HDEL', KEYS[1], 'error', 'promised_by', 'promised_at', 'promise_model')
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('PUBLISH', KEYS[3], ARGV[1])
 return 1

@@ -28,6 +28,8 @@ RATE_BUCKET_SECONDS = 5
 # Tickets per call of a batch script: long enough to amortise the call, short enough (a few ms of Redis
 # time) not to hold up the single submissions behind it.
 SCRIPT_BATCH = 500
+# Lateness buckets are read for the last minute; kept a little longer.
+LATENESS_TTL_SECONDS = 120
 
 
 def store_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
@@ -71,6 +73,20 @@ class NewTicket:
     masked_client: str
     batch_id: str | None = None
     scheduled: bool = False  # booked for a later window: it takes its place in line when released
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One ticket of ``commit_many``: the promise its client was given, or the window it is booked in."""
+
+    ticket_id: str
+    promised_by: float | None = None
+    promise_model: float | None = None  # the model's p90 (seconds) behind the promise, before calibration
+    scheduled_for: float | None = None
+
+
+def _optional(value: float | None) -> str | float:
+    return "" if value is None else round(value, 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +167,13 @@ class TicketStore:
     async def _call(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
         return await call_script(script, keys, args, self._batcher)
 
-    async def _in_chunks(self, script: AsyncScript, key: str, head: list[Any], items: list[str]) -> list[Any]:
+    async def _in_chunks(
+        self, script: AsyncScript, keys: list[str], head: list[Any], items: list[str]
+    ) -> list[Any]:
         """A batch script over ``items`` (one argument each), ``SCRIPT_BATCH`` a call, in one pipeline."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for start in range(0, len(items), SCRIPT_BATCH):
-                await script(keys=[key], args=[*head, *items[start : start + SCRIPT_BATCH]], client=pipe)
+                await script(keys=keys, args=[*head, *items[start : start + SCRIPT_BATCH]], client=pipe)
             replies: list[Any] = await pipe.execute()
         return replies
 
@@ -188,7 +206,7 @@ class TicketStore:
             f"{'1' if t.scheduled else ''}"
             for t in tickets
         ]
-        replies = await self._in_chunks(self._reserve_many, n.enqueued_count(kind), head, items)
+        replies = await self._in_chunks(self._reserve_many, [n.enqueued_count(kind)], head, items)
         out: list[tuple[Reservation, str, int | None]] = []
         for reply in replies:
             for i in range(0, len(reply), 3):
@@ -227,32 +245,41 @@ class TicketStore:
         kind: str,
         promised_by: float | None = None,
         *,
+        promise_model: float | None = None,
         scheduled_for: float | None = None,
     ) -> None:
         """Mark a reserved ticket queued, or ``scheduled`` for a later window; ``promised_by`` is the p90
-        deadline its client was given."""
+        deadline its client was given, ``promise_model`` the model's p90 (seconds) before calibration."""
+        now = self._clock()
         await self._call(
             self._commit,
-            [self.names.ticket(ticket_id), self.names.eta_outcomes(kind)],
+            [self.names.ticket(ticket_id), self.names.eta_outcomes(kind), self._lateness(kind, now)],
             [
-                self._clock(),
+                now,
                 self._ticket_ttl,
-                "" if promised_by is None else round(promised_by, 3),
-                "" if scheduled_for is None else round(scheduled_for, 3),
+                _optional(promised_by),
+                _optional(scheduled_for),
+                _optional(promise_model),
+                LATENESS_TTL_SECONDS,
             ],
         )
 
+    def _lateness(self, kind: str, now: float) -> str:
+        return self.names.eta_lateness(kind, int(now // RATE_BUCKET_SECONDS))
+
     @store_call
-    async def commit_many(self, kind: str, tickets: Sequence[tuple[str, float | None, float | None]]) -> None:
-        """``commit`` for many tickets of one kind: (ticket ID, promised_by, scheduled_for) each."""
+    async def commit_many(self, kind: str, tickets: Sequence[Commit]) -> None:
+        """``commit`` for many tickets of one kind."""
         n = self.names
-        head: list[str | float | int] = [n.ticket_prefix, self._clock(), self._ticket_ttl]
+        now = self._clock()
+        head: list[str | float | int] = [n.ticket_prefix, now, self._ticket_ttl, LATENESS_TTL_SECONDS]
         items = [
-            f"{tid}\t{'' if promised is None else round(promised, 3)}\t"
-            f"{'' if scheduled is None else round(scheduled, 3)}"
-            for tid, promised, scheduled in tickets
+            f"{c.ticket_id}\t{_optional(c.promised_by)}\t{_optional(c.scheduled_for)}\t{_optional(c.promise_model)}"
+            for c in tickets
         ]
-        await self._in_chunks(self._commit_many, n.eta_outcomes(kind), head, items)
+        await self._in_chunks(
+            self._commit_many, [n.eta_outcomes(kind), self._lateness(kind, now)], head, items
+        )
 
     @store_call
     async def release(self, ticket_ids: Sequence[str], kind: str) -> None:
@@ -348,6 +375,7 @@ class TicketStore:
                 n.batch(batch_id) if batch_id else "",
                 n.batch_finished(batch_id) if batch_id else "",
                 n.batch_callbacks if batch_id else "",
+                self._lateness(kind, now),
             ],
             args=[ticket_id, now, status, field, orjson.dumps(value), 600, batch_id or ""],
         )

@@ -4,6 +4,8 @@ several controllers acts; a new leader resumes the forecast."""
 
 from __future__ import annotations
 
+import uuid
+
 import msgspec
 from redis.asyncio import Redis
 
@@ -13,7 +15,7 @@ from queue_config.capacity import CapacityBoard, CapacityReport
 from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.throttle import Throttle, ThrottleStore
-from queue_config.ticket_store import RATE_BUCKET_SECONDS
+from queue_config.ticket_store import RATE_BUCKET_SECONDS, Commit, NewTicket, TicketStore
 from queue_config.topology import Topology
 from queue_config.traffic import ARRIVALS
 
@@ -120,6 +122,70 @@ async def test_only_the_lease_holder_acts_and_a_successor_resumes_its_forecast(
     resumed = second.forecaster("transfer")
     assert resumed is not None and resumed.last_minute is not None
     assert resumed.last_minute >= minute - 1 and resumed.mean(5) == 100.0
+
+
+async def test_a_controller_starting_after_the_plan_expired_resumes_capacity_and_calibration(
+    fresh_namespace: Settings, redis: Redis
+) -> None:
+    names = Names(fresh_namespace.namespace)
+    clock = Clock(1_800_000_000.0)
+    # Given a controller that measured workers finishing 50 transfers a second, then a wider calibration
+    first = _controller(fresh_namespace, redis, clock)
+    await _rate(first, redis, names, clock, finishing=50, held=2000)
+    store = _store(redis, names, clock)
+    await _tickets_finishing(store, clock, 30, model=10.0, took=20.0)
+    before = await first.step()
+    assert before is not None and before.kinds["transfer"].capacity > 30
+
+    # When every door is gone past the plan's lifetime, and a new one starts with nothing measured yet
+    await first.stop()
+    await redis.delete(names.admission_plan, names.controller_lease)
+    clock.now += 600
+    after = await _controller(fresh_namespace, redis, clock).step()
+
+    # Then it starts from what was measured, not from ASSUMED_DRAIN_PER_SECOND (10) and a factor of 1
+    assert after is not None
+    assert after.kinds["transfer"].capacity == before.kinds["transfer"].capacity
+    assert after.kinds["transfer"].eta_scale == before.kinds["transfer"].eta_scale > 1.5
+
+
+def _store(redis: Redis, names: Names, clock: Clock) -> TicketStore:
+    return TicketStore(redis, names, ticket_ttl=600, idempotency_ttl=600, pending_ttl=60, clock=clock)
+
+
+async def _tickets_finishing(store: TicketStore, clock: Clock, n: int, *, model: float, took: float) -> None:
+    """``n`` transfers promised with the model's p90 at ``model`` seconds that finish ``took`` later."""
+    ids = [uuid.uuid4().hex for _ in range(n)]
+    for ticket_id in ids:
+        await store.reserve(NewTicket(ticket_id, "transfer", "scope", ticket_id, None, "110105******0025"))
+    await store.commit_many("transfer", [Commit(t, clock.now + model, model) for t in ids])
+    clock.now += took
+    for ticket_id in ids:
+        assert await store.finish(ticket_id, "transfer", result={"ok": True})
+
+
+async def test_promises_are_widened_by_what_the_last_minute_needed_and_narrowed_again_at_once(
+    fresh_namespace: Settings, redis: Redis
+) -> None:
+    names = Names(fresh_namespace.namespace)
+    clock = Clock(1_800_000_000.0)
+    controller = _controller(fresh_namespace, redis, clock)
+    store = _store(redis, names, clock)
+
+    # Given 30 tickets that took 2.5 times the model's p90 for them
+    await _tickets_finishing(store, clock, 30, model=10.0, took=25.0)
+    plan = await controller.step()
+    # Then the next promises are 2.5 times wider (read off the grid: at most 10 % above)
+    assert plan is not None
+    assert 2.5 <= plan.kinds["transfer"].eta_scale <= 2.75, plan.kinds["transfer"]
+
+    # When, a minute later, 30 tickets finish at half the model's p90
+    clock.now += 60
+    await _tickets_finishing(store, clock, 30, model=10.0, took=5.0)
+    plan = await controller.step()
+    # Then the promises narrow back to the model's own p90 in one step, with no wind-up to unwind
+    assert plan is not None
+    assert plan.kinds["transfer"].eta_scale == 1.0
 
 
 async def test_enterprise_traffic_takes_at_most_its_share_of_the_rate(

@@ -8,7 +8,7 @@ import json
 import pytest
 import structlog
 
-from queue_config import logs, resident_id
+from queue_config import lateness, logs, resident_id
 from queue_config.errors import ConfigError, MessageRejected
 from queue_config.eta import EtaEstimator
 from queue_config.messages import TicketMessage, decode, encode
@@ -120,6 +120,15 @@ def test_eta_median_and_p90_grow_with_position_and_shrink_with_rate() -> None:
     assert far.eta_p90_seconds > far.eta_seconds
     assert eta.from_position(1000, 100).eta_seconds < far.eta_seconds
     assert 1 <= near.poll_after_seconds <= far.poll_after_seconds <= 60
+
+
+def test_lateness_percentile_is_read_off_the_grid_from_above() -> None:
+    # 80 tickets on time (ratio in (0.9, 1]), 20 late by 2.5x (bucket 10 holds (2.36, 2.59]).
+    counts = {0: 80, 10: 20}
+    assert lateness.percentile(counts, 0.8) == 1.0
+    assert lateness.percentile(counts, 0.92) == pytest.approx(1.1**10)
+    assert lateness.percentile({}, 0.92) is None
+    assert lateness.percentile({-5: 0}, 0.92) is None
 
 
 # --- logs ----------------------------------------------------------------------------------------

@@ -188,11 +188,12 @@ def accounting_table(acc: Accounting) -> list[str]:
     parts = [f"{source} {_share(acc.source_hit_rate(source))}" for source in sorted(acc.eta_by_source)]
     if parts:
         hit += f" ({', '.join(parts)})"
+    use = "–" if acc.promise_use is None else f"{acc.promise_use:.2f}"
     return [
-        "| tickets issued (202) | done | failed | booked for later | lost | applied twice | done without effect | unfinished at the timeout | ETA p90 held | drained in |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| tickets issued (202) | done | failed | booked for later | lost | applied twice | done without effect | unfinished at the timeout | ETA p90 held | wait ÷ promised p90, median | drained in |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| {acc.issued:,} | {acc.done:,} | {acc.failed:,} | {acc.scheduled:,} | {acc.lost:,} | {acc.applied_twice:,} | "
-        f"{acc.not_applied:,} | {acc.unfinished:,} | {hit} | {acc.drain_seconds:.0f} s |",
+        f"{acc.not_applied:,} | {acc.unfinished:,} | {hit} | {use} | {acc.drain_seconds:.0f} s |",
     ]
 
 
