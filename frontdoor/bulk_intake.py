@@ -262,6 +262,7 @@ class BulkIntake:
                 with contextlib.suppress(StoreUnavailable):
                     await self._store.discard(
                         item.ticket_id,
+                        item.sub.kind.value,
                         scope=scope,
                         body_digest=item.sub.digest,
                         idempotency_digest=item.idem,

@@ -5,8 +5,9 @@ forecaster per kind and one writer of the plan however many doors there are; if 
 takes the lease within a few seconds and resumes from the forecast state kept in Redis.
 
 Each step reads, per kind: arrivals a second (summed over all doors by ``queue_config.traffic``),
-completions (the ticket store's finish buckets), the workers' capacity reports, the queue depth from
-RabbitMQ, and how often recent tickets finished within their promised p90; it feeds whole minutes of
+completions (the ticket store's finish buckets), the workers' capacity reports, the backlog (tickets
+queued and unfinished by the store's counters, or RabbitMQ's queue depth plus what workers hold, if
+more), and how late recent tickets finished against their promised p90; it feeds whole minutes of
 arrivals to the forecaster, and writes rates, capacity, shedding advice and ETA calibration as the plan.
 """
 
@@ -153,7 +154,7 @@ class AdmissionController:
         live = sum(r.inflight / r.latency for r in reports if r.latency > 0)
         held = sum(r.held for r in reports)
         ready = await self._queue_depth(kind)
-        backlog = (ready or 0) + held
+        backlog = max((ready or 0) + held, await self._unfinished(kind))
         if throttle.mode == "maintenance" and state.capacity is not None:
             # Workers are stopped on purpose: what they will drain afterwards is what they drained before.
             capacity = state.capacity
@@ -256,6 +257,15 @@ class AdmissionController:
         if needed is not None:
             low, high = ETA_SCALE_BOUNDS
             state.eta_scale = min(high, max(low, needed))
+
+    async def _unfinished(self, kind: str) -> int:
+        """Tickets queued and not yet finished, from the ticket store's counters. RabbitMQ counts
+        messages, and a front door's bundle is many tickets in one; these count tickets, retries waiting
+        in delay queues included."""
+        enqueued, finished = await self._redis.mget(
+            self._names.enqueued_count(kind), self._names.finished_count(kind)
+        )
+        return max(0, int(enqueued or 0) - int(finished or 0))
 
     async def _queue_depth(self, kind: str) -> int | None:
         if not self._broker.ready:

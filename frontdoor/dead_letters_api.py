@@ -10,6 +10,7 @@ with a confirm and only then acks it in the dead-letter queue; messages not aske
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
@@ -24,7 +25,7 @@ from queue_config.broker import BrokerLink
 from queue_config.errors import BrokerUnavailable
 from queue_config.http import error_response, iso_utc, json_response
 from queue_config.kinds import KINDS
-from queue_config.messages import decode
+from queue_config.messages import decode, decode_bundle, encode, is_bundle
 from queue_config.ticket_store import TicketRecord, TicketStore, as_text
 
 DEFAULT_LIMIT = 100
@@ -82,6 +83,9 @@ class DeadLetters:
                 message = await queue.get(fail=False)
                 if message is None:
                     break
+                if is_bundle(message.headers):
+                    await self._split(kind, message)
+                    continue
                 ticket_id = message.message_id or ""
                 if wanted is not None and ticket_id not in wanted:
                     held.append(message)
@@ -101,6 +105,22 @@ class DeadLetters:
         finally:
             await channel.close()
         return handled, seen
+
+    async def _split(self, kind: str, bundle: AbstractIncomingMessage) -> None:
+        """A bundle dead-lettered whole (it reached the delivery limit): its tickets go back to the
+        dead-letter queue one message each, where this scan and later ones find them by ticket ID."""
+        await asyncio.gather(
+            *(
+                self._broker.publish(
+                    encode(ticket),
+                    routing_key=self.store.names.dead_queue(kind),
+                    message_id=ticket.ticket_id,
+                    to_queue=True,
+                )
+                for ticket in decode_bundle(bundle.body)
+            )
+        )
+        await bundle.ack()
 
 
 DEAD_LETTERS = web.AppKey("dead_letters", DeadLetters)

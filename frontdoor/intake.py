@@ -18,13 +18,14 @@ from typing import Any
 
 import structlog
 
+from frontdoor.publish_bundler import PublishBundler
 from frontdoor.validation import Submission
 from queue_config import resident_id
 from queue_config.broker import BrokerLink
 from queue_config.errors import BrokerUnavailable, StoreUnavailable, TicketgateError
 from queue_config.eta import Eta, EtaEstimator
 from queue_config.kinds import Status
-from queue_config.messages import TicketMessage, encode
+from queue_config.messages import TicketMessage
 from queue_config.ticket_ids import TicketIds
 from queue_config.ticket_store import NewTicket, Reservation, TicketRecord, TicketStore
 
@@ -55,6 +56,7 @@ class Intake:
     ) -> None:
         self._store = store
         self._broker = broker
+        self._bundler = PublishBundler(broker)
         self._ids = ids
         self._eta = eta
         self._status_base = public_status_url.rstrip("/")
@@ -85,7 +87,7 @@ class Intake:
                 # If Redis is gone too, the reservation expires after PENDING_TTL_SECONDS on its own.
                 with contextlib.suppress(StoreUnavailable):
                     await self._store.discard(
-                        ticket_id, scope=scope, body_digest=digest, idempotency_digest=idem
+                        ticket_id, sub.kind.value, scope=scope, body_digest=digest, idempotency_digest=idem
                     )
                 raise
             eta = await self._eta.estimate(sub.kind.value, seq)
@@ -134,7 +136,7 @@ class Intake:
             payload=sub.payload,
             created_at=created_at,
         )
-        await self._broker.publish(encode(message), routing_key=sub.kind.value, message_id=ticket_id)
+        await self._bundler.publish(message)
 
     def _body(self, ticket_id: str, kind: str, status: Status, eta: Eta | None) -> dict[str, Any]:
         return {

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 
 from queue_config.broker import BrokerLink
 from queue_config.errors import MessageRejected
-from queue_config.messages import BUNDLE_HEADER, decode_bundle
+from queue_config.messages import BUNDLE_HEADER, decode_bundle, tickets_in
 from queue_config.names import Names
 from queue_config.periodic import Periodic
 from queue_config.ticket_store import TicketStore, as_text
@@ -101,7 +101,7 @@ class WindowRelease:
             items = 0
             while items < CHUNK and (message := await queue.get(fail=False)) is not None:
                 batch.append(message)
-                items += int(str(message.headers.get(BUNDLE_HEADER) or 1))
+                items += tickets_in(message.headers)
             if not batch:
                 return moved
             moved += sum(await asyncio.gather(*(self._move(kind, m) for m in batch)))

@@ -1,13 +1,15 @@
 """The wire format of ticket messages: JSON with a schema version (never pickle).
 
-A work queue holds one ticket per message. A bulk batch is staged as bundles, many tickets a message, so
-that accepting 10,000 items costs the broker a few dozen confirms instead of 10,000 (on a 2-core machine
-a quorum queue confirms only a few thousand messages a second); the release step later splits each
-bundle into single tickets on the work queue.
+A message holds one ticket, or a bundle of many, marked by a header: on a 2-core machine a quorum queue
+confirms only a few thousand messages a second, and publishing one message per ticket was a quarter of a
+front door's time. A front door bundles the submissions of one kind that reach it in the same turn of
+its event loop (``frontdoor.publish_bundler``), and workers process a bundle in place; a bulk batch is
+staged as bundles of 200, which workers split onto the work queue.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -32,8 +34,19 @@ class TicketBundle(msgspec.Struct, frozen=True, kw_only=True):
     tickets: list[TicketMessage]
 
 
-# A message carrying this header (any value) is a ``TicketBundle``; without it, one ``TicketMessage``.
+# A message with this header is a ``TicketBundle`` of that many tickets; without it, one ``TicketMessage``.
 BUNDLE_HEADER = "x-ticketgate-bundle"
+
+
+def tickets_in(headers: Mapping[str, Any] | None) -> int:
+    """How many tickets a message carries, from its headers alone (without decoding its body)."""
+    value = (headers or {}).get(BUNDLE_HEADER)
+    return max(1, int(value)) if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def is_bundle(headers: Mapping[str, Any] | None) -> bool:
+    return BUNDLE_HEADER in (headers or {})
+
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(TicketMessage)

@@ -309,12 +309,13 @@ class TicketStore:
 
     @store_call
     async def discard(
-        self, ticket_id: str, *, scope: str, body_digest: str, idempotency_digest: str | None
+        self, ticket_id: str, kind: str, *, scope: str, body_digest: str, idempotency_digest: str | None
     ) -> None:
         n = self.names
         idem_key = n.idempotency(scope, idempotency_digest) if idempotency_digest else ""
         await self._discard(
-            keys=[n.ticket(ticket_id), idem_key, n.dedupe(scope, body_digest)], args=[ticket_id]
+            keys=[n.ticket(ticket_id), idem_key, n.dedupe(scope, body_digest), n.finished_count(kind)],
+            args=[ticket_id],
         )
 
     # --- everyone -------------------------------------------------------------------------------

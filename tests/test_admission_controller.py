@@ -224,3 +224,17 @@ async def test_the_queue_depth_read_from_rabbitmq_follows_the_queue(
         assert depths == [3, 7]
     finally:
         await broker.close()
+
+
+async def test_the_backlog_counts_tickets_not_messages(fresh_namespace: Settings, redis: Redis) -> None:
+    names = Names(fresh_namespace.namespace)
+    clock = Clock(1_800_000_000.0)
+    # Given 500 transfers queued and 120 finished, in bundles RabbitMQ would count as a few messages
+    await redis.set(names.enqueued_count("transfer"), 500)
+    await redis.set(names.finished_count("transfer"), 120)
+
+    # When the controller steps
+    plan = await _controller(fresh_namespace, redis, clock).step()
+
+    # Then the backlog it admits against is the 380 tickets waiting
+    assert plan is not None and plan.kinds["transfer"].backlog == 380

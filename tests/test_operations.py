@@ -14,6 +14,8 @@ import pytest
 from redis.asyncio import Redis
 
 from bench.coresim.model import CoreSettings
+from frontdoor.app import BROKER
+from queue_config.messages import BUNDLE_HEADER, decode, encode_bundle
 from queue_config.settings import Settings
 from tests.support.system import System, drain, start_system, submission
 
@@ -34,6 +36,20 @@ async def operator(system: System, method: str, path: str, body: Any = None) -> 
     assert system.frontdoor is not None
     async with system.http.request(method, system.frontdoor.url + path, json=body, headers=OPERATOR) as r:
         return r.status, await r.json(content_type=None)
+
+
+async def _refused_payments(system: System, count: int, *, amount_cents: int, first: int) -> list[str]:
+    """``count`` payments the core refuses outright, accepted and then failed: their ticket IDs."""
+    await system.add_fault({"amount_cents": amount_cents}, permanent=True)
+    failing = []
+    for n in range(count):
+        body = submission("payment", first + n)
+        body["payload"]["amount_cents"] = amount_cents
+        code, doc, _ = await system.submit(body)
+        assert code == 202
+        failing.append(doc["ticket_id"])
+    assert set((await drain(system, failing)).values()) == {"failed"}
+    return failing
 
 
 async def test_maintenance_holds_work_and_resuming_loses_nothing(ops: System) -> None:
@@ -90,15 +106,7 @@ async def test_maintenance_holds_work_and_resuming_loses_nothing(ops: System) ->
 async def test_dead_letters_are_listed_inspected_and_replayed_to_done(ops: System) -> None:
     system = ops
     assert system.core is not None
-    await system.add_fault({"amount_cents": 7777}, permanent=True)
-    failing = []
-    for n in range(3):
-        body = submission("payment", 90_000 + n)
-        body["payload"]["amount_cents"] = 7777
-        code, doc, _ = await system.submit(body)
-        assert code == 202
-        failing.append(doc["ticket_id"])
-    assert set((await drain(system, failing)).values()) == {"failed"}
+    failing = await _refused_payments(system, 3, amount_cents=7777, first=90_000)
 
     # The operator API wants the token and a kind
     assert system.frontdoor is not None
@@ -167,3 +175,42 @@ async def test_every_operator_endpoint_wants_the_operator_token(ops: System) -> 
                 assert response.status == 401, (method, path, headers)
                 assert (await response.json())["error"] == "unauthorized"
                 assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_a_bundle_dead_lettered_whole_is_split_for_inspection_and_replay(ops: System) -> None:
+    system = ops
+    assert system.core is not None
+    # Given two payments the core refuses, whose messages then sit in the dead-letter queue as one bundle,
+    # as a bundle that reached the delivery limit is dead-lettered whole
+    failing = await _refused_payments(system, 2, amount_cents=7778, first=91_000)
+    assert system.frontdoor is not None
+    broker = system.frontdoor.app[BROKER]
+    channel = await broker.channel(prefetch=0)
+    dead = await channel.declare_queue(system.names.dead_queue("payment"), passive=True)
+    singles = []
+    while (message := await dead.get(fail=False)) is not None:
+        singles.append(decode(message.body))
+        await message.ack()
+    await channel.close()
+    assert sorted(t.ticket_id for t in singles) == sorted(failing)
+    await broker.publish(
+        encode_bundle(singles),
+        routing_key=system.names.dead_queue("payment"),
+        message_id="dead-bundle",
+        to_queue=True,
+        headers={BUNDLE_HEADER: len(singles)},
+    )
+
+    # When an operator looks at one of them
+    code, one = await operator(system, "GET", f"/v1/admin/dead-letters/{failing[1]}")
+
+    # Then it is found, and the bundle is now one message per ticket
+    assert code == 200 and one["message"]["ticket_id"] == failing[1]
+    assert sorted(await system.dead_letter_ids("payment")) == sorted(failing)
+
+    # And both replay to done
+    async with system.http.delete(system.core.url + "/v1/faults") as r:
+        assert r.status == 200
+    code, replay = await operator(system, "POST", "/v1/admin/dead-letters/replay", {"kind": "payment"})
+    assert code == 200 and sorted(replay["replayed"]) == sorted(failing)
+    assert set((await drain(system, failing)).values()) == {"done"}

@@ -18,6 +18,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 from queue_config import metrics
 from queue_config.broker import BrokerLink
+from queue_config.messages import tickets_in
 from queue_config.topology import Topology
 
 log = structlog.get_logger("consumer")
@@ -53,10 +54,12 @@ class KindConsumer:
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        self._held = 0
 
     @property
     def inflight(self) -> int:
-        return len(self._inflight)
+        """Tickets this consumer holds (a bundle counts its tickets), for the capacity reports."""
+        return self._held
 
     async def start(self, *, consume: bool = True) -> None:
         self._channel = await self._broker.channel(prefetch=self._concurrency)
@@ -94,10 +97,12 @@ class KindConsumer:
         task.add_done_callback(self._inflight.discard)
 
     async def _run(self, message: AbstractIncomingMessage) -> None:
-        # Tickets at the core count as in flight; bundles being split do not.
+        # Tickets taken for processing count as in flight; staged bundles being split do not.
         gauge = None if self._staging else metrics.IN_FLIGHT.labels(self.kind)
+        held = 0 if self._staging else tickets_in(message.headers)
+        self._held += held
         if gauge is not None:
-            gauge.inc()
+            gauge.inc(held)
         try:
             await self._processor.process(message)
         except Exception:
@@ -105,8 +110,9 @@ class KindConsumer:
             # broker's consumer timeout fires; the ticket's idempotency makes that safe.
             log.exception("message_processing_crashed", queue=self.queue_name)
         finally:
+            self._held -= held
             if gauge is not None:
-                gauge.dec()
+                gauge.dec(held)
 
     async def stop(self, grace_seconds: float) -> None:
         if self._queue is not None and self._tag is not None:

@@ -78,6 +78,7 @@ class WorkerPool:
                 max_seconds=settings.retry_max_seconds,
             ),
             paused=lambda: self.maintenance.paused,
+            slots={kind: asyncio.Semaphore(settings.worker_concurrency.get(kind, 1)) for kind in kinds},
         )
         self.consumers = [
             KindConsumer(

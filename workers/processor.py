@@ -1,15 +1,23 @@
-"""Processing one delivered ticket message, from "processing" to an ack, a delay or a dead letter.
+"""Processing one delivered message, from "processing" to an ack, a delay or a dead letter.
 
 The message is acked only after the effect and the ticket's new status are both recorded. A crash
 anywhere before that leaves the message unacked, so the broker redelivers it; the core system is called
 with the ticket ID as the idempotency key and a finished ticket is recognised before any call, so the
 redelivery cannot apply the effect twice.
+
+A bundle (many tickets in one message, see ``queue_config.messages``) is processed in place, its
+tickets side by side, each settled on its own: a ticket to retry goes alone to its delay queue, a failed
+one alone to the dead-letter queue (published before its record says ``failed``, so no failed ticket
+lacks its copy there), and the bundle is acked once every ticket is settled. If Redis stays away for one
+of them, the bundle goes back to the queue whole: its finished tickets are recognised on redelivery.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from enum import Enum
 from typing import Any, TypeVar
 
 import structlog
@@ -19,7 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from queue_config import metrics, resident_id
 from queue_config.broker import BrokerLink
 from queue_config.errors import MessageRejected, StoreUnavailable
-from queue_config.messages import TicketMessage, decode
+from queue_config.messages import TicketMessage, decode, decode_bundle, encode, is_bundle
 from queue_config.ticket_store import TicketStore
 from workers.core_client import CoreError, CoreSystem, PermanentCoreError
 from workers.handlers import Handler
@@ -32,6 +40,11 @@ T = TypeVar("T")
 STORE_OUTAGE_PATIENCE_SECONDS = 30.0
 
 
+class Settled(Enum):
+    ACK = "ack"  # done, a duplicate, or handed on to a delay queue
+    DEAD = "dead"  # failed: its message belongs in the dead-letter queue
+
+
 class Processor:
     def __init__(
         self,
@@ -42,6 +55,7 @@ class Processor:
         handlers: dict[str, Handler],
         retry: RetryPolicy,
         paused: Callable[[], bool] = lambda: False,
+        slots: Mapping[str, asyncio.Semaphore] | None = None,
     ) -> None:
         self._store = store
         self._broker = broker
@@ -49,6 +63,9 @@ class Processor:
         self._handlers = handlers
         self._retry = retry
         self._paused = paused
+        # Tickets of a kind worked on at once in this process: prefetch bounds messages, and a bundle
+        # is many tickets.
+        self._slots = slots or {}
 
     async def process(self, message: AbstractIncomingMessage) -> None:
         if self._paused():
@@ -57,25 +74,54 @@ class Processor:
             await message.nack(requeue=True)
             return
         try:
-            ticket = decode(message.body)
-            handler = self._handlers[ticket.kind]
+            tickets = decode_bundle(message.body) if is_bundle(message.headers) else [decode(message.body)]
+            handlers = [self._handlers[t.kind] for t in tickets]
         except (MessageRejected, KeyError) as exc:
             log.error("message_undecodable", error=str(exc), message_id=message.message_id)
             await message.reject(requeue=False)
             return
-        structlog.contextvars.bind_contextvars(ticket_id=ticket.ticket_id, kind=ticket.kind)
+        if len(tickets) == 1:
+            await self._settle_single(tickets[0], handlers[0], message)
+            return
+        outcomes = await asyncio.gather(
+            *(self._one(t, h, None) for t, h in zip(tickets, handlers, strict=True)), return_exceptions=True
+        )
+        if any(isinstance(o, BaseException) for o in outcomes):
+            errors = [repr(o) for o in outcomes if isinstance(o, BaseException)]
+            log.warning("bundle_requeued", tickets=len(tickets), errors=errors[:3])
+            await message.nack(requeue=True)
+            return
+        await message.ack()
+
+    async def _settle_single(
+        self, ticket: TicketMessage, handler: Handler, message: AbstractIncomingMessage
+    ) -> None:
         try:
-            await self._process(ticket, handler, message)
+            settled = await self._one(ticket, handler, message.body)
         except StoreUnavailable as exc:
             # Redis stayed away past our patience: give the message back rather than hold it forever.
             log.warning("store_unavailable_requeue", error=str(exc))
             await message.nack(requeue=True)
+            return
+        if settled is Settled.DEAD:
+            # Rejected, not acked, so the broker dead-letters it for operators to inspect and replay.
+            await message.reject(requeue=False)
+        else:
+            await message.ack()
+
+    async def _one(self, ticket: TicketMessage, handler: Handler, body: bytes | None) -> Settled:
+        """Process one ticket; ``body`` is its own message's, or None when it came in a bundle."""
+        structlog.contextvars.bind_contextvars(ticket_id=ticket.ticket_id, kind=ticket.kind)
+        slot = self._slots.get(ticket.kind)
+        try:
+            if slot is None:
+                return await self._process(ticket, handler, body)
+            async with slot:
+                return await self._process(ticket, handler, body)
         finally:
             structlog.contextvars.unbind_contextvars("ticket_id", "kind")
 
-    async def _process(
-        self, ticket: TicketMessage, handler: Handler, message: AbstractIncomingMessage
-    ) -> None:
+    async def _process(self, ticket: TicketMessage, handler: Handler, body: bytes | None) -> Settled:
         status, attempts = await _patiently(
             lambda: self._store.begin_attempt(
                 ticket.ticket_id,
@@ -86,41 +132,37 @@ class Processor:
         )
         if status.terminal:
             log.info("duplicate_delivery_acked", status=status.value)
-            await message.ack()
-            return
+            return Settled.ACK
         if attempts > self._retry.max_attempts:
             # Only redeliveries after crashes get here: the attempt budget is spent.
-            await self._fail(ticket, message, {"code": "attempts_exhausted", "message": "too many attempts"})
-            return
+            error = {"code": "attempts_exhausted", "message": "too many attempts"}
+            return await self._fail(ticket, body, error)
 
         began = time.perf_counter()
         try:
             result = await handler(ticket, self._core)
         except PermanentCoreError as exc:
             metrics.PROCESSING.labels(ticket.kind, "permanent").observe(time.perf_counter() - began)
-            await self._fail(ticket, message, exc.as_dict())
-            return
+            return await self._fail(ticket, body, exc.as_dict())
         except CoreError as exc:
             metrics.PROCESSING.labels(ticket.kind, "transient").observe(time.perf_counter() - began)
-            await self._transient(ticket, message, attempts, exc)
-            return
+            return await self._transient(ticket, body, attempts, exc)
         metrics.PROCESSING.labels(ticket.kind, "done").observe(time.perf_counter() - began)
         await _patiently(
             lambda: self._store.finish(ticket.ticket_id, ticket.kind, result=result, batch_id=ticket.batch_id)
         )
         log.info("ticket_done", attempts=attempts)
-        await message.ack()
+        return Settled.ACK
 
     async def _transient(
-        self, ticket: TicketMessage, message: AbstractIncomingMessage, attempts: int, exc: CoreError
-    ) -> None:
+        self, ticket: TicketMessage, body: bytes | None, attempts: int, exc: CoreError
+    ) -> Settled:
         delay_queue = self._retry.delay_queue(ticket.kind, attempts)
         if delay_queue is None:
-            await self._fail(ticket, message, {**exc.as_dict(), "attempts": attempts})
-            return
+            return await self._fail(ticket, body, {**exc.as_dict(), "attempts": attempts})
         await _patiently(lambda: self._store.mark_retrying(ticket.ticket_id, exc.as_dict()))
         await self._broker.publish(
-            message.body,
+            body if body is not None else encode(ticket),
             routing_key=delay_queue,
             message_id=ticket.ticket_id,
             to_queue=True,
@@ -128,18 +170,23 @@ class Processor:
         )
         metrics.RETRIES.labels(ticket.kind).inc()
         log.info("ticket_retry_scheduled", attempts=attempts, delay_queue=delay_queue, error=exc.code)
-        await message.ack()
+        return Settled.ACK
 
-    async def _fail(
-        self, ticket: TicketMessage, message: AbstractIncomingMessage, error: dict[str, Any]
-    ) -> None:
+    async def _fail(self, ticket: TicketMessage, body: bytes | None, error: dict[str, Any]) -> Settled:
+        if body is None:
+            # Out of a bundle, which cannot be rejected for one ticket: its own copy, confirmed first.
+            await self._broker.publish(
+                encode(ticket),
+                routing_key=self._store.names.dead_queue(ticket.kind),
+                message_id=ticket.ticket_id,
+                to_queue=True,
+            )
         await _patiently(
             lambda: self._store.finish(ticket.ticket_id, ticket.kind, error=error, batch_id=ticket.batch_id)
         )
         log.warning("ticket_failed", error=error.get("code"))
         metrics.DEAD_LETTERS.labels(ticket.kind).inc()
-        # Rejected, not acked, so the broker dead-letters it for operators to inspect and replay.
-        await message.reject(requeue=False)
+        return Settled.DEAD
 
 
 async def _patiently(call: Callable[[], Awaitable[T]]) -> T:

@@ -18,6 +18,7 @@ from bench.coresim.model import CoreSettings
 from frontdoor.app import BROKER
 from frontdoor.app import build_app as build_frontdoor
 from queue_config.kinds import KINDS
+from queue_config.messages import decode, decode_bundle, is_bundle
 from queue_config.names import Names
 from queue_config.resident_id import make as make_resident_id
 from queue_config.settings import Settings
@@ -131,6 +132,24 @@ class System:
             json={"match": match, "transient": transient, "permanent": permanent},
         ) as response:
             assert response.status == 201
+
+    async def queued_ticket_ids(self, queue: str) -> list[str]:
+        """The ticket IDs in a queue, counting each ticket of a bundle (read and requeued)."""
+        connection = await aio_pika.connect(self.settings.amqp_url, timeout=10)
+        ids: list[str] = []
+        async with connection:
+            channel = await connection.channel()
+            source = await channel.get_queue(queue)
+            held = []
+            while (message := await source.get(fail=False)) is not None:
+                if is_bundle(message.headers):
+                    ids += [t.ticket_id for t in decode_bundle(message.body)]
+                else:
+                    ids.append(decode(message.body).ticket_id)
+                held.append(message)
+            for message in held:
+                await message.nack(requeue=True)
+        return ids
 
     async def queue_depth(self, queue: str) -> int:
         connection = await aio_pika.connect(self.settings.amqp_url, timeout=10)
