@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 
@@ -12,6 +13,7 @@ from queue_config import lateness, logs, resident_id
 from queue_config.errors import ConfigError, MessageRejected
 from queue_config.eta import EtaEstimator
 from queue_config.messages import TicketMessage, decode, encode
+from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.ticket_ids import ID_LENGTH, TicketIds
 from queue_config.topology import Topology
@@ -120,6 +122,41 @@ def test_eta_median_and_p90_grow_with_position_and_shrink_with_rate() -> None:
     assert far.eta_p90_seconds > far.eta_seconds
     assert eta.from_position(1000, 100).eta_seconds < far.eta_seconds
     assert 1 <= near.poll_after_seconds <= far.poll_after_seconds <= 60
+
+
+class _CountingRedis:
+    """Just enough of a Redis client for the ETA's counters read, counting the reads."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def pipeline(self, transaction: bool) -> _CountingRedis:
+        return self
+
+    async def __aenter__(self) -> _CountingRedis:
+        self.reads += 1
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def get(self, key: str) -> None:
+        return None
+
+    def mget(self, keys: list[str]) -> None:
+        return None
+
+    async def execute(self) -> list[object]:
+        await asyncio.sleep(0.01)  # the round trip, during which more requests arrive
+        return [b"40", [b"5"] * 12]
+
+
+async def test_concurrent_etas_share_one_read_of_the_counters() -> None:
+    redis = _CountingRedis()
+    eta = EtaEstimator(redis, Names("unit"), assumed_rate=10)  # type: ignore[arg-type]
+    etas = await asyncio.gather(*(eta.estimate("payment", 100 + i) for i in range(50)))
+    assert redis.reads == 1
+    assert [e.position for e in etas] == [59 + i for i in range(50)]
 
 
 def test_lateness_percentile_is_read_off_the_grid_from_above() -> None:
