@@ -25,7 +25,7 @@ from queue_config.broker import BrokerLink
 from queue_config.errors import BrokerUnavailable
 from queue_config.http import error_response, iso_utc, json_response
 from queue_config.kinds import KINDS
-from queue_config.messages import decode, decode_bundle, encode, is_bundle
+from queue_config.messages import decode, decode_bundle, is_bundle
 from queue_config.ticket_store import TicketRecord, TicketStore, as_text
 
 DEFAULT_LIMIT = 100
@@ -84,7 +84,7 @@ class DeadLetters:
                 if message is None:
                     break
                 if is_bundle(message.headers):
-                    await self._split(kind, message)
+                    await self._split(message)
                     continue
                 ticket_id = message.message_id or ""
                 if wanted is not None and ticket_id not in wanted:
@@ -106,20 +106,10 @@ class DeadLetters:
             await channel.close()
         return handled, seen
 
-    async def _split(self, kind: str, bundle: AbstractIncomingMessage) -> None:
+    async def _split(self, bundle: AbstractIncomingMessage) -> None:
         """A bundle dead-lettered whole (it reached the delivery limit): its tickets go back to the
         dead-letter queue one message each, where this scan and later ones find them by ticket ID."""
-        await asyncio.gather(
-            *(
-                self._broker.publish(
-                    encode(ticket),
-                    routing_key=self.store.names.dead_queue(kind),
-                    message_id=ticket.ticket_id,
-                    to_queue=True,
-                )
-                for ticket in decode_bundle(bundle.body)
-            )
-        )
+        await asyncio.gather(*(self._broker.dead_letter(t) for t in decode_bundle(bundle.body)))
         await bundle.ack()
 
 

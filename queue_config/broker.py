@@ -19,6 +19,7 @@ from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from queue_config.errors import BrokerUnavailable
+from queue_config.messages import TicketMessage, encode
 from queue_config.topology import Topology
 
 log = structlog.get_logger("broker")
@@ -142,6 +143,16 @@ class BrokerLink:
                 await exchange.publish(message, routing_key=routing_key, mandatory=True)
         except (TimeoutError, AMQPError, ChannelInvalidStateError, OSError, RuntimeError) as exc:
             raise BrokerUnavailable(f"publish not confirmed: {exc!r}") from exc
+
+    async def dead_letter(self, ticket: TicketMessage) -> None:
+        """Put one ticket, as its own message, in its kind's dead-letter queue (confirmed): for tickets
+        that came in a bundle, which cannot be rejected to the dead exchange for one of them."""
+        await self.publish(
+            encode(ticket),
+            routing_key=self._topology.names.dead_queue(ticket.kind),
+            message_id=ticket.ticket_id,
+            to_queue=True,
+        )
 
     async def close(self) -> None:
         if self._task is not None:

@@ -175,12 +175,7 @@ class Processor:
     async def _fail(self, ticket: TicketMessage, body: bytes | None, error: dict[str, Any]) -> Settled:
         if body is None:
             # Out of a bundle, which cannot be rejected for one ticket: its own copy, confirmed first.
-            await self._broker.publish(
-                encode(ticket),
-                routing_key=self._store.names.dead_queue(ticket.kind),
-                message_id=ticket.ticket_id,
-                to_queue=True,
-            )
+            await self._broker.dead_letter(ticket)
         await _patiently(
             lambda: self._store.finish(ticket.ticket_id, ticket.kind, error=error, batch_id=ticket.batch_id)
         )
