@@ -17,6 +17,7 @@ from queue_config.errors import BrokerUnavailable
 from queue_config.messages import BUNDLE_HEADER, TicketMessage, decode, decode_bundle, encode_bundle
 from queue_config.settings import Settings
 from queue_config.ticket_ids import TicketIds, load_secret
+from queue_config.ticket_store import NewTicket, Reservation, TicketStore
 from queue_config.topology import Topology
 from tests.support.system import System, payload_for, submission
 
@@ -79,6 +80,16 @@ async def test_tickets_a_door_accepts_in_one_loop_turn_travel_in_one_message_per
         await broker.close()
 
 
+async def _reserve_and_commit(system: System, tickets: list[TicketMessage]) -> None:
+    store = TicketStore(system.redis, system.names, ticket_ttl=600, idempotency_ttl=600, pending_ttl=600)
+    for t in tickets:
+        outcome, ticket_id, _ = await store.reserve(
+            NewTicket(t.ticket_id, t.kind, f"test:{t.ticket_id}", t.ticket_id, None, "test")
+        )
+        assert (outcome, ticket_id) == (Reservation.CREATED, t.ticket_id)
+        await store.commit(t.ticket_id, t.kind)
+
+
 @pytest.mark.parametrize("redelivered", [False, True])
 async def test_a_bundle_is_processed_in_place_and_each_ticket_settled_on_its_own(
     system: System, redelivered: bool
@@ -92,6 +103,8 @@ async def test_a_bundle_is_processed_in_place_and_each_ticket_settled_on_its_own
     await system.add_fault({"amount_cents": flaky.payload["amount_cents"]}, transient=1)
     await system.add_fault({"amount_cents": refused.payload["amount_cents"]}, permanent=True)
     tickets = [fine, flaky, refused]
+    # As a front door does before it publishes: the records exist, queued, so a poll never races the worker
+    await _reserve_and_commit(system, tickets)
     assert system.frontdoor is not None
     broker = system.frontdoor.app[BROKER]
 
