@@ -36,10 +36,19 @@ class CapacityInputs:
     assumed: float
     live: float = 0.0  # sum over worker processes of in-flight calls / latency: throughput right now
 
+    @property
+    def busy(self) -> bool:
+        return self.backlog > max(2.0, self.completed_rate)
+
+    @property
+    def measures_drain(self) -> bool:
+        """Work waits and tickets finish: the completion rate is what the workers can do."""
+        return self.busy and self.completed_rate > 0
+
 
 def estimate_capacity(i: CapacityInputs) -> float:
-    busy = i.backlog > max(2.0, i.completed_rate)
-    if busy and i.completed_rate > 0:
+    busy = i.busy
+    if i.measures_drain:
         # Work waits, so what finishes is what the workers can do, whatever limits them (the core, the
         # CPU, Redis): the one measure that cannot flatter.
         measured = i.completed_rate

@@ -58,6 +58,10 @@ LATENESS_WINDOW_SLOTS = 6
 # Calibration only ever widens the model's p90: early tickets meet easy promises, and narrowing on
 # them broke the promises of the rush that followed.
 ETA_SCALE_BOUNDS = (1.0, 5.0)
+# Capacity counts as measured once tickets have finished under load for this long: the completion rate
+# spans the current 5-second bucket and the one before, so only then does none of its window predate the
+# rush, and the smoothing has left the assumption behind (0.7 ** 10 of it is left).
+MEASURING_SECONDS = 2 * RATE_BUCKET_SECONDS
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] or redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -72,9 +76,13 @@ return 0
 class _KindState:
     forecaster: Forecaster
     capacity: float | None = None
+    measured_since: float | None = None  # first time tickets finished while work waited
     eta_scale: float = 1.0
     saved_minute: int | None = None
     scanned_minute: int | None = None  # arrivals read up to here (a new forecast skips leading zeros)
+
+    def capacity_measured(self, now: float) -> bool:
+        return self.measured_since is not None and now - self.measured_since >= MEASURING_SECONDS
 
 
 class AdmissionController:
@@ -155,20 +163,21 @@ class AdmissionController:
         held = sum(r.held for r in reports)
         ready = await self._queue_depth(kind)
         backlog = max((ready or 0) + held, await self._unfinished(kind))
+        inputs = admission.CapacityInputs(
+            completed_rate=completed_rate,
+            potential=potential,
+            backlog=backlog,
+            previous=state.capacity,
+            assumed=self._settings.assumed_drain_per_second,
+            live=live,
+        )
         if throttle.mode == "maintenance" and state.capacity is not None:
             # Workers are stopped on purpose: what they will drain afterwards is what they drained before.
             capacity = state.capacity
         else:
-            capacity = admission.estimate_capacity(
-                admission.CapacityInputs(
-                    completed_rate=completed_rate,
-                    potential=potential,
-                    backlog=backlog,
-                    previous=state.capacity,
-                    assumed=self._settings.assumed_drain_per_second,
-                    live=live,
-                )
-            )
+            capacity = admission.estimate_capacity(inputs)
+            if inputs.measures_drain and state.measured_since is None:
+                state.measured_since = now
         state.capacity = capacity
         service = (
             sum(r.latency * max(r.inflight, 1) for r in reports) / sum(max(r.inflight, 1) for r in reports)
@@ -199,6 +208,7 @@ class AdmissionController:
             enterprise_rate=round(enterprise_rate, 3),
             enterprise_cap=round(total * throttle.enterprise_share, 3),
             capacity=round(capacity, 3),
+            capacity_measured=state.capacity_measured(now),
             backlog=backlog,
             demand=round(demand, 3),
             service_seconds=round(service, 3),
@@ -298,6 +308,8 @@ class AdmissionController:
             if kind.value in previous:
                 state.capacity = previous[kind.value].capacity
                 state.eta_scale = previous[kind.value].eta_scale
+                if previous[kind.value].capacity_measured:
+                    state.measured_since = -float("inf")
             states[kind.value] = state
         return states
 

@@ -31,6 +31,10 @@ class KindPlan(msgspec.Struct, frozen=True, kw_only=True):
     enterprise_rate: float | None = None  # the part of the rate bulk items use now
     enterprise_cap: float | None = None  # bulk items a second that may run now; the rest is scheduled
     capacity: float  # tickets a second the workers are measured to finish
+    # False while ``capacity`` still rests on ASSUMED_DRAIN_PER_SECOND: promises are then wider, and
+    # not used to calibrate (they measure the assumption, not the model). Plans kept by earlier versions
+    # had measured capacity.
+    capacity_measured: bool = True
     backlog: int  # tickets waiting in RabbitMQ or with a worker
     demand: float  # arrivals a second, recent
     service_seconds: float  # a core call's recent latency

@@ -20,18 +20,23 @@ import asyncio
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from redis.asyncio import Redis
 
 from queue_config.admission_plan import PlanReader
+from queue_config.kinds import KINDS
 from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.ticket_store import RATE_BUCKET_SECONDS
 
 _WINDOW_BUCKETS = 12  # one minute
 _SNAPSHOT_SECONDS = 0.5
-RATE_MARGIN = 0.85  # every ticket of a kind shares one read of the counters per half second
+RATE_MARGIN = 0.85
+# Before capacity is measured, the rate is ASSUMED_DRAIN_PER_SECOND, set per kind; but kinds may share
+# one core system, and then each drains only its share. The p90 allows for that; the median keeps the
+# assumption. A step run's first batch, promised at the assumption, took up to 2.9 times its promise.
+UNMEASURED_RATE_SHARE = 1 / len(KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +44,9 @@ class Eta:
     position: int
     eta_seconds: float
     eta_p90_seconds: float
-    model_p90_seconds: float = 0.0  # before calibration: what a ticket's lateness is measured against
+    # The model's p90 before calibration, what a ticket's lateness is measured against; None while the
+    # rate is an assumption, since such a promise's lateness says nothing about the model.
+    model_p90_seconds: float | None = None
 
     @property
     def poll_after_seconds(self) -> int:
@@ -53,6 +60,7 @@ class _Snapshot:
     at: float
     finished: int
     rate: float
+    measured: bool
 
 
 class EtaEstimator:
@@ -85,10 +93,14 @@ class EtaEstimator:
         snap = await self._snapshot(kind)
         position = max(0, (seq or 0) - snap.finished - 1)
         planned = self._plan.kind(kind) if self._plan is not None else None
-        if planned is not None and planned.capacity > 0:
+        if planned is not None and planned.capacity > 0 and planned.capacity_measured:
             eta = self.from_position(position, planned.capacity, planned.service_seconds, planned.eta_scale)
-        else:
+        elif planned is not None and planned.capacity > 0:
+            eta = self.unmeasured(position, planned.capacity, planned.service_seconds)
+        elif snap.measured:
             eta = self.from_position(position, snap.rate, self._service)
+        else:
+            eta = self.unmeasured(position, snap.rate, self._service)
         pause = self.maintenance_left()
         if pause > 0:
             # Nothing moves until maintenance ends: the whole wait starts then.
@@ -96,7 +108,7 @@ class EtaEstimator:
                 eta.position,
                 round(eta.eta_seconds + pause, 1),
                 round(eta.eta_p90_seconds + pause, 1),
-                eta.model_p90_seconds + pause,
+                None if eta.model_p90_seconds is None else eta.model_p90_seconds + pause,
             )
         return eta
 
@@ -114,14 +126,22 @@ class EtaEstimator:
         return self._plan.throttle.maintenance_until if self.maintenance and self._plan else None
 
     @staticmethod
-    def from_position(position: int, rate: float, service: float = 1.0, scale: float = 1.0) -> Eta:
+    def from_position(
+        position: int, rate: float, service: float = 1.0, scale: float = 1.0, margin: float = RATE_MARGIN
+    ) -> Eta:
         k = position + 1
         median = k / rate + service
         # Beyond the Poisson spread, the rate itself is an estimate: the p90 allows it to be 15 % high.
-        model = (k + 1.2816 * math.sqrt(k) + 1) / (rate * RATE_MARGIN) + 2 * service
+        model = (k + 1.2816 * math.sqrt(k) + 1) / (rate * margin) + 2 * service
         p90 = max(median, model * scale)
         # Rounded up to a tenth of a second: an ETA is never zero and never rounds below the estimate.
         return Eta(position, math.ceil(median * 10) / 10, math.ceil(p90 * 10) / 10, round(model, 3))
+
+    @classmethod
+    def unmeasured(cls, position: int, rate: float, service: float = 1.0) -> Eta:
+        """The ETA while ``rate`` is the assumption: a p90 that allows for a core shared by the kinds."""
+        eta = cls.from_position(position, rate, service, margin=RATE_MARGIN * UNMEASURED_RATE_SHARE)
+        return replace(eta, model_p90_seconds=None)
 
     async def drain_rate(self, kind: str) -> float:
         return (await self._snapshot(kind)).rate
@@ -152,6 +172,6 @@ class EtaEstimator:
         measured = done / (_WINDOW_BUCKETS * RATE_BUCKET_SECONDS)
         # With too few finishes the measurement says more about idleness than about capacity.
         rate = measured if done >= 10 else max(measured, self._assumed_rate)
-        snap = _Snapshot(now, finished, rate)
+        snap = _Snapshot(now, finished, rate, measured=done >= 10)
         self._snapshots[kind] = snap
         return snap

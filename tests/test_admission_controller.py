@@ -146,6 +146,7 @@ async def test_a_controller_starting_after_the_plan_expired_resumes_capacity_and
     # Then it starts from what was measured, not from ASSUMED_DRAIN_PER_SECOND (10) and a factor of 1
     assert after is not None
     assert after.kinds["transfer"].capacity == before.kinds["transfer"].capacity
+    assert before.kinds["transfer"].capacity_measured and after.kinds["transfer"].capacity_measured
     assert after.kinds["transfer"].eta_scale == before.kinds["transfer"].eta_scale > 1.5
 
 
@@ -153,12 +154,15 @@ def _store(redis: Redis, names: Names, clock: Clock) -> TicketStore:
     return TicketStore(redis, names, ticket_ttl=600, idempotency_ttl=600, pending_ttl=60, clock=clock)
 
 
-async def _tickets_finishing(store: TicketStore, clock: Clock, n: int, *, model: float, took: float) -> None:
-    """``n`` transfers promised with the model's p90 at ``model`` seconds that finish ``took`` later."""
+async def _tickets_finishing(
+    store: TicketStore, clock: Clock, n: int, *, model: float | None, took: float
+) -> None:
+    """``n`` transfers promised with the model's p90 at ``model`` seconds (None: a promise on the
+    assumed rate, 10 s) that finish ``took`` later."""
     ids = [uuid.uuid4().hex for _ in range(n)]
     for ticket_id in ids:
         await store.reserve(NewTicket(ticket_id, "transfer", "scope", ticket_id, None, "110105******0025"))
-    await store.commit_many("transfer", [Commit(t, clock.now + model, model) for t in ids])
+    await store.commit_many("transfer", [Commit(t, clock.now + (model or 10.0), model) for t in ids])
     clock.now += took
     for ticket_id in ids:
         assert await store.finish(ticket_id, "transfer", result={"ok": True})
@@ -186,6 +190,38 @@ async def test_promises_are_widened_by_what_the_last_minute_needed_and_narrowed_
     # Then the promises narrow back to the model's own p90 in one step, with no wind-up to unwind
     assert plan is not None
     assert plan.kinds["transfer"].eta_scale == 1.0
+
+
+async def test_capacity_is_an_assumption_until_tickets_have_finished_under_load_for_ten_seconds(
+    fresh_namespace: Settings, redis: Redis
+) -> None:
+    names = Names(fresh_namespace.namespace)
+    clock = Clock(1_800_000_000.0)
+    controller = _controller(fresh_namespace, redis, clock)
+    store = _store(redis, names, clock)
+    # Given a new namespace: nothing measured, so the plan says its capacity is the assumption
+    plan = await controller.step()
+    assert plan is not None
+    assert (plan.kinds["transfer"].capacity, plan.kinds["transfer"].capacity_measured) == (10.0, False)
+
+    # When 30 tickets promised on that assumption finish three times later than promised
+    await _tickets_finishing(store, clock, 30, model=None, took=30.0)
+    # And workers then finish 4 transfers a second with work waiting, for 10 s
+    for _ in range(10):
+        clock.now += 1
+        await _world(redis, names, clock, finishing=4, held=200)
+        plan = await controller.step()
+        assert plan is not None and not plan.kinds["transfer"].capacity_measured
+    clock.now += 1
+    await _world(redis, names, clock, finishing=4, held=200)
+    plan = await controller.step()
+
+    # Then the capacity is measured, near what they finish; the late tickets measured the assumption,
+    # not the model, so the promises are not widened by them
+    assert plan is not None
+    measured = plan.kinds["transfer"]
+    assert measured.capacity_measured and 4.0 <= measured.capacity <= 5.0, measured
+    assert measured.eta_scale == 1.0
 
 
 async def test_enterprise_traffic_takes_at_most_its_share_of_the_rate(

@@ -16,7 +16,9 @@ import pytest
 from redis.asyncio import Redis
 
 from bench.coresim.model import CoreSettings
+from queue_config.admission_plan import AdmissionPlan, KindPlan, encode
 from queue_config.kinds import KINDS
+from queue_config.names import Names
 from queue_config.settings import Settings
 from tests.support.system import System, drain, start_system, submission
 
@@ -24,11 +26,32 @@ ARRIVALS_PER_SECOND = 250
 SECONDS = 8
 
 
-@pytest.fixture
+def _kept_plan(capacity: float) -> AdmissionPlan:
+    """What an earlier run's controller kept: transfers measured at ``capacity`` a second."""
+    transfers = KindPlan(
+        rate=capacity,
+        capacity=capacity,
+        capacity_measured=True,
+        backlog=0,
+        demand=0.0,
+        service_seconds=0.05,
+        eta_scale=1.0,
+        retry_after_seconds=1.0,
+        suggested_at=None,
+    )
+    return AdmissionPlan(at=time.time() - 600, leader="an-earlier-door", kinds={"transfer": transfers})
+
+
+# A new namespace starts from ASSUMED_DRAIN_PER_SECOND, with promises wide enough for a shared core; one
+# that ran before resumes from the capacity its controller measured, with the model's own promises.
+@pytest.fixture(params=["new", "resumed"])
 async def small_core(
-    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis
+    request: pytest.FixtureRequest, fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis
 ) -> AsyncIterator[System]:
     # A core with 4 slots of 50 ms: about 80 tickets a second, a third of the arrivals below
+    if request.param == "resumed":
+        names = Names(fresh_namespace.namespace)
+        await redis.set(names.admission_plan_kept, encode(_kept_plan(capacity=80.0)))
     settings = fresh_namespace.replace(
         per_ip_per_minute=0,
         max_wait_seconds=4.0,
@@ -48,9 +71,10 @@ async def _offer(system: System, n: int) -> tuple[float, int, dict[str, Any], di
 
 
 async def test_overload_is_shed_honestly_and_what_is_admitted_finishes_as_promised(
-    small_core: System,
+    small_core: System, request: pytest.FixtureRequest
 ) -> None:
     system = small_core
+    resumed = request.node.callspec.params["small_core"] == "resumed"
     assert system.core is not None and system.status is not None
 
     # When transfers arrive at 250 a second for 8 seconds, each from another citizen
@@ -99,3 +123,16 @@ async def test_overload_is_shed_honestly_and_what_is_admitted_finishes_as_promis
         accuracy = await response.json()
     assert accuracy["kinds"]["transfer"]["finished"] == len(ids)
     assert accuracy["kinds"]["transfer"]["hit_rate"] >= 0.9
+
+    # And only promises made on measured capacity carry the model's p90 that calibration learns from: in
+    # a new namespace, these 8 s all came before 10 s of finishes under load; when resuming, all once the
+    # controller's first plan is out (before it, a door knows only the assumption)
+    first = admitted[0][0]
+    modelled = [
+        (started - first, await system.redis.hget(system.names.ticket(tid), "promise_model"))
+        for (started, _), tid in zip(admitted, ids, strict=True)
+    ]
+    if resumed:
+        assert all(model is not None for after, model in modelled if after > 1.0), modelled
+    else:
+        assert all(model is None for _, model in modelled), modelled

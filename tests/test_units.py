@@ -10,11 +10,13 @@ import pytest
 import structlog
 
 from queue_config import lateness, logs, resident_id
+from queue_config.admission_plan import KindPlan
 from queue_config.errors import ConfigError, MessageRejected
 from queue_config.eta import EtaEstimator
 from queue_config.messages import TicketMessage, decode, encode
 from queue_config.names import Names
 from queue_config.settings import Settings
+from queue_config.throttle import Throttle
 from queue_config.ticket_ids import ID_LENGTH, TicketIds
 from queue_config.topology import Topology
 from workers.retry_policy import RetryPolicy
@@ -127,8 +129,9 @@ def test_eta_median_and_p90_grow_with_position_and_shrink_with_rate() -> None:
 class _CountingRedis:
     """Just enough of a Redis client for the ETA's counters read, counting the reads."""
 
-    def __init__(self) -> None:
+    def __init__(self, finished_per_bucket: int = 5) -> None:
         self.reads = 0
+        self.per_bucket = finished_per_bucket
 
     def pipeline(self, transaction: bool) -> _CountingRedis:
         return self
@@ -148,7 +151,7 @@ class _CountingRedis:
 
     async def execute(self) -> list[object]:
         await asyncio.sleep(0.01)  # the round trip, during which more requests arrive
-        return [b"40", [b"5"] * 12]
+        return [b"40", [str(self.per_bucket).encode()] * 12]
 
 
 async def test_concurrent_etas_share_one_read_of_the_counters() -> None:
@@ -157,6 +160,53 @@ async def test_concurrent_etas_share_one_read_of_the_counters() -> None:
     etas = await asyncio.gather(*(eta.estimate("payment", 100 + i) for i in range(50)))
     assert redis.reads == 1
     assert [e.position for e in etas] == [59 + i for i in range(50)]
+
+
+class _Plan:
+    """The plan reader's face to the ETA: one kind's plan and the throttle document."""
+
+    def __init__(self, measured: bool) -> None:
+        self.throttle = Throttle.defaults(Settings())
+        self.measured = measured
+
+    def kind(self, kind: str) -> KindPlan:
+        return KindPlan(
+            rate=10.0,
+            capacity=10.0,
+            capacity_measured=self.measured,
+            backlog=0,
+            demand=0.0,
+            service_seconds=1.0,
+            eta_scale=1.0,
+            retry_after_seconds=1.0,
+            suggested_at=None,
+        )
+
+
+@pytest.mark.parametrize("planned", [True, False])
+async def test_promises_on_the_assumed_rate_allow_for_a_shared_core_and_are_not_calibrated_on(
+    planned: bool,
+) -> None:
+    # Given a capacity that is still the assumption (in the plan, or without a plan: under 10 finishes
+    # in the last minute), and then a measured one
+    if planned:
+        plan = _Plan(measured=False)
+        eta = EtaEstimator(_CountingRedis(), Names("unit"), assumed_rate=10, plan=plan)  # type: ignore[arg-type]
+        cold = await eta.estimate("payment", 100)
+        plan.measured = True
+        warm = await eta.estimate("payment", 100)
+    else:
+        # 600 finished in the last minute measure the same 10 a second the assumption says
+        unmeasured = EtaEstimator(_CountingRedis(0), Names("unit"), assumed_rate=10)  # type: ignore[arg-type]
+        measured = EtaEstimator(_CountingRedis(50), Names("unit"), assumed_rate=10)  # type: ignore[arg-type]
+        cold = await unmeasured.estimate("payment", 100)
+        warm = await measured.estimate("payment", 100)
+    # Then the median is the same best guess, the p90 allows each of the three kinds a third of the rate,
+    # and the assumption's promise carries no model for its lateness to be measured against
+    assert cold.position == warm.position == 59
+    assert cold.eta_seconds == warm.eta_seconds
+    assert cold.eta_p90_seconds - 2 >= 2.9 * (warm.eta_p90_seconds - 2), (cold, warm)
+    assert cold.model_p90_seconds is None and warm.model_p90_seconds is not None
 
 
 def test_lateness_percentile_is_read_off_the_grid_from_above() -> None:
