@@ -204,6 +204,12 @@ async def run(args: argparse.Namespace) -> int:
             sections += [f"![{title}](plots/{file})", ""]
     if ours is not None and ours.accounting is not None:
         sections += ["## Accounting (ticketgate)", "", *report.accounting_table(ours.accounting), ""]
+        sections += [
+            "Promises by when the ticket was issued (before capacity is measured, on the assumption):",
+            "",
+            *report.promise_table(ours.accounting),
+            "",
+        ]
     for run in scenarios:
         sections += [f"## {run.target}", ""]
         for title, file in report.plot_scenario(run, out / "plots", label(run.target)):

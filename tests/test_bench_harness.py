@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bench.harness import paced
+from bench.harness.accounting import BULK, CITIZENS, Accounting, PromiseWindow, TicketRow
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,3 +85,28 @@ async def test_the_paced_generator_keeps_its_rate_and_times_every_answer(unused_
     assert seen == result.sent + 20
     assert accepted - 20 <= result.accepted <= accepted, (result, accepted)
     assert 20 <= result.p50_ms <= result.p95_ms <= result.p99_ms
+
+
+def test_promises_are_reported_by_when_their_tickets_were_issued() -> None:
+    def row(source: str, created: float, promised: float | None, took: float) -> TicketRow:
+        at = 1_800_000_000.0 + created
+        return TicketRow(
+            "payment", source, 1, at, None if promised is None else at + promised, at + took, "done", 1
+        )
+
+    acc = Accounting(
+        tickets=[
+            row(BULK, 0.0, 10.0, 25.0),  # missed: 2.5 times its promise
+            row(BULK, 1.0, 10.0, 5.0),
+            row(CITIZENS, 2.0, 10.0, 8.0),
+            row(CITIZENS, 12.0, 20.0, 10.0),
+            row(CITIZENS, 13.0, 20.0, 12.0),
+            row(CITIZENS, 14.0, None, 1.0),  # booked for a window: no promise to judge
+        ]
+    )
+    assert acc.promises_by_window(10.0) == [
+        PromiseWindow(0.0, BULK, held=1, judged=2, use=1.5),
+        PromiseWindow(0.0, CITIZENS, held=1, judged=1, use=0.8),
+        PromiseWindow(10.0, CITIZENS, held=2, judged=2, use=0.55),
+    ]
+    assert acc.promise_use == 0.6

@@ -48,6 +48,24 @@ class TicketRow:
     status: str
     attempts: int
 
+    @property
+    def promise_use(self) -> float | None:
+        """Its wait over its promised p90 (above 1: the promise was missed); None when not promised."""
+        if self.promised_by is None or self.promised_by <= self.created_at:
+            return None
+        return (self.finished_at - self.created_at) / (self.promised_by - self.created_at)
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseWindow:
+    """The promises given to one source's tickets issued in one window of the run."""
+
+    start: float  # seconds into the run
+    source: str
+    held: int
+    judged: int
+    use: float  # median of wait over promised p90
+
 
 @dataclass
 class Accounting:
@@ -79,12 +97,23 @@ class Accounting:
     def promise_use(self) -> float | None:
         """Median over promised tickets of their wait over their promised p90: a hit rate near 100 % with
         this far below 1 means promises too wide to plan by."""
-        shares = [
-            (t.finished_at - t.created_at) / (t.promised_by - t.created_at)
-            for t in self.tickets
-            if t.promised_by is not None and t.promised_by > t.created_at
-        ]
+        shares = [share for t in self.tickets if (share := t.promise_use) is not None]
         return statistics.median(shares) if shares else None
+
+    def promises_by_window(self, seconds: float = 10.0) -> list[PromiseWindow]:
+        """Promises held, by when the ticket was issued: what the first seconds of a run, before anything
+        was measured, promised apart from the rest."""
+        promised = [(t, share) for t in self.tickets if (share := t.promise_use) is not None]
+        if not promised:
+            return []
+        first = min(t.created_at for t, _ in promised)
+        groups: dict[tuple[float, str], list[float]] = {}
+        for t, share in promised:
+            groups.setdefault(((t.created_at - first) // seconds * seconds, t.source), []).append(share)
+        return [
+            PromiseWindow(start, source, sum(s <= 1 for s in shares), len(shares), statistics.median(shares))
+            for (start, source), shares in sorted(groups.items())
+        ]
 
     @property
     def zero_loss(self) -> bool:

@@ -197,6 +197,18 @@ def accounting_table(acc: Accounting) -> list[str]:
     ]
 
 
+def promise_table(acc: Accounting, seconds: float = 10.0) -> list[str]:
+    lines = [
+        f"| issued at (s into the run, {seconds:.0f} s windows) | tickets | ETA p90 held | wait ÷ promised p90, median |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for w in acc.promises_by_window(seconds):
+        lines.append(
+            f"| {w.start:.0f}–{w.start + seconds:.0f}, {w.source} | {w.judged:,} | {w.held / w.judged:.1%} | {w.use:.2f} |"
+        )
+    return lines
+
+
 def throughput_table(runs: Sequence[ThroughputRun], broker_ceiling: float | None, cores: int) -> list[str]:
     ours = next((r for r in runs if r.target == "ticketgate"), None)
     lines = [
