@@ -148,7 +148,9 @@ async def run(args: argparse.Namespace) -> int:
     if args.smoke:
         args.targets, args.skip_throughput = "", True
     names = [targets.TICKETGATE] + [BASELINES[t] for t in args.targets.split(",") if t]
-    out: Path = args.out or targets.ROOT / "bench" / "reports" / f"{dt.date.today():%Y-%m-%d}-{args.shape}"
+    # Without the scenario, the shape plays no part: the report is of intake speed alone.
+    part, slug = ("intake speed", "intake") if args.skip_scenario else (args.shape, args.shape)
+    out: Path = args.out or targets.ROOT / "bench" / "reports" / f"{dt.date.today():%Y-%m-%d}-{slug}"
     (out / "raw").mkdir(parents=True, exist_ok=True)
     (out / "plots").mkdir(exist_ok=True)
     cores = os.cpu_count() or 1
@@ -173,7 +175,7 @@ async def run(args: argparse.Namespace) -> int:
                 ceiling = (await broker_ceiling.measure(settings.amqp_url, 20_000, 1, 500))["per_second"]
     ours = scenarios[0] if scenarios else None
     sections = [
-        f"# Peak-day benchmark: {args.shape}, {dt.date.today():%Y-%m-%d}",
+        f"# Peak-day benchmark: {part}, {dt.date.today():%Y-%m-%d}",
         "",
         "Command:",
         "",

@@ -78,6 +78,7 @@ class _KindState:
     capacity: float | None = None
     measured_since: float | None = None  # first time tickets finished while work waited
     eta_scale: float = 1.0
+    calibrated: bool = False  # eta_scale has been read off enough finished promises at least once
     saved_minute: int | None = None
     scanned_minute: int | None = None  # arrivals read up to here (a new forecast skips leading zeros)
 
@@ -213,6 +214,7 @@ class AdmissionController:
             demand=round(demand, 3),
             service_seconds=round(service, 3),
             eta_scale=round(state.eta_scale, 3),
+            eta_calibrated=state.calibrated,
             retry_after_seconds=round(advice.retry_after_seconds, 1),
             suggested_at=advice.suggested_at,
             workers=len(reports),
@@ -267,6 +269,7 @@ class AdmissionController:
         if needed is not None:
             low, high = ETA_SCALE_BOUNDS
             state.eta_scale = min(high, max(low, needed))
+            state.calibrated = True
 
     async def _unfinished(self, kind: str) -> int:
         """Tickets queued and not yet finished, from the ticket store's counters. RabbitMQ counts
@@ -308,6 +311,7 @@ class AdmissionController:
             if kind.value in previous:
                 state.capacity = previous[kind.value].capacity
                 state.eta_scale = previous[kind.value].eta_scale
+                state.calibrated = previous[kind.value].eta_calibrated
                 if previous[kind.value].capacity_measured:
                     state.measured_since = -float("inf")
             states[kind.value] = state

@@ -41,6 +41,8 @@ async def get_forecast(request: web.Request, _: str) -> web.Response:
             "interval_coverage": outlook.get("coverage"),
             "demand_per_second": plan.demand if plan else None,
             "capacity_per_second": plan.capacity if plan else None,
+            # False while the capacity is ASSUMED_DRAIN_PER_SECOND, not yet measured under load
+            "capacity_measured": plan.capacity_measured if plan else None,
             "admission_rate_per_second": plan.rate if plan else None,
             "enterprise_rate_per_second": plan.enterprise_cap if plan else None,
             "queue_depth": plan.backlog if plan else None,

@@ -35,6 +35,9 @@ class KindPlan(msgspec.Struct, frozen=True, kw_only=True):
     # not used to calibrate (they measure the assumption, not the model). Plans kept by earlier versions
     # had measured capacity.
     capacity_measured: bool = True
+    # False until promises made on measured capacity have been checked against enough finishes (the
+    # calibration's first 20): until then the p90 keeps the width it had on the assumption.
+    eta_calibrated: bool = True
     backlog: int  # tickets waiting in RabbitMQ or with a worker
     demand: float  # arrivals a second, recent
     service_seconds: float  # a core call's recent latency

@@ -95,6 +95,13 @@ class EtaEstimator:
         planned = self._plan.kind(kind) if self._plan is not None else None
         if planned is not None and planned.capacity > 0 and planned.capacity_measured:
             eta = self.from_position(position, planned.capacity, planned.service_seconds, planned.eta_scale)
+            if not planned.eta_calibrated:
+                # The model's promises are scored, so that calibration can begin, but they are first
+                # checked a whole wait later: until then the p90 stays as wide as on the assumption.
+                # Kinds sharing a core drift in their shares, and a step run's bare model missed half
+                # its promises in the seconds after the capacity was measured.
+                wide = self.unmeasured(position, planned.capacity, planned.service_seconds)
+                eta = replace(eta, eta_p90_seconds=max(eta.eta_p90_seconds, wide.eta_p90_seconds))
         elif planned is not None and planned.capacity > 0:
             eta = self.unmeasured(position, planned.capacity, planned.service_seconds)
         elif snap.measured:

@@ -148,6 +148,7 @@ async def test_a_controller_starting_after_the_plan_expired_resumes_capacity_and
     assert after.kinds["transfer"].capacity == before.kinds["transfer"].capacity
     assert before.kinds["transfer"].capacity_measured and after.kinds["transfer"].capacity_measured
     assert after.kinds["transfer"].eta_scale == before.kinds["transfer"].eta_scale > 1.5
+    assert after.kinds["transfer"].eta_calibrated
 
 
 def _store(redis: Redis, names: Names, clock: Clock) -> TicketStore:
@@ -182,6 +183,7 @@ async def test_promises_are_widened_by_what_the_last_minute_needed_and_narrowed_
     # Then the next promises are 2.5 times wider (read off the grid: at most 10 % above)
     assert plan is not None
     assert 2.5 <= plan.kinds["transfer"].eta_scale <= 2.75, plan.kinds["transfer"]
+    assert plan.kinds["transfer"].eta_calibrated
 
     # When, a minute later, 30 tickets finish at half the model's p90
     clock.now += 60
@@ -203,6 +205,7 @@ async def test_capacity_is_an_assumption_until_tickets_have_finished_under_load_
     plan = await controller.step()
     assert plan is not None
     assert (plan.kinds["transfer"].capacity, plan.kinds["transfer"].capacity_measured) == (10.0, False)
+    assert not plan.kinds["transfer"].eta_calibrated
 
     # When 30 tickets promised on that assumption finish three times later than promised
     await _tickets_finishing(store, clock, 30, model=None, took=30.0)
@@ -221,7 +224,7 @@ async def test_capacity_is_an_assumption_until_tickets_have_finished_under_load_
     assert plan is not None
     measured = plan.kinds["transfer"]
     assert measured.capacity_measured and 4.0 <= measured.capacity <= 5.0, measured
-    assert measured.eta_scale == 1.0
+    assert measured.eta_scale == 1.0 and not measured.eta_calibrated
 
 
 async def test_enterprise_traffic_takes_at_most_its_share_of_the_rate(

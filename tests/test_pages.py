@@ -151,6 +151,7 @@ async def test_the_forecast_endpoint_gives_each_kind_its_outlook(shown: tuple[Sy
     assert all(history[m] == seeded(m) for m in range(minute - 55, minute - 5)), (minute, history)
     assert payment["traffic_last_minute"]["admitted"] >= 0
     assert payment["capacity_per_second"] > 0 and payment["queue_depth"] is not None
+    assert payment["capacity_measured"] is False  # a few tickets, never a queue to measure a drain by
     assert payment["worker_processes"] == 1 and payment["recommended_worker_processes"] >= 1
     assert payment["eta_hit_rate"] is not None and 0 <= payment["eta_hit_rate"] <= 1
     assert len(payment["forecast_per_minute"]) == 60

@@ -165,15 +165,17 @@ async def test_concurrent_etas_share_one_read_of_the_counters() -> None:
 class _Plan:
     """The plan reader's face to the ETA: one kind's plan and the throttle document."""
 
-    def __init__(self, measured: bool) -> None:
+    def __init__(self, measured: bool, calibrated: bool = True) -> None:
         self.throttle = Throttle.defaults(Settings())
         self.measured = measured
+        self.calibrated = calibrated
 
     def kind(self, kind: str) -> KindPlan:
         return KindPlan(
             rate=10.0,
             capacity=10.0,
             capacity_measured=self.measured,
+            eta_calibrated=self.calibrated,
             backlog=0,
             demand=0.0,
             service_seconds=1.0,
@@ -207,6 +209,21 @@ async def test_promises_on_the_assumed_rate_allow_for_a_shared_core_and_are_not_
     assert cold.eta_seconds == warm.eta_seconds
     assert cold.eta_p90_seconds - 2 >= 2.9 * (warm.eta_p90_seconds - 2), (cold, warm)
     assert cold.model_p90_seconds is None and warm.model_p90_seconds is not None
+
+
+async def test_promises_on_measured_capacity_are_scored_but_stay_wide_until_first_calibrated() -> None:
+    plan = _Plan(measured=False, calibrated=False)
+    eta = EtaEstimator(_CountingRedis(), Names("unit"), assumed_rate=10, plan=plan)  # type: ignore[arg-type]
+    cold = await eta.estimate("payment", 100)
+    # When the capacity is measured, but no promise made on it has finished yet
+    plan.measured = True
+    uncalibrated = await eta.estimate("payment", 100)
+    plan.calibrated = True
+    calibrated = await eta.estimate("payment", 100)
+    # Then its promise is as wide as on the assumption, yet it carries the model's p90 to be scored on
+    assert uncalibrated.eta_p90_seconds == cold.eta_p90_seconds > calibrated.eta_p90_seconds
+    assert uncalibrated.model_p90_seconds == calibrated.model_p90_seconds is not None
+    assert uncalibrated.eta_seconds == calibrated.eta_seconds
 
 
 def test_lateness_percentile_is_read_off_the_grid_from_above() -> None:
