@@ -125,8 +125,8 @@ async def test_overload_is_shed_honestly_and_what_is_admitted_finishes_as_promis
     assert accuracy["kinds"]["transfer"]["hit_rate"] >= 0.9
 
     # And only promises made on measured capacity carry the model's p90 that calibration learns from: in
-    # a new namespace, these 8 s all came before 10 s of finishes under load; when resuming, all once the
-    # controller's first plan is out (before it, a door knows only the assumption)
+    # a new namespace, none in the first 5 s (10 s of finishes under load make it measured); when
+    # resuming, all once the controller's first plan is out (before it, a door knows only the assumption)
     first = admitted[0][0]
     modelled = [
         (started - first, await system.redis.hget(system.names.ticket(tid), "promise_model"))
@@ -135,4 +135,4 @@ async def test_overload_is_shed_honestly_and_what_is_admitted_finishes_as_promis
     if resumed:
         assert all(model is not None for after, model in modelled if after > 1.0), modelled
     else:
-        assert all(model is None for _, model in modelled), modelled
+        assert all(model is None for after, model in modelled if after < 5.0), modelled
