@@ -12,6 +12,11 @@ Why a percentile of measured lateness and not a controller steering the hit rate
 only when tickets finish, a whole wait after their promise, so a controller that keeps raising the factor
 while misses arrive overshoots. A step run began with a cold-start batch promised at an assumed rate; the
 factor then climbed to its cap of 5 and citizens were promised 330 s for 50 s waits for two minutes.
+
+In a new namespace there is nothing to measure yet: until the plan says the capacity is measured, the
+p90 allows each kind a third of ASSUMED_DRAIN_PER_SECOND and carries no model (nothing is learnt from
+it); after that, until the calibration has first read a factor, the model's p90 is scored but promised
+no narrower than that (``bench/reports/2026-11-29-cold-start-promises.md``).
 """
 
 from __future__ import annotations
