@@ -47,12 +47,11 @@ class CapacityInputs:
 
 
 def estimate_capacity(i: CapacityInputs) -> float:
-    busy = i.busy
     if i.measures_drain:
         # Work waits, so what finishes is what the workers can do, whatever limits them (the core, the
         # CPU, Redis): the one measure that cannot flatter.
         measured = i.completed_rate
-    elif busy and i.live > 0:
+    elif i.busy and i.live > 0:
         measured = i.live  # the first seconds of a rush: Little's law on what is in flight
     elif i.potential is not None and i.potential > 0:
         # Idle workers' limit over latency flatters: latency was measured below the limit, and would rise

@@ -98,21 +98,25 @@ class EtaEstimator:
         snap = await self._snapshot(kind)
         position = max(0, (seq or 0) - snap.finished - 1)
         planned = self._plan.kind(kind) if self._plan is not None else None
-        if planned is not None and planned.capacity > 0 and planned.capacity_measured:
-            eta = self.from_position(position, planned.capacity, planned.service_seconds, planned.eta_scale)
-            if not planned.eta_calibrated:
-                # The model's promises are scored, so that calibration can begin, but they are first
-                # checked a whole wait later: until then the p90 stays as wide as on the assumption.
-                # Kinds sharing a core drift in their shares, and a step run's bare model missed half
-                # its promises in the seconds after the capacity was measured.
-                wide = self.unmeasured(position, planned.capacity, planned.service_seconds)
-                eta = replace(eta, eta_p90_seconds=max(eta.eta_p90_seconds, wide.eta_p90_seconds))
-        elif planned is not None and planned.capacity > 0:
-            eta = self.unmeasured(position, planned.capacity, planned.service_seconds)
-        elif snap.measured:
-            eta = self.from_position(position, snap.rate, self._service)
+        if planned is not None and planned.capacity > 0:
+            rate, service, scale = planned.capacity, planned.service_seconds, planned.eta_scale
+            measured, calibrated = planned.capacity_measured, planned.eta_calibrated
         else:
-            eta = self.unmeasured(position, snap.rate, self._service)
+            rate, service, scale = snap.rate, self._service, 1.0
+            measured = calibrated = snap.measured
+        eta = self.from_position(position, rate, service, scale)
+        if not (measured and calibrated):
+            # Until measured, the rate is the assumption: nothing is learnt from such a promise. Once
+            # measured, the model's promises are scored so that calibration can begin, but they are
+            # checked only a whole wait later, and kinds sharing a core drift in their shares (a step
+            # run's bare model missed half its promises in the seconds after the measurement): until
+            # then the p90 keeps the width it had on the assumption.
+            wide = self.from_position(position, rate, service, margin=RATE_MARGIN * UNMEASURED_RATE_SHARE)
+            eta = replace(
+                eta,
+                eta_p90_seconds=max(eta.eta_p90_seconds, wide.eta_p90_seconds),
+                model_p90_seconds=eta.model_p90_seconds if measured else None,
+            )
         pause = self.maintenance_left()
         if pause > 0:
             # Nothing moves until maintenance ends: the whole wait starts then.
@@ -148,12 +152,6 @@ class EtaEstimator:
         p90 = max(median, model * scale)
         # Rounded up to a tenth of a second: an ETA is never zero and never rounds below the estimate.
         return Eta(position, math.ceil(median * 10) / 10, math.ceil(p90 * 10) / 10, round(model, 3))
-
-    @classmethod
-    def unmeasured(cls, position: int, rate: float, service: float = 1.0) -> Eta:
-        """The ETA while ``rate`` is the assumption: a p90 that allows for a core shared by the kinds."""
-        eta = cls.from_position(position, rate, service, margin=RATE_MARGIN * UNMEASURED_RATE_SHARE)
-        return replace(eta, model_p90_seconds=None)
 
     async def drain_rate(self, kind: str) -> float:
         return (await self._snapshot(kind)).rate
