@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from frontdoor.admission_gate import AdmissionGate
-from frontdoor.bulk_api import BULK_INTAKE, BULK_LIMITS, ENTERPRISES, post_bulk
+from frontdoor.bulk_api import BULK_INTAKE, BULK_LIMITS, CALLBACK_POLICY, ENTERPRISES, post_bulk
 from frontdoor.bulk_booking import Booker
 from frontdoor.bulk_intake import BulkIntake
 from frontdoor.client_ip import parse_networks
@@ -33,6 +33,7 @@ from queue_config import redis_client, startup
 from queue_config.admission_plan import PlanReader
 from queue_config.batches import BatchStore
 from queue_config.broker import BrokerLink
+from queue_config.callback_urls import CallbackPolicy
 from queue_config.enterprises import EnterpriseStore
 from queue_config.errors import ConfigError
 from queue_config.eta import EtaEstimator
@@ -97,6 +98,7 @@ async def build_app(settings: Settings) -> web.Application:
     enterprises = EnterpriseStore(redis, names)
     app[ENTERPRISES] = enterprises
     app[BULK_LIMITS] = (settings.bulk_max_items, settings.bulk_max_body_bytes)
+    app[CALLBACK_POLICY] = CallbackPolicy.from_settings(settings)
     app[BULK_INTAKE] = BulkIntake(
         redis=redis,
         store=store,

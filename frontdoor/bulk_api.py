@@ -7,26 +7,29 @@ count, the quota, the callback URL); each item is validated on its own and a bad
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import time
-import urllib.parse
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from frontdoor.bulk_intake import BatchConflict, BulkIntake, QuotaExceeded
+from frontdoor.request_body import body_timeout
 from frontdoor.validation import Submission, ValidationFailed, validate_submission
+from queue_config.callback_urls import CallbackPolicy
 from queue_config.enterprises import EnterpriseStore, bearer
 from queue_config.http import enterprise_unauthorized, error_response, retry_later
+from queue_config.serving import BODY_TIMEOUT
 
 BULK_INTAKE = web.AppKey("bulk_intake", BulkIntake)
 ENTERPRISES = web.AppKey("enterprises", EnterpriseStore)
 BULK_LIMITS = web.AppKey("bulk_limits", tuple)  # (max items, max body bytes)
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _TOP_LEVEL = frozenset({"items", "callback_url"})
-MAX_CALLBACK_URL = 2048
+CALLBACK_POLICY = web.AppKey("callback_policy", CallbackPolicy)
 
 
 class _Refused(Exception):
@@ -45,21 +48,18 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise _Refused(error_response(413, "payload_too_large", f"Body is larger than {limit} bytes"))
     chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise _Refused(error_response(413, "payload_too_large", f"Body is larger than {limit} bytes"))
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            async for chunk in request.content.iter_chunked(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    raise _Refused(
+                        error_response(413, "payload_too_large", f"Body is larger than {limit} bytes")
+                    )
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise _Refused(body_timeout().response) from exc
     return b"".join(chunks)
-
-
-def _callback_problem(url: Any) -> str | None:
-    if not isinstance(url, str) or len(url) > MAX_CALLBACK_URL:
-        return f"must be an http or https URL of at most {MAX_CALLBACK_URL} characters"
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        return "must be an absolute http or https URL"
-    return None
 
 
 def _parse(request: web.Request, raw: bytes) -> tuple[list[Any], str | None]:
@@ -136,7 +136,7 @@ async def post_bulk(request: web.Request) -> web.Response:
             raise _unprocessable({"items": "must hold at least one submission"})
         if len(items) > max_items:
             raise _unprocessable({"items": f"at most {max_items} submissions a batch"})
-        if callback_url is not None and (problem := _callback_problem(callback_url)):
+        if callback_url is not None and (problem := request.app[CALLBACK_POLICY].problem(callback_url)):
             raise _unprocessable({"callback_url": problem})
         valid, rejected = _validate(items)
         if not valid:

@@ -9,12 +9,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from queue_config.networks import Network, parse_networks
 
-
-def parse_networks(spec: str) -> tuple[Network, ...]:
-    """``"10.0.0.0/8, 127.0.0.1"`` → networks; raises ValueError on a malformed entry."""
-    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
+__all__ = ["Network", "client_ip", "parse_networks"]
 
 
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: Iterable[Network]) -> str:

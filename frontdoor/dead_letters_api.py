@@ -117,7 +117,8 @@ DEAD_LETTERS = web.AppKey("dead_letters", DeadLetters)
 
 
 def _kind(value: Any) -> str | None:
-    return value if value in {k.value for k in KINDS} else None
+    # Anything but a string (a fuzzer's ``{"kind": {}}``) is not a kind; a dict is not even hashable.
+    return value if isinstance(value, str) and value in {k.value for k in KINDS} else None
 
 
 @operator_only

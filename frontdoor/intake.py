@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from frontdoor.publish_bundler import PublishBundler
 from frontdoor.validation import Submission
@@ -53,6 +54,7 @@ class Intake:
         eta: EtaEstimator,
         public_status_url: str,
         publish_timeout: float,
+        commit_patience: float = 2.0,
     ) -> None:
         self._store = store
         self._broker = broker
@@ -61,6 +63,7 @@ class Intake:
         self._eta = eta
         self._status_base = public_status_url.rstrip("/")
         self._settle_seconds = publish_timeout + 1.0
+        self._commit_patience = commit_patience
 
     def status_url(self, ticket_id: str) -> str:
         return f"{self._status_base}/v1/tickets/{ticket_id}"
@@ -90,9 +93,12 @@ class Intake:
                         ticket_id, sub.kind.value, scope=scope, body_digest=digest, idempotency_digest=idem
                     )
                 raise
-            eta = await self._eta.estimate(sub.kind.value, seq)
+            # From here on the message is durable in RabbitMQ and a worker will carry the ticket out,
+            # so the client must get its ticket ID whatever Redis does now: a 500 or a 503 would make it
+            # retry, and without an Idempotency-Key a retry after the ticket is done is a second effect.
+            eta = await self._eta.estimate(sub.kind.value, seq)  # never raises: falls back (see eta.py)
             body = self._body(ticket_id, sub.kind, Status.QUEUED.shown(self._eta.maintenance), eta)
-            await self._store.commit(
+            await self._commit_after_publish(
                 ticket_id,
                 sub.kind.value,
                 promised_by=time.time() + eta.eta_p90_seconds,
@@ -106,11 +112,36 @@ class Intake:
             # Its front door died between reserve and commit: finish its work. A second copy of the
             # message, if the first did reach the broker, is harmless (workers are idempotent).
             await self._publish(sub, ticket_id, record.created_at)
-            await self._store.commit(ticket_id, sub.kind.value)
+            await self._commit_after_publish(ticket_id, sub.kind.value)
         log.info("ticket_repeated", outcome=outcome.value, status=record.status.value)
         status = record.status.shown(self._eta.maintenance)
         current = None if status.terminal else await self._eta.estimate(sub.kind.value, record.seq)
         return Accepted(False, self._body(ticket_id, sub.kind, status, current))
+
+    async def _commit_after_publish(
+        self,
+        ticket_id: str,
+        kind: str,
+        promised_by: float | None = None,
+        promise_model: float | None = None,
+    ) -> None:
+        """Commit a ticket whose message the broker has confirmed, through a short Redis outage; if
+        Redis stays away, answer anyway. The reserved record is already stored, and the worker that
+        takes the message marks it ``processing`` (or rebuilds it from the message if Redis lost it),
+        so the only thing lost is this ticket's ETA promise, which is then not scored."""
+        try:
+            async for attempt in AsyncRetrying(
+                wait=wait_exponential_jitter(multiplier=0.05, max=0.5, jitter=0.05),
+                stop=stop_after_delay(self._commit_patience),
+                retry=retry_if_exception_type(StoreUnavailable),
+                reraise=True,
+            ):
+                with attempt:
+                    await self._store.commit(
+                        ticket_id, kind, promised_by=promised_by, promise_model=promise_model
+                    )
+        except StoreUnavailable as exc:
+            log.warning("commit_deferred_to_worker", kind=kind, error=str(exc))
 
     async def _settled(self, ticket_id: str) -> TicketRecord:
         """The record of an existing ticket once its accepting front door is done with it.

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from queue_config.enterprises import bearer
 from queue_config.http import error_response
 
 OperatorHandler = Callable[[web.Request, str], Awaitable[web.Response]]
@@ -23,8 +24,7 @@ def token_fingerprint(token: str) -> str:
 def operator_only(handler: OperatorHandler) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def guarded(request: web.Request) -> web.Response:
         expected = request.app.get(OPERATOR_TOKEN)
-        given = request.headers.get("Authorization", "")
-        token = given[7:] if given[:7].lower() == "bearer " else ""
+        token = bearer(request.headers)
         if not expected or not token or not hmac.compare_digest(token.encode(), expected.encode()):
             return error_response(
                 401,

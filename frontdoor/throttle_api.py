@@ -66,6 +66,15 @@ def _problems(doc: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
+_TRUE, _FALSE = frozenset({"1", "true", "yes"}), frozenset({"", "0", "false", "no"})
+
+
+def _flag(value: str | None) -> bool | None:
+    """A boolean query parameter: absent is False, an unknown spelling None (refused)."""
+    word = (value or "").strip().lower()
+    return True if word in _TRUE else False if word in _FALSE else None
+
+
 @operator_only
 async def get_throttle(request: web.Request, _: str) -> web.Response:
     return json_response(msgspec.to_builtins(await request.app[THROTTLE_STORE].get()))
@@ -73,6 +82,16 @@ async def get_throttle(request: web.Request, _: str) -> web.Response:
 
 @operator_only
 async def put_throttle(request: web.Request, token: str) -> web.Response:
+    dry_run = _flag(request.query.get("dry_run"))
+    if dry_run is None:
+        # Fail closed: an operator who asked for a dry run in words we do not know must not have the
+        # change applied (``?dry_run=on`` used to apply it).
+        return error_response(
+            422,
+            "validation_failed",
+            "dry_run must be true or false",
+            fields={"query.dry_run": "true, false, 1, 0, yes or no"},
+        )
     try:
         changes = await read_object(request)
     except HttpError as exc:
@@ -85,7 +104,7 @@ async def put_throttle(request: web.Request, token: str) -> web.Response:
     if errors:
         return error_response(422, "validation_failed", "Some fields are invalid", fields=errors)
     after = msgspec.to_builtins(msgspec.convert(proposed, Throttle))
-    if request.query.get("dry_run", "").lower() in ("1", "true", "yes"):
+    if dry_run:
         return json_response({"dry_run": True, "throttle": after, "predicted": _predict(request, after)})
     await store.put(msgspec.convert(after, Throttle))
     await audit_log.record(

@@ -57,9 +57,11 @@ def key_hash(api_key: str) -> str:
 
 
 def bearer(headers: Mapping[str, str]) -> str | None:
+    """The bearer token of an ``Authorization`` header, or None. Only printable ASCII is a token: aiohttp
+    hands header bytes that are not UTF-8 over as surrogates, which cannot even be hashed."""
     given = headers.get("Authorization", "")
     token = given[7:].strip() if given[:7].lower() == "bearer " else ""
-    return token or None
+    return token if token and token.isascii() and token.isprintable() else None
 
 
 _decoder = msgspec.json.Decoder(Enterprise)

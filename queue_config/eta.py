@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import structlog
 from redis.asyncio import Redis
 
 from queue_config.admission_plan import PlanReader
@@ -34,6 +35,8 @@ from queue_config.kinds import KINDS
 from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.ticket_store import RATE_BUCKET_SECONDS
+
+log = structlog.get_logger("eta")
 
 _WINDOW_BUCKETS = 12  # one minute
 _SNAPSHOT_SECONDS = 0.5
@@ -95,7 +98,14 @@ class EtaEstimator:
         )
 
     async def estimate(self, kind: str, seq: int | None) -> Eta:
-        snap = await self._snapshot(kind)
+        """The ETA of the ticket with sequence number ``seq``. Never raises: an ETA is advice, and it is
+        asked for after a ticket's message is already confirmed, when a Redis error must not turn into
+        an error answer for a ticket that will be carried out (see ``_fallback``)."""
+        try:
+            snap = await self._snapshot(kind)
+        except Exception as exc:
+            log.warning("eta_counters_unreadable", kind=kind, error=repr(exc))
+            snap = self._fallback(kind, seq)
         position = max(0, (seq or 0) - snap.finished - 1)
         planned = self._plan.kind(kind) if self._plan is not None else None
         if planned is not None and planned.capacity > 0:
@@ -152,6 +162,14 @@ class EtaEstimator:
         p90 = max(median, model * scale)
         # Rounded up to a tenth of a second: an ETA is never zero and never rounds below the estimate.
         return Eta(position, math.ceil(median * 10) / 10, math.ceil(p90 * 10) / 10, round(model, 3))
+
+    def _fallback(self, kind: str, seq: int | None) -> _Snapshot:
+        """The last snapshot read, however old; with none, the assumed rate and a place at the head of
+        the line (unmeasured, so the p90 is the wide one and nothing is learnt from the promise)."""
+        last = self._snapshots.get(kind)
+        if last is not None:
+            return last
+        return _Snapshot(self._clock(), max(0, (seq or 1) - 1), self._assumed_rate, measured=False)
 
     async def drain_rate(self, kind: str) -> float:
         return (await self._snapshot(kind)).rate

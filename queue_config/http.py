@@ -52,6 +52,7 @@ _REASONS = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
@@ -123,7 +124,11 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = error_response(exc.status, _REASONS.get(exc.status, "http_error"), exc.reason or "error")
+        # aiohttp's own answers carry headers that belong to them (``Allow`` on a 405).
+        kept = {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
+        response = error_response(
+            exc.status, _REASONS.get(exc.status, "http_error"), exc.reason or "error", headers=kept or None
+        )
     except BackendUnavailable as exc:
         _outage_log.refused(str(exc), request.path)
         response = unavailable(exc)

@@ -163,6 +163,11 @@ class Names:
         """Sorted set of ``kind:window_start`` whose window queue still holds items, scored by start."""
         return f"{self.namespace}:bulk:windows"
 
+    def retrying(self, kind: str) -> str:
+        """Sorted set of ``kind``'s tickets waiting in a delay queue, scored by when their message should
+        be back at a worker (``workers.retry_sweeper`` republishes those that are overdue)."""
+        return f"{self.namespace}:retrying:{kind}"
+
     def dead_letters(self, kind: str) -> str:
         """Sorted set of failed ticket IDs of ``kind`` (their messages are in the dead-letter queue)."""
         return f"{self.namespace}:dead:{kind}"

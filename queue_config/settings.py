@@ -36,6 +36,9 @@ class Settings:
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 60.0
     retry_jitter_steps: int = 4
+    # Beyond its delay, how long a retrying ticket's message may take to come back to a worker before
+    # the retry sweeper republishes it (workers/retry_sweeper.py).
+    retry_overdue_seconds: float = 30.0
     # Redeliveries (crashed consumers, requeues) after which the broker dead-letters a message: a poison
     # message that kills its worker every time cannot loop forever.
     delivery_limit: int = 20
@@ -80,6 +83,8 @@ class Settings:
     callback_max_attempts: int = 12
     callback_first_delay_seconds: float = 2.0
     callback_timeout_seconds: float = 10.0
+    # Networks (CIDRs) callbacks may reach although private, over http too (queue_config.callback_urls).
+    callback_allowed_networks: str = ""
     # Where the worker process serves /metrics and /healthz (0: a free port, logged at start).
     worker_metrics_port: int = 8091
     log_level: str = "info"

@@ -170,7 +170,9 @@ if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
 return 1
 """
 
-# KEYS: ticket, events channel; ARGV: ticket_id, now, kind, created_at, citizen, ticket_ttl
+# KEYS: ticket, events channel, retry index of its kind
+# ARGV: ticket_id, now, kind, created_at, citizen, ticket_ttl
+# Returns status, attempts begun (this one included), and transient failures the core answered so far.
 BEGIN_ATTEMPT = """
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then
@@ -181,27 +183,63 @@ if not st then
   redis.call('EXPIRE', KEYS[1], ARGV[6])
   st = 'queued'
 end
+local failures = tonumber(redis.call('HGET', KEYS[1], 'failures') or '0')
 if st == 'done' or st == 'failed' then
-  return {st, tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')}
+  return {st, tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0'), failures}
 end
 local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'status', 'processing', 'updated_at', ARGV[2])
+-- Its message is back: nothing left for the retry sweeper to republish.
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[1], 'parcel', 'swept')
+-- A record its front door never committed (Redis was away after the publish) still has the short TTL
+-- of a reservation: it now lives as long as any ticket.
+if st == 'accepting' then redis.call('EXPIRE', KEYS[1], ARGV[6]) end
 redis.call('PUBLISH', KEYS[2], ARGV[1])
-return {'processing', n}
+return {'processing', n, failures}
 """
 
-# KEYS: ticket, events channel; ARGV: ticket_id, now, error json
+# KEYS: ticket, events channel, retry index of its kind
+# ARGV: ticket_id, now, error json, when the message is due back at a worker (unix seconds), the message
+# Counts the core's transient answer and keeps a copy of the message until it is back: a message that
+# crosses from a delay queue back to its work queue is dead-lettered at most once by RabbitMQ and is lost
+# if the broker stops during that hop, which left tickets ``retrying`` for ever.
 RETRYING = """
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st or st == 'done' or st == 'failed' then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'retrying', 'updated_at', ARGV[2], 'error', ARGV[3])
+redis.call('HSET', KEYS[1], 'status', 'retrying', 'updated_at', ARGV[2], 'error', ARGV[3], 'parcel', ARGV[5])
+redis.call('HDEL', KEYS[1], 'swept')
+redis.call('HINCRBY', KEYS[1], 'failures', 1)
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 redis.call('PUBLISH', KEYS[2], ARGV[1])
 return 1
 """
 
+# KEYS: retry index of a kind; ARGV: ticket_prefix, now, most tickets, seconds of the first re-arm
+# The overdue tickets of the index that still wait for their message, with that message; each is
+# re-armed (doubling each time it is swept), so that one sweep republishes it once and a copy that was
+# only slow (a long work queue) costs a handful of duplicates at most, each harmless.
+SWEEP_RETRIES = """
+local out = {}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, tid in ipairs(due) do
+  local f = redis.call('HMGET', ARGV[1] .. tid, 'status', 'parcel', 'swept')
+  if f[1] ~= 'retrying' or not f[2] then
+    redis.call('ZREM', KEYS[1], tid)
+  else
+    local swept = tonumber(f[3] or '0')
+    redis.call('HSET', ARGV[1] .. tid, 'swept', swept + 1)
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[4]) * 2 ^ math.min(swept, 6), tid)
+    out[#out + 1] = tid
+    out[#out + 1] = f[2]
+  end
+end
+return out
+"""
+
 # KEYS: ticket, events channel, finished counter, finished-rate bucket, ETA outcomes, dead-letter index,
 #       batch, batch's finished set, batch callbacks due ("" for the last three without a batch),
-#       lateness bucket of now
+#       lateness bucket of now, retry index of its kind
 # ARGV: ticket_id, now, status (done|failed), field (result|error), json, bucket_ttl, batch_id or ""
 # A ticket that was promised a p90 ETA counts, once, as a hit or a miss of that promise, and its lateness
 # is scored. The last ticket of a batch to finish books the batch's callback, unless it was already
@@ -219,6 +257,8 @@ if promised then
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'updated_at', ARGV[2], ARGV[4], ARGV[5])
 if ARGV[3] == 'done' then redis.call('HDEL', KEYS[1], 'error') end
+redis.call('HDEL', KEYS[1], 'parcel', 'swept')
+redis.call('ZREM', KEYS[11], ARGV[1])
 redis.call('INCR', KEYS[3])
 redis.call('INCR', KEYS[4])
 redis.call('EXPIRE', KEYS[4], ARGV[6])
@@ -254,7 +294,7 @@ if redis.call('HGET', KEYS[1], 'status') ~= 'failed' then return 0 end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'seq', seq, 'attempts', 0, 'updated_at', ARGV[2],
   'replayed_at', ARGV[2])
-redis.call('HDEL', KEYS[1], 'error', 'promised_by', 'promised_at', 'promise_model')
+redis.call('HDEL', KEYS[1], 'error', 'promised_by', 'promised_at', 'promise_model', 'failures')
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('PUBLISH', KEYS[3], ARGV[1])
 return 1

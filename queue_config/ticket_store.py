@@ -90,6 +90,17 @@ def _optional(value: float | None) -> str | float:
 
 
 @dataclass(frozen=True, slots=True)
+class Attempt:
+    """What ``begin_attempt`` found: the status (terminal ones as they are), the attempts begun, this one
+    included, and the transient failures the core answered: the retry budget counts only those, so a
+    worker killed or a broker restarted mid-attempt spends none of it."""
+
+    status: Status
+    begun: int
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
 class TicketRecord:
     ticket_id: str
     kind: str
@@ -147,6 +158,7 @@ class TicketStore:
         self._discard = redis.register_script(lua.DISCARD)
         self._begin = redis.register_script(lua.BEGIN_ATTEMPT)
         self._retrying = redis.register_script(lua.RETRYING)
+        self._sweep = redis.register_script(lua.SWEEP_RETRIES)
         self._finish = redis.register_script(lua.FINISH)
         self._release = redis.register_script(lua.RELEASE)
         self._replay = redis.register_script(lua.REPLAY)
@@ -334,21 +346,37 @@ class TicketStore:
     @store_call
     async def begin_attempt(
         self, ticket_id: str, *, kind: str, created_at: float, masked_client: str
-    ) -> tuple[Status, int]:
+    ) -> Attempt:
         """Mark the ticket ``processing`` and count the attempt; a terminal status is returned as is,
         so a redelivered message of a finished ticket is acked without touching the core system."""
-        status, attempts = await self._begin(
-            keys=[self.names.ticket(ticket_id), self.names.events_channel],
+        n = self.names
+        status, attempts, failures = await self._begin(
+            keys=[n.ticket(ticket_id), n.events_channel, n.retrying(kind)],
             args=[ticket_id, self._clock(), kind, created_at, masked_client, self._ticket_ttl],
         )
-        return Status(status.decode()), int(attempts)
+        return Attempt(Status(status.decode()), int(attempts), int(failures))
 
     @store_call
-    async def mark_retrying(self, ticket_id: str, error: Any) -> None:
+    async def mark_retrying(
+        self, ticket_id: str, kind: str, error: Any, *, due: float, message: bytes
+    ) -> None:
+        """Record the core's transient answer; ``message`` is kept until it is back at a worker, which
+        it should be by ``due`` (``sweep_retries`` hands out the overdue ones)."""
+        n = self.names
         await self._retrying(
-            keys=[self.names.ticket(ticket_id), self.names.events_channel],
-            args=[ticket_id, self._clock(), orjson.dumps(error)],
+            keys=[n.ticket(ticket_id), n.events_channel, n.retrying(kind)],
+            args=[ticket_id, self._clock(), orjson.dumps(error), due, message],
         )
+
+    @store_call
+    async def sweep_retries(self, kind: str, *, limit: int, rearm_seconds: float) -> list[tuple[str, bytes]]:
+        """Tickets of ``kind`` whose message is overdue from its delay queue, each with its message,
+        re-armed so that it is handed out again only after ``rearm_seconds`` (doubling each time)."""
+        reply = await self._sweep(
+            keys=[self.names.retrying(kind)],
+            args=[self.names.ticket_prefix, self._clock(), limit, rearm_seconds],
+        )
+        return [(as_text(reply[i]), bytes(reply[i + 1])) for i in range(0, len(reply), 2)]
 
     @store_call
     async def finish(
@@ -377,6 +405,7 @@ class TicketStore:
                 n.batch_finished(batch_id) if batch_id else "",
                 n.batch_callbacks if batch_id else "",
                 self._lateness(kind, now),
+                n.retrying(kind),
             ],
             args=[ticket_id, now, status, field, orjson.dumps(value), 600, batch_id or ""],
         )

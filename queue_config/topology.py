@@ -100,10 +100,13 @@ class Topology:
                     arguments=self.delay_queue_arguments(kind, ttl),
                 )
 
-    def all_queue_names(self) -> list[str]:
+    def delay_queue_names(self, kind: str) -> list[str]:
         ttls = sorted({ttl for level in self.delay_ttls_ms for ttl in level})
+        return [self.names.delay_queue(kind, ttl) for ttl in ttls]
+
+    def all_queue_names(self) -> list[str]:
         out: list[str] = []
         for kind in KINDS:
             out += [self.names.queue(kind), self.names.dead_queue(kind), self.names.staging_queue(kind)]
-            out += [self.names.delay_queue(kind, ttl) for ttl in ttls]
+            out += self.delay_queue_names(kind)
         return out

@@ -26,6 +26,8 @@ def _settings(namespace: str) -> Settings:
             "SHUTDOWN_GRACE_SECONDS": "5",
             "LOG_LEVEL": "warning",
             "WORKER_METRICS_PORT": "0",
+            # The tests' callback receivers listen on the loopback, which callbacks may not reach by default.
+            "CALLBACK_ALLOWED_NETWORKS": "127.0.0.0/8",
         }
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 
 import structlog
 
@@ -25,22 +26,37 @@ def parse_kinds(raw: str) -> list[str]:
     return kinds
 
 
-async def run(settings: Settings, kinds: list[str]) -> None:
+async def run(settings: Settings, kinds: list[str]) -> int:
+    """Serve until a signal; the exit status is 1 when the pool could not start."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     pool = WorkerPool(settings, kinds)
     starting = asyncio.create_task(pool.start())
-    await asyncio.wait({starting, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
-    if starting.done():
-        starting.result()
-        log.info("workers_running", kinds=kinds)
-        await stop.wait()
-    else:
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if not starting.done():
         starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+    elif starting.exception() is not None:
+        # Exit at once rather than linger half-started: stop() closes the broker connection, which
+        # hands back any message taken, and a supervisor sees the failure.
+        log.error("workers_failed_to_start", error=repr(starting.exception()))
+        code = 1
+    else:
+        log.info("workers_running", kinds=kinds)
+        await stopping
+    stopping.cancel()
     log.info("workers_stopping")
-    await pool.stop()
+    try:
+        async with asyncio.timeout(settings.shutdown_grace_seconds + 10):
+            await pool.stop()
+    except TimeoutError:
+        log.error("workers_stop_timed_out")
+        code = code or 1
+    return code
 
 
 def main() -> None:
@@ -55,7 +71,7 @@ def main() -> None:
     settings = Settings.from_env()
     logs.configure(settings.log_level)
     install_event_loop()
-    asyncio.run(run(settings, args.kinds))
+    sys.exit(asyncio.run(run(settings, args.kinds)))
 
 
 if __name__ == "__main__":

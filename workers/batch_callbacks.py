@@ -25,6 +25,7 @@ import structlog
 
 from queue_config import metrics
 from queue_config.batches import BatchStore
+from queue_config.callback_urls import CallbackPolicy, PublicOnlyResolver
 from queue_config.enterprises import EnterpriseStore
 from queue_config.kinds import Status
 from queue_config.periodic import Periodic
@@ -56,6 +57,7 @@ class BatchCallbacks:
         max_attempts: int,
         first_delay: float,
         timeout: float,
+        policy: CallbackPolicy | None = None,
         interval: float = 0.5,
     ) -> None:
         self._batches = batches
@@ -63,12 +65,16 @@ class BatchCallbacks:
         self._max_attempts = max_attempts
         self._first_delay = first_delay
         self._timeout = timeout
+        self._policy = policy or CallbackPolicy()
         self._session: aiohttp.ClientSession | None = None
         self._loop = Periodic("batch-callbacks", interval, self.step)
         self.delivered = 0
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self._timeout),
+            connector=aiohttp.TCPConnector(resolver=PublicOnlyResolver(self._policy)),
+        )
         await self._loop.start()
 
     async def stop(self) -> None:
@@ -110,7 +116,13 @@ class BatchCallbacks:
         assert self._session is not None
         error = ""
         try:
-            async with self._session.post(meta["callback_url"], data=body, headers=headers) as response:
+            refused = self._policy.problem(meta["callback_url"])
+            if refused is not None:  # the batch predates the policy, or the allow-list has shrunk
+                raise OSError(f"callback URL {refused}")
+            # Never follow a redirect: it would carry the signed body to a target nobody checked.
+            async with self._session.post(
+                meta["callback_url"], data=body, headers=headers, allow_redirects=False
+            ) as response:
                 if 200 <= response.status < 300:
                     await self._batches.callback_delivered(batch_id)
                     self.delivered += 1

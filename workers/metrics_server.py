@@ -3,10 +3,15 @@ Workers have no public API, but operators scrape and probe them like every other
 
 from __future__ import annotations
 
+import errno
+
+import structlog
 from aiohttp import web
 
 from queue_config.health import Probe, add_health_routes
 from queue_config.metrics import add_metrics_route
+
+log = structlog.get_logger("metrics_server")
 
 
 class MetricsServer:
@@ -20,10 +25,17 @@ class MetricsServer:
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self.port)
-        await site.start()
+        try:
+            await web.TCPSite(self._runner, self._host, self.port).start()
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or self.port == 0:
+                raise
+            # Another worker process on this host has the default port: any number of them may share
+            # a host with the defaults, so this one takes a free port and says which.
+            log.warning("worker_metrics_port_taken", port=self.port)
+            await web.TCPSite(self._runner, self._host, 0).start()
         if self._runner.addresses:  # the bound port, when 0 asked for a free one
-            self.port = int(self._runner.addresses[0][1])
+            self.port = int(self._runner.addresses[-1][1])
 
     async def stop(self) -> None:
         await self._runner.cleanup()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import structlog
 
@@ -10,6 +11,7 @@ from queue_config import redis_client
 from queue_config.admission_plan import PlanReader
 from queue_config.batches import BatchStore
 from queue_config.broker import BrokerLink
+from queue_config.callback_urls import CallbackPolicy
 from queue_config.capacity import CapacityBoard
 from queue_config.enterprises import EnterpriseStore
 from queue_config.health import redis_probe
@@ -30,6 +32,7 @@ from workers.maintenance import MaintenanceSwitch
 from workers.metrics_server import MetricsServer
 from workers.processor import Processor
 from workers.retry_policy import RetryPolicy
+from workers.retry_sweeper import RetrySweeper
 
 log = structlog.get_logger("pool")
 
@@ -79,6 +82,10 @@ class WorkerPool:
             ),
             paused=lambda: self.maintenance.paused,
             slots={kind: asyncio.Semaphore(settings.worker_concurrency.get(kind, 1)) for kind in kinds},
+            retry_overdue_seconds=settings.retry_overdue_seconds,
+        )
+        self.sweeper = RetrySweeper(
+            store, self.broker, kinds, interval=min(5.0, settings.retry_overdue_seconds / 2)
         )
         self.consumers = [
             KindConsumer(
@@ -103,6 +110,7 @@ class WorkerPool:
             max_attempts=settings.callback_max_attempts,
             first_delay=settings.callback_first_delay_seconds,
             timeout=settings.callback_timeout_seconds,
+            policy=CallbackPolicy.from_settings(settings),
         )
         self.metrics = MetricsServer(
             settings.host,
@@ -120,6 +128,9 @@ class WorkerPool:
         return self.broker.ready
 
     async def start(self) -> None:
+        # The metrics port first: whatever can fail at start fails before a single message is taken.
+        await self.metrics.start()
+        log.info("worker_metrics_serving", port=self.metrics.port)
         await self.broker.start()
         await self.broker.wait_connected()
         paused = await self.maintenance.prepare()
@@ -129,19 +140,28 @@ class WorkerPool:
         await self.maintenance.start()
         await self.reporter.start()
         await self.callbacks.start()
-        await self.metrics.start()
-        log.info("worker_metrics_serving", port=self.metrics.port)
+        await self.sweeper.start()
 
     async def stop(self) -> None:
+        """Stop everything, also after a start that failed half-way: each step runs whatever the
+        others did, so the broker connection is always closed and every unacked message handed back."""
         grace = self._settings.shutdown_grace_seconds
-        await self.metrics.stop()
-        await self.callbacks.stop()
-        await self.reporter.stop()
-        await self.maintenance.stop()
-        await self._plan.stop()
-        await asyncio.gather(*(c.stop(grace) for c in self.consumers + self.movers))
-        await self.broker.close()
+        steps: list[Callable[[], Awaitable[object]]] = [
+            self.metrics.stop,
+            self.sweeper.stop,
+            self.callbacks.stop,
+            self.reporter.stop,
+            self.maintenance.stop,
+            self._plan.stop,
+            lambda: asyncio.gather(*(c.stop(grace) for c in self.consumers + self.movers)),
+            self.broker.close,
+        ]
         if self._owned_core is not None:
-            await self._owned_core.close()
-        await self._redis.aclose()
+            steps.append(self._owned_core.close)
+        steps.append(self._redis.aclose)
+        for step in steps:
+            try:
+                await step()
+            except Exception as exc:
+                log.warning("stop_step_failed", step=getattr(step, "__qualname__", "?"), error=repr(exc))
         log.info("pool_stopped")

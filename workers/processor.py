@@ -38,6 +38,10 @@ T = TypeVar("T")
 
 # How long a worker keeps a message while Redis is unreachable before handing it back to the broker.
 STORE_OUTAGE_PATIENCE_SECONDS = 30.0
+# Attempts begun that ended in no answer from the core (a worker killed, Redis away past our patience):
+# past this many the message is poison, not unlucky. The retry budget (MAX_ATTEMPTS) counts only the
+# core's own transient answers, so our infrastructure failing spends none of it.
+CRASHED_ATTEMPTS_LIMIT = 10
 
 
 class Settled(Enum):
@@ -56,6 +60,7 @@ class Processor:
         retry: RetryPolicy,
         paused: Callable[[], bool] = lambda: False,
         slots: Mapping[str, asyncio.Semaphore] | None = None,
+        retry_overdue_seconds: float = 30.0,
     ) -> None:
         self._store = store
         self._broker = broker
@@ -66,6 +71,9 @@ class Processor:
         # Tickets of a kind worked on at once in this process: prefetch bounds messages, and a bundle
         # is many tickets.
         self._slots = slots or {}
+        # Beyond its delay, how long a retry's message may take to come back to a worker before the
+        # retry sweeper republishes it (``workers.retry_sweeper``): a broker restart, a busy queue.
+        self._overdue = retry_overdue_seconds
 
     async def process(self, message: AbstractIncomingMessage) -> None:
         if self._paused():
@@ -122,7 +130,7 @@ class Processor:
             structlog.contextvars.unbind_contextvars("ticket_id", "kind")
 
     async def _process(self, ticket: TicketMessage, handler: Handler, body: bytes | None) -> Settled:
-        status, attempts = await _patiently(
+        attempt = await _patiently(
             lambda: self._store.begin_attempt(
                 ticket.ticket_id,
                 kind=ticket.kind,
@@ -130,12 +138,12 @@ class Processor:
                 masked_client=resident_id.mask(ticket.citizen_id),
             )
         )
-        if status.terminal:
-            log.info("duplicate_delivery_acked", status=status.value)
+        if attempt.status.terminal:
+            log.info("duplicate_delivery_acked", status=attempt.status.value)
             return Settled.ACK
-        if attempts > self._retry.max_attempts:
-            # Only redeliveries after crashes get here: the attempt budget is spent.
-            error = {"code": "attempts_exhausted", "message": "too many attempts"}
+        if attempt.begun - attempt.failures > CRASHED_ATTEMPTS_LIMIT:
+            # Only redeliveries after crashes get here: this message takes its worker down every time.
+            error = {"code": "attempts_exhausted", "message": "processing never completed"}
             return await self._fail(ticket, body, error)
 
         began = time.perf_counter()
@@ -146,30 +154,37 @@ class Processor:
             return await self._fail(ticket, body, exc.as_dict())
         except CoreError as exc:
             metrics.PROCESSING.labels(ticket.kind, "transient").observe(time.perf_counter() - began)
-            return await self._transient(ticket, body, attempts, exc)
+            return await self._transient(ticket, body, attempt.failures + 1, exc)
         metrics.PROCESSING.labels(ticket.kind, "done").observe(time.perf_counter() - began)
         await _patiently(
             lambda: self._store.finish(ticket.ticket_id, ticket.kind, result=result, batch_id=ticket.batch_id)
         )
-        log.info("ticket_done", attempts=attempts)
+        log.info("ticket_done", attempts=attempt.begun)
         return Settled.ACK
 
     async def _transient(
-        self, ticket: TicketMessage, body: bytes | None, attempts: int, exc: CoreError
+        self, ticket: TicketMessage, body: bytes | None, failures: int, exc: CoreError
     ) -> Settled:
-        delay_queue = self._retry.delay_queue(ticket.kind, attempts)
-        if delay_queue is None:
-            return await self._fail(ticket, body, {**exc.as_dict(), "attempts": attempts})
-        await _patiently(lambda: self._store.mark_retrying(ticket.ticket_id, exc.as_dict()))
+        """The core answered a transient failure, the ``failures``-th for this ticket."""
+        delay = self._retry.delay(ticket.kind, failures)
+        if delay is None:
+            return await self._fail(ticket, body, {**exc.as_dict(), "attempts": failures})
+        message = body if body is not None else encode(ticket)
+        due = time.time() + delay.seconds + self._overdue
+        await _patiently(
+            lambda: self._store.mark_retrying(
+                ticket.ticket_id, ticket.kind, exc.as_dict(), due=due, message=message
+            )
+        )
         await self._broker.publish(
-            body if body is not None else encode(ticket),
-            routing_key=delay_queue,
+            message,
+            routing_key=delay.queue,
             message_id=ticket.ticket_id,
             to_queue=True,
-            headers={"x-attempts": attempts},
+            headers={"x-attempts": failures},
         )
         metrics.RETRIES.labels(ticket.kind).inc()
-        log.info("ticket_retry_scheduled", attempts=attempts, delay_queue=delay_queue, error=exc.code)
+        log.info("ticket_retry_scheduled", attempts=failures, delay_queue=delay.queue, error=exc.code)
         return Settled.ACK
 
     async def _fail(self, ticket: TicketMessage, body: bytes | None, error: dict[str, Any]) -> Settled:

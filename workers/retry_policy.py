@@ -6,9 +6,17 @@ whose TTL is the nearest declared step, so nothing is held unacked in worker mem
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tenacity import RetryCallState, wait_exponential_jitter
 
 from queue_config.topology import Topology
+
+
+@dataclass(frozen=True, slots=True)
+class Delay:
+    queue: str
+    seconds: float
 
 
 class RetryPolicy:
@@ -21,9 +29,14 @@ class RetryPolicy:
 
     def delay_queue(self, kind: str, attempts: int) -> str | None:
         """The queue to park the ticket in after ``attempts`` failed attempts, or None: give up."""
+        delay = self.delay(kind, attempts)
+        return None if delay is None else delay.queue
+
+    def delay(self, kind: str, attempts: int) -> Delay | None:
+        """The delay queue and its wait after ``attempts`` failed attempts, or None: give up."""
         if attempts >= self.max_attempts:
             return None
         state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
         state.attempt_number = attempts
         ttl = self._topology.delay_ttl_for(attempts, self._wait(state))
-        return self._topology.names.delay_queue(kind, ttl)
+        return Delay(self._topology.names.delay_queue(kind, ttl), ttl / 1000)

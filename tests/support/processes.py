@@ -22,6 +22,8 @@ def component_env(settings: Settings, **extra: str) -> dict[str, str]:
         "CORE_URL": settings.core_url,
         "RETRY_BASE_SECONDS": str(settings.retry_base_seconds),
         "RETRY_JITTER_STEPS": str(settings.retry_jitter_steps),
+        "RETRY_OVERDUE_SECONDS": str(settings.retry_overdue_seconds),
+        "CALLBACK_ALLOWED_NETWORKS": settings.callback_allowed_networks,
         "LOG_LEVEL": "info",
         "PYTHONUNBUFFERED": "1",
     }

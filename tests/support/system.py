@@ -17,6 +17,7 @@ from bench.coresim.app import build_app as build_core_app
 from bench.coresim.model import CoreSettings
 from frontdoor.app import BROKER
 from frontdoor.app import build_app as build_frontdoor
+from queue_config import serving
 from queue_config.kinds import KINDS
 from queue_config.messages import decode, decode_bundle, is_bundle
 from queue_config.names import Names
@@ -33,7 +34,7 @@ class Served:
     def __init__(self, app: web.Application) -> None:
         self.app = app
         self.port = free_port()
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = serving.runner(app)  # the entry points' own: timeouts, JSON protocol errors
 
     @property
     def url(self) -> str:

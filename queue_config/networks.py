@@ -1,0 +1,12 @@
+"""IP networks named in settings (``TRUSTED_PROXIES``, ``CALLBACK_ALLOWED_NETWORKS``)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(spec: str) -> tuple[Network, ...]:
+    """``"10.0.0.0/8, 127.0.0.1"`` → networks; raises ValueError on a malformed entry."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
