@@ -65,8 +65,8 @@ async def test_an_authorization_header_that_is_not_utf8_is_401_not_500(
 ) -> None:
     assert door.frontdoor is not None
     head = (
-        f"{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\n".encode()
-        + b"Authorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n{}"
+        f"{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n".encode()
+        + b"Content-Length: 2\r\nAuthorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n{}"
     )
     answer = await _raw_request(door.frontdoor.url, head)
     assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
@@ -75,9 +75,12 @@ async def test_an_authorization_header_that_is_not_utf8_is_401_not_500(
 
 async def test_a_batch_read_with_a_non_utf8_key_is_401(door: System) -> None:
     assert door.status is not None
-    head = b"GET /v1/batches/x HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \xc3\x28\r\nConnection: close\r\n\r\n"
+    head = (
+        b"GET /v1/batches/x HTTP/1.1\r\nHost: t\r\n"
+        b"Authorization: Bearer \xc3\x28\r\nConnection: close\r\n\r\n"
+    )
     answer = await _raw_request(door.status.url, head)
-    assert answer.startswith(b"HTTP/1.1 401") or answer.startswith(b"HTTP/1.1 404"), answer[:200]
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
 
 
 @pytest.mark.parametrize("kind", [{}, [], 7, None, "salary"])
