@@ -22,7 +22,6 @@ from frontdoor.enterprise_api import create_enterprise, list_enterprises, revoke
 from frontdoor.forecast_api import get_forecast
 from frontdoor.gcra import GcraLimiter
 from frontdoor.intake import Intake
-from frontdoor.openapi import get_openapi
 from frontdoor.operator_auth import OPERATOR_TOKEN
 from frontdoor.request_body import MAX_BODY
 from frontdoor.submissions import GATE, INTAKE, TRAFFIC, post_submission
@@ -41,9 +40,11 @@ from queue_config.health import add_health_routes, redis_probe
 from queue_config.http import request_context
 from queue_config.metrics import add_metrics_route, http_metrics
 from queue_config.names import Names
+from queue_config.openapi import openapi_route
 from queue_config.script_batcher import ScriptBatcher
 from queue_config.settings import Settings
 from queue_config.throttle import Throttle, ThrottleStore
+from queue_config.ticket_ids import ID_LENGTH
 from queue_config.ticket_store import TicketStore
 from queue_config.topology import Topology
 from queue_config.traffic import TrafficCounter
@@ -126,11 +127,12 @@ async def build_app(settings: Settings) -> web.Application:
     app.router.add_delete("/v1/admin/enterprises/{enterprise_id}", revoke_enterprise)
     app.router.add_get("/v1/admin/forecast", get_forecast)
     app.router.add_get("/dashboard", dashboard)
-    app.router.add_get("/openapi.json", get_openapi)
+    app.router.add_get("/openapi.json", openapi_route("front"))
     app[DEAD_LETTERS] = DeadLetters(store, broker)
     app.router.add_get("/v1/admin/dead-letters", list_dead_letters)
     app.router.add_post("/v1/admin/dead-letters/replay", replay_dead_letters)
-    app.router.add_get("/v1/admin/dead-letters/{ticket_id}", get_dead_letter)
+    # Only what can be a ticket ID: otherwise ``/replay`` matched here too, and its 405 allowed GET.
+    app.router.add_get(f"/v1/admin/dead-letters/{{ticket_id:[A-Za-z2-7]{{{ID_LENGTH}}}}}", get_dead_letter)
 
     async def broker_ready() -> bool:
         return broker.ready

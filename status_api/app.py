@@ -13,6 +13,7 @@ from queue_config.health import add_health_routes, redis_probe
 from queue_config.http import request_context
 from queue_config.metrics import add_metrics_route, http_metrics
 from queue_config.names import Names
+from queue_config.openapi import openapi_route
 from queue_config.settings import Settings
 from queue_config.throttle import Throttle
 from queue_config.ticket_store import TicketStore
@@ -38,6 +39,7 @@ async def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/v1/tickets/{ticket_id}", get_ticket)
     app.router.add_get("/t/{ticket_id}", citizen_page)
     app.router.add_get("/v1/stats/eta", get_eta_accuracy)
+    app.router.add_get("/openapi.json", openapi_route("status"))
     app[BATCHES] = BatchReader(
         ids,
         BatchStore(redis, names, ttl_seconds=settings.ticket_ttl_seconds),

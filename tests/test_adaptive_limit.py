@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from bench.private_rabbit import free_port
 from bench.readiness import wait_http
 from queue_config.settings import Settings
-from tests.support.private_rabbit import free_port
 from tests.support.processes import start_component
 from workers.concurrency_limit import AdaptiveLimit, LimitParams
 from workers.core_client import CoreError, HttpCoreClient

@@ -27,11 +27,11 @@ from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bench.coresim.model import CoreSettings
+from bench.private_rabbit import free_port
 from frontdoor.submissions import INTAKE
 from queue_config.errors import StoreUnavailable
 from queue_config.health import redis_probe
 from queue_config.settings import Settings
-from tests.support.private_rabbit import free_port
 from tests.support.processes import read_log, start_component
 from tests.support.system import System, drain, start_system, submission
 

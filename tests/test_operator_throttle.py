@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
+from bench.private_rabbit import free_port
 from bench.readiness import wait_http
 from queue_config.settings import Settings
-from tests.support.private_rabbit import free_port
 from tests.support.processes import start_component
 from tests.support.system import System, start_system, submission
 

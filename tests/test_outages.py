@@ -14,11 +14,11 @@ import pytest
 from redis.asyncio import Redis
 
 from bench.coresim.model import CoreSettings
+from bench.private_rabbit import PrivateRabbit
+from bench.private_redis import PrivateRedis
 from bench.purge import purge_namespace
 from queue_config.kinds import KINDS
 from queue_config.settings import Settings
-from tests.support.private_rabbit import PrivateRabbit
-from tests.support.private_redis import PrivateRedis
 from tests.support.system import System, drain, start_system, submission
 from workers.pool import WorkerPool
 

@@ -11,10 +11,10 @@ import time
 
 import aiohttp
 
+from bench.private_rabbit import free_port
 from bench.purge import purge_namespace
 from bench.readiness import wait_http
 from queue_config.settings import Settings
-from tests.support.private_rabbit import free_port
 from tests.support.processes import ARTIFACTS, ROOT
 from tests.support.system import submission
 

@@ -10,11 +10,11 @@ import aiohttp
 import msgspec
 from redis.asyncio import Redis
 
+from bench.private_rabbit import free_port
 from bench.readiness import wait_http
 from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.throttle import Throttle
-from tests.support.private_rabbit import free_port
 from tests.support.processes import start_component
 from tests.support.system import submission
 

@@ -9,11 +9,11 @@ import aiohttp
 from aiohttp.test_utils import make_mocked_request
 from redis.asyncio import Redis
 
+from bench.private_rabbit import free_port
 from queue_config.settings import Settings
 from queue_config.ticket_ids import TicketIds
 from status_api.app import build_app as build_status
 from status_api.tickets import parse_wait
-from tests.support.private_rabbit import free_port
 from tests.support.system import Served, System, start_system, submission
 
 

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from bench.coresim.app import build_app as build_core_app
 from bench.coresim.model import CoreSettings
+from bench.private_rabbit import free_port
 from frontdoor.app import BROKER
 from frontdoor.app import build_app as build_frontdoor
 from queue_config import serving
@@ -24,7 +25,6 @@ from queue_config.names import Names
 from queue_config.resident_id import make as make_resident_id
 from queue_config.settings import Settings
 from status_api.app import build_app as build_status
-from tests.support.private_rabbit import free_port
 from workers.pool import WorkerPool
 
 

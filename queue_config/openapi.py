@@ -1,9 +1,16 @@
-"""``GET /openapi.json``: the HTTP contract (SPEC v1) as an OpenAPI 3.1 document, for the front door and
-the status API (each path says which server). A test checks it names every route both apps serve."""
+"""``GET /openapi.json``: the HTTP contract (SPEC v1) as OpenAPI 3.1, one document per server: the front
+door's and the status API's, each served by its own app and naming itself as its server (a relative URL,
+so the document is right wherever it runs). Tests check that each names exactly the routes its app
+serves, and fuzz each app against its own (``tests/test_fuzzing.py``).
+
+Every path parameter is declared, and every operation documents the error answers any request can get:
+400 (a malformed request head), 503 (a backend away), and for those with a body 408, 413 and 415.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -72,8 +79,10 @@ def _answers(*codes: int, ok: dict[str, Any] | None = None) -> dict[str, Any]:
 
 _OPERATOR: list[dict[str, list[str]]] = [{"operator": []}]
 _ENTERPRISE: list[dict[str, list[str]]] = [{"enterprise": []}]
-_FRONT = [{"url": "http://127.0.0.1:8080", "description": "front door"}]
-_STATUS_SERVER = [{"url": "http://127.0.0.1:8081", "description": "status API"}]
+_PATH_PARAMETER = re.compile(r"\{([a-z_]+)\}")
+# What any request may be answered besides its own outcomes.
+_ANY_REQUEST = (400, 503)
+_WITH_BODY = (408, 413, 415)
 
 
 def _op(summary: str, answers: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -84,11 +93,33 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def document() -> dict[str, Any]:
+def _completed(path: str, ops: dict[str, Any]) -> dict[str, Any]:
+    """An operation as published: its path parameters declared, the answers any request can get added."""
+    names = _PATH_PARAMETER.findall(path)
+    out = {}
+    for method, op in ops.items():
+        op = dict(op)
+        declared = [p for p in op.get("parameters", []) if p["in"] != "path"]
+        path_parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 200}}
+            for name in names
+        ]
+        if path_parameters or declared:
+            op["parameters"] = path_parameters + declared
+        extra = _ANY_REQUEST + (_WITH_BODY if "requestBody" in op else ())
+        if declared:
+            extra += (422,)
+        op["responses"] = {**_answers(*extra), **op["responses"]}
+        out[method] = op
+    return out
+
+
+def document(server: Literal["front", "status"] = "front") -> dict[str, Any]:
     health = {
         "/healthz": {"get": _op("The process answers", _answers(200, ok={"type": "object"}))},
         "/readyz": {"get": _op("Broker and Redis answer", _answers(200, 503, ok={"type": "object"}))},
         "/metrics": {"get": _op("Prometheus metrics", {"200": {"description": "text exposition"}})},
+        "/openapi.json": {"get": _op("This document", _answers(200, ok={"type": "object"}))},
     }
     front: dict[str, Any] = {
         "/v1/submissions": {
@@ -211,7 +242,6 @@ def document() -> dict[str, Any]:
             )
         },
         "/dashboard": {"get": _op("The operator dashboard (HTML)", {"200": {"description": "HTML"}})},
-        "/openapi.json": {"get": _op("This document", _answers(200, ok={"type": "object"}))},
     }
     status: dict[str, Any] = {
         "/v1/tickets/{ticket_id}": {
@@ -229,23 +259,25 @@ def document() -> dict[str, Any]:
             )
         },
         "/v1/stats/eta": {"get": _op("How often ETAs held", _answers(200, ok={"type": "object"}))},
-        "/t/{ticket_id}": {"get": _op("The citizen's page (HTML)", {"200": {"description": "HTML"}})},
+        "/t/{ticket_id}": {
+            "get": _op(
+                "The citizen's page (HTML)",
+                {"200": {"description": "HTML"}, "404": {"description": "HTML: no such ticket"}},
+            )
+        },
     }
-    paths: dict[str, Any] = {}
-    for path, ops in {**front, **health}.items():
-        paths[path] = {"servers": _FRONT, **ops}
-    for path, ops in status.items():
-        paths[path] = {"servers": _STATUS_SERVER, **ops}
-    for path in ("/healthz", "/readyz", "/metrics"):
-        paths[path]["servers"] = _FRONT + _STATUS_SERVER
+    own = front if server == "front" else status
+    paths = {path: _completed(path, ops) for path, ops in {**own, **health}.items()}
+    title = "front door" if server == "front" else "status API"
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "ticketgate",
+            "title": f"ticketgate {title}",
             "version": "1",
-            "description": "Queue-based front for public services",
+            "description": "Queue-based front for public services: the "
+            + ("front door (submissions, bulk, operator API)" if server == "front" else "status API"),
         },
-        "servers": _FRONT,
+        "servers": [{"url": "/", "description": title}],
         "paths": paths,
         "components": {
             "securitySchemes": {
@@ -319,5 +351,11 @@ def document() -> dict[str, Any]:
     }
 
 
-async def get_openapi(_: web.Request) -> web.Response:
-    return json_response(document())
+def openapi_route(server: Literal["front", "status"]) -> Any:
+    """The ``GET /openapi.json`` handler of one server (the document is built once)."""
+    body = document(server)
+
+    async def get_openapi(_: web.Request) -> web.Response:
+        return json_response(body)
+
+    return get_openapi
