@@ -27,7 +27,7 @@ class TicketReader:
     events: TicketEvents
 
     async def read(self, ticket_id: str, wait: float = 0.0) -> TicketRecord | None:
-        """The ticket, after its status changes or ``wait`` seconds pass; None when it does not exist.
+        """The ticket, after its next transition or ``wait`` seconds pass; None when it does not exist.
         A forged or mistyped ID is answered without a Redis round-trip."""
         if not self.ids.verify(ticket_id):
             return None
@@ -39,7 +39,12 @@ class TicketReader:
         while (remaining := deadline - loop.time()) > 0:
             await self.events.wait(ticket_id, min(remaining, REREAD_SECONDS))
             latest = await self.store.get(ticket_id)
-            if latest is None or latest.status.public != record.status.public:
+            # Any transition, not only another status string: processing -> retrying -> processing
+            # within one wait looked like no change, and the reader was held to the end of its wait.
+            if latest is None or (latest.status.public, latest.updated_at) != (
+                record.status.public,
+                record.updated_at,
+            ):
                 return latest
         return record
 

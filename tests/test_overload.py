@@ -22,7 +22,10 @@ from queue_config.names import Names
 from queue_config.settings import Settings
 from tests.support.system import System, drain, start_system, submission
 
-ARRIVALS_PER_SECOND = 250
+# The load generator, the door, the workers and the simulated core share one event loop here: at 250
+# arrivals a second for a core of 80 a second, a busy CI machine drained less than the capacity the
+# resumed plan promised on, and 707 of 824 promises held. Half the rates, the same ratios, half the CPU.
+ARRIVALS_PER_SECOND = 125
 SECONDS = 8
 
 
@@ -48,10 +51,10 @@ def _kept_plan(capacity: float) -> AdmissionPlan:
 async def small_core(
     request: pytest.FixtureRequest, fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis
 ) -> AsyncIterator[System]:
-    # A core with 4 slots of 50 ms: about 80 tickets a second, a third of the arrivals below
+    # A core with 2 slots of 50 ms: about 40 tickets a second, a third of the arrivals below
     if request.param == "resumed":
         names = Names(fresh_namespace.namespace)
-        await redis.set(names.admission_plan_kept, encode(_kept_plan(capacity=80.0)))
+        await redis.set(names.admission_plan_kept, encode(_kept_plan(capacity=40.0)))
     settings = fresh_namespace.replace(
         per_ip_per_minute=0,
         max_wait_seconds=4.0,
@@ -59,7 +62,7 @@ async def small_core(
         assumed_drain_per_second=20.0,
         worker_concurrency={k.value: 16 for k in KINDS},
     )
-    system = await start_system(settings, http, redis, core=CoreSettings(slots=4, service_ms=50))
+    system = await start_system(settings, http, redis, core=CoreSettings(slots=2, service_ms=50))
     yield system
     await system.stop()
 
@@ -77,7 +80,7 @@ async def test_overload_is_shed_honestly_and_what_is_admitted_finishes_as_promis
     resumed = request.node.callspec.params["small_core"] == "resumed"
     assert system.core is not None and system.status is not None
 
-    # When transfers arrive at 250 a second for 8 seconds, each from another citizen
+    # When transfers arrive at 125 a second for 8 seconds, each from another citizen
     tasks = []
     began = time.monotonic()
     for i in range(ARRIVALS_PER_SECOND * SECONDS):
@@ -92,7 +95,7 @@ async def test_overload_is_shed_honestly_and_what_is_admitted_finishes_as_promis
     # Then only 202s and 503s were answered, and a good share of each
     assert set(codes) <= {202, 503}, sorted(set(codes))
     assert len(shed) > len(results) // 5, f"{len(shed)} shed of {len(results)}"
-    assert len(admitted) > 80, f"only {len(admitted)} admitted"
+    assert len(admitted) > 40, f"only {len(admitted)} admitted"
 
     # And every shed answer is honest: a whole-second Retry-After matching the body, a suggested time
     for doc, headers in shed:

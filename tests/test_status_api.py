@@ -100,8 +100,9 @@ async def test_wait_returns_as_soon_as_the_status_changes(system: System) -> Non
     _, after = await system.ticket(ticket_id, wait=20)
     elapsed = time.monotonic() - started
 
-    # Then it is answered with a different status well before the 20 seconds are up
-    assert after["status"] != before["status"] or before["status"] == "done"
+    # Then it is answered at the ticket's next transition, well before the 20 seconds are up (the status
+    # string alone may be the same again: processing -> retrying -> processing within the wait)
+    assert after["updated_at"] != before["updated_at"] or before["status"] == "done"
     assert elapsed < 15
 
 
