@@ -10,6 +10,7 @@ Whatever is still unfinished at the bound goes back to the queue when the channe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Protocol
 
 import aio_pika
@@ -106,9 +107,12 @@ class KindConsumer:
         try:
             await self._processor.process(message)
         except Exception:
-            # The message stays unacked and returns to the queue when the channel closes or the
-            # broker's consumer timeout fires; the ticket's idempotency makes that safe.
+            # Hand the message back now rather than hold it (and a prefetch slot) until the channel
+            # closes; if the broker is what failed, the channel's close hands it back all the same.
+            # The ticket's idempotency makes the redelivery safe.
             log.exception("message_processing_crashed", queue=self.queue_name)
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
         finally:
             self._held -= held
             if gauge is not None:

@@ -114,6 +114,8 @@ async def run(options: argparse.Namespace) -> int:
             "CORE_FAILURE_RATE": "0.05",
             "CORE_PERMANENT_FAILURE_RATE": "0.01",
             "LOG_LEVEL": "info",
+            # Short booking windows, so that batch items booked for later run within the run too.
+            "BULK_WINDOW_SECONDS": "30",
             "PYTHONUNBUFFERED": "1",
         },
     )
@@ -149,7 +151,7 @@ async def run(options: argparse.Namespace) -> int:
             began = time.monotonic()
             supervisor.began = began
             load = Load(layout.front_url, options.rate, began, seed=options.seed, enterprise_key=key)
-            dealer = faults.Faults(rabbit, redis_server, supervisor, began)
+            dealer = faults.Faults(rabbit, redis_server, supervisor, began, surge=lambda: load.surge(http))
             plan = faults.schedule(seconds)
             print(f"{len(plan)} faults over {seconds:.0f} s at {options.rate:g} submissions a second")
             print(f"logs in {logs}")

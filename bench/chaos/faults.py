@@ -4,7 +4,9 @@ Per ten minutes, as the issue that asked for this harness ran it: 20 worker SIGK
 SIGKILLs, 4 RabbitMQ restarts (graceful ``stop_app``/``start_app`` and SIGKILL of the node, in turn) and
 3 Redis restarts (SIGKILL, then a restart from its append-only file). A shorter or longer run scales the
 counts, at least one of each. The big faults (broker, Redis, front door) never overlap, so the recovery
-measured after each is its own.
+measured after each is its own, and each hits just after a surge of work (``Load.surge``): a fault test
+must find work in every place a message can be, and at 20 submissions a second the queues are mostly
+empty and a door is rarely caught mid-request.
 """
 
 from __future__ import annotations
@@ -77,18 +79,28 @@ async def _until_port(port: int, timeout: float = 60.0) -> None:
     raise TimeoutError(f"nothing answers on port {port}")
 
 
+# How long after a surge of work each big fault hits: a door while the surge is in its hands, the broker
+# and Redis once the surge's tickets are spread over the staging, work and delay queues and the workers.
+SURGE_LEAD_SECONDS = {"door kill": 0.02, "broker restart": 0.5, "redis restart": 0.5}
+
+
 @dataclass
 class Faults:
     rabbit: PrivateRabbit
     redis: PrivateRedis
     supervisor: Supervisor
     began: float
+    surge: Callable[[], Awaitable[None]] | None = None
     _turn: int = 0
 
     def _now(self) -> float:
         return time.monotonic() - self.began
 
     async def deal(self, planned: Planned) -> Dealt:
+        lead = SURGE_LEAD_SECONDS.get(planned.kind)
+        if lead is not None and self.surge is not None:
+            await self.surge()
+            await asyncio.sleep(lead)
         began = self._now()
         deal: Callable[[], Awaitable[str]] = {
             "worker kill": self._kill_worker,

@@ -103,8 +103,18 @@ class Load:
             await asyncio.sleep(RETRY_AFTER_NO_ANSWER)
             await self._post(http, "/v1/submissions", body, {}, "citizen retry")
 
-    async def _bulk(self, http: aiohttp.ClientSession) -> None:
-        items = [submission(self._next_seed()) for _ in range(self.bulk_items)]
+    async def surge(self, http: aiohttp.ClientSession, citizens: int = 30, items: int = 200) -> None:
+        """Work in every place a message can be when a fault hits: a batch of ``items`` (bundles in the
+        staging queue, then tickets in the work queue, some booked into a later window's queue) and
+        ``citizens`` submissions at once (in flight at a front door, half-published). Returns at once."""
+        if self.enterprise_key:
+            self._spawn(self._bulk(http, items))
+        for _ in range(citizens):
+            self._spawn(self._citizen(http, self._next_seed()))
+        await asyncio.sleep(0)  # let them start
+
+    async def _bulk(self, http: aiohttp.ClientSession, size: int | None = None) -> None:
+        items = [submission(self._next_seed()) for _ in range(size or self.bulk_items)]
         headers = {"Authorization": f"Bearer {self.enterprise_key}", "Idempotency-Key": f"chaos-{self._n}"}
         answer = await self._post(http, "/v1/bulk", {"items": items}, headers, "bulk")
         if answer.status is None:
