@@ -22,7 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.harness.targets import OPERATOR_TOKEN, TICKETGATE, Layout, start
+from bench.harness.targets import OPERATOR_TOKEN, TICKETGATE, Layout, create_enterprise, start
 from bench.ports import free_port_block
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,12 +96,7 @@ async def fuzz(max_examples: int, seed: int = DEFAULT_SEED) -> list[FuzzRun]:
     async with aiohttp.ClientSession() as http:
         running = await start(TICKETGATE, layout, http)
         try:
-            async with http.post(
-                layout.front_url + "/v1/admin/enterprises",
-                json={"name": "Fuzz Ltd", "quota_per_minute": 1_000_000},
-                headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
-            ) as response:
-                enterprise_key = (await response.json())["api_key"]
+            enterprise_key = await create_enterprise(http, layout.front_url, "Fuzz Ltd", 1_000_000)
             plan = [
                 ("front door", layout.front_url, "none", None),
                 ("front door", layout.front_url, "operator", f"Authorization: Bearer {OPERATOR_TOKEN}"),

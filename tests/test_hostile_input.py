@@ -22,6 +22,7 @@ from queue_config.networks import parse_networks
 from queue_config.settings import Settings
 from tests.support.system import Served, System, start_system
 from tests.test_bulk import TOKEN, create_enterprise, items, post_bulk
+from tests.test_operations import OPERATOR_ENDPOINTS
 
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -46,17 +47,7 @@ async def _raw_request(url: str, head: bytes, *, wait: float = 5.0) -> bytes:
         writer.close()
 
 
-ADMIN_ROUTES = [
-    ("GET", "/v1/admin/throttle"),
-    ("PUT", "/v1/admin/throttle"),
-    ("GET", "/v1/admin/audit"),
-    ("GET", "/v1/admin/forecast"),
-    ("GET", "/v1/admin/enterprises"),
-    ("POST", "/v1/admin/enterprises"),
-    ("GET", "/v1/admin/dead-letters?kind=payment"),
-    ("POST", "/v1/admin/dead-letters/replay"),
-    ("POST", "/v1/bulk"),
-]
+ADMIN_ROUTES = [*OPERATOR_ENDPOINTS, ("POST", "/v1/bulk")]
 
 
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)

@@ -160,7 +160,7 @@ OPERATOR_ENDPOINTS = [
     ("POST", "/v1/admin/enterprises"),
     ("DELETE", "/v1/admin/enterprises/ent_0000"),
     ("GET", "/v1/admin/dead-letters?kind=payment"),
-    ("GET", "/v1/admin/dead-letters/sometticket"),
+    ("GET", "/v1/admin/dead-letters/" + "a" * 42),  # shaped like a ticket ID, as the route wants
     ("POST", "/v1/admin/dead-letters/replay"),
 ]
 

@@ -32,7 +32,7 @@ from redis.asyncio import Redis
 from bench.chaos import accounting, faults, report
 from bench.chaos.load import Load
 from bench.chaos.supervisor import ROOT, Supervised, Supervisor
-from bench.harness.targets import OPERATOR_TOKEN, Layout
+from bench.harness.targets import Layout, create_enterprise
 from bench.ports import free_port_block
 from bench.private_rabbit import PrivateRabbit
 from bench.private_redis import PrivateRedis
@@ -142,12 +142,7 @@ async def run(options: argparse.Namespace) -> int:
             ):
                 await wait_http(http, url)
             await asyncio.sleep(2.0)  # the workers connected, a controller leading
-            async with http.post(
-                layout.front_url + "/v1/admin/enterprises",
-                json={"name": "Chaos Payroll", "quota_per_minute": 100_000},
-                headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
-            ) as response:
-                key = (await response.json())["api_key"]
+            key = await create_enterprise(http, layout.front_url, "Chaos Payroll", 100_000)
             began = time.monotonic()
             supervisor.began = began
             load = Load(layout.front_url, options.rate, began, seed=options.seed, enterprise_key=key)

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bench.chaos.supervisor import Supervisor
+from bench.harness.targets import wait_port
 from bench.private_rabbit import PrivateRabbit
 from bench.private_redis import PrivateRedis
 
@@ -64,19 +65,6 @@ def schedule(seconds: float) -> list[Planned]:
     for i in range(kills):
         plan.append(Planned(0.05 * seconds + (i + 0.5) * 0.85 * seconds / kills, "worker kill"))
     return sorted(plan, key=lambda p: p.at)
-
-
-async def _until_port(port: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.1)
-            continue
-        writer.close()
-        return
-    raise TimeoutError(f"nothing answers on port {port}")
 
 
 # How long after a surge of work each big fault hits: a door while the surge is in its hands, the broker
@@ -134,7 +122,7 @@ class Faults:
         else:
             await self.rabbit.kill()
             await self.rabbit.start()
-        await _until_port(self.rabbit.port)
+        await wait_port(self.rabbit.port)
         return f"RabbitMQ ({variant})"
 
     async def _restart_redis(self) -> str:

@@ -192,7 +192,7 @@ async def start(name: str, layout: Layout, http: aiohttp.ClientSession) -> Runni
             if url:
                 await wait_http(http, url)
             else:
-                await _wait_port(layout.port_base + 1)
+                await wait_port(layout.port_base + 1)
         if name == TICKETGATE:
             await asyncio.sleep(2.0)  # workers connected, a controller leading
     except BaseException:
@@ -201,7 +201,17 @@ async def start(name: str, layout: Layout, http: aiohttp.ClientSession) -> Runni
     return running
 
 
-async def _wait_port(port: int, timeout: float = 60.0) -> None:
+async def create_enterprise(http: aiohttp.ClientSession, front_url: str, name: str, quota: int) -> str:
+    """A new enterprise on a running target (with the bench's operator token); its API key."""
+    async with http.post(
+        front_url + "/v1/admin/enterprises",
+        json={"name": name, "quota_per_minute": quota},
+        headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+    ) as response:
+        return str((await response.json())["api_key"])
+
+
+async def wait_port(port: int, timeout: float = 60.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         try:
