@@ -21,6 +21,7 @@ from frontdoor.request_body import HttpError, read_object
 from queue_config.admission_plan import PlanReader
 from queue_config.http import error_response, json_response
 from queue_config.kinds import KINDS
+from queue_config.openapi import DRY_RUN_FALSE, DRY_RUN_TRUE
 from queue_config.throttle import Throttle, ThrottleStore, merged
 
 THROTTLE_STORE = web.AppKey("throttle_store", ThrottleStore)
@@ -66,12 +67,14 @@ def _problems(doc: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
-_TRUE, _FALSE = frozenset({"1", "true", "yes"}), frozenset({"", "0", "false", "no"})
+_TRUE, _FALSE = frozenset(DRY_RUN_TRUE), frozenset(DRY_RUN_FALSE)
 
 
 def _flag(value: str | None) -> bool | None:
-    """A boolean query parameter: absent is False, an unknown spelling None (refused)."""
-    word = (value or "").strip().lower()
+    """A boolean query parameter: absent is False; an unknown spelling, an empty one included, None."""
+    if value is None:
+        return False
+    word = value.strip().lower()
     return True if word in _TRUE else False if word in _FALSE else None
 
 

@@ -79,6 +79,9 @@ def _answers(*codes: int, ok: dict[str, Any] | None = None) -> dict[str, Any]:
 
 _OPERATOR: list[dict[str, list[str]]] = [{"operator": []}]
 _ENTERPRISE: list[dict[str, list[str]]] = [{"enterprise": []}]
+# The spellings ``?dry_run=`` takes; any other is refused, so that a dry run never applies a change.
+DRY_RUN_TRUE = ("true", "1", "yes")
+DRY_RUN_FALSE = ("false", "0", "no")
 _PATH_PARAMETER = re.compile(r"\{([a-z_]+)\}")
 # What any request may be answered besides its own outcomes.
 _ANY_REQUEST = (400, 503)
@@ -168,7 +171,9 @@ def document(server: Literal["front", "status"] = "front") -> dict[str, Any]:
                 _answers(200, 401, 422, ok=_ref("Throttle")),
                 security=_OPERATOR,
                 requestBody=_json_body(_ref("Throttle")),
-                parameters=[{"name": "dry_run", "in": "query", "schema": {"type": "boolean"}}],
+                parameters=[
+                    {"name": "dry_run", "in": "query", "schema": {"enum": [*DRY_RUN_TRUE, *DRY_RUN_FALSE]}}
+                ],
             ),
         },
         "/v1/admin/audit": {

@@ -84,7 +84,7 @@ async def test_a_replay_of_a_kind_that_is_not_a_kind_is_422(door: System, kind: 
         assert "kind" in (await response.json())["fields"]
 
 
-@pytest.mark.parametrize("value", ["on", "maybe", "2", "tru"])
+@pytest.mark.parametrize("value", ["on", "maybe", "2", "tru", ""])
 async def test_a_dry_run_in_words_we_do_not_know_is_refused_and_applies_nothing(
     door: System, value: str
 ) -> None:
