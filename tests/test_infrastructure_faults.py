@@ -184,3 +184,24 @@ async def _until_logged(log_name: str, event: str, timeout: float) -> None:
     while event not in read_log(log_name):
         assert time.monotonic() < deadline, read_log(log_name)[-2000:]
         await asyncio.sleep(0.2)
+
+
+async def test_a_worker_started_while_redis_restarts_waits_for_it(door_and_core: System) -> None:
+    from bench.private_redis import PrivateRedis
+
+    system = door_and_core
+    redis_server = PrivateRedis()  # not started yet: Redis is away when the worker starts
+    log = f"waitredis-{uuid.uuid4().hex[:6]}"
+    worker = start_component(
+        "workers", system.settings, log_name=log, REDIS_URL=redis_server.url, WORKER_METRICS_PORT="0"
+    )
+    try:
+        await asyncio.sleep(3.0)
+        assert worker.poll() is None, read_log(log)[-2000:]
+        await redis_server.start()
+        await _until_logged(log, "workers_running", 60)
+        assert worker.poll() is None
+    finally:
+        worker.terminate()
+        await asyncio.to_thread(worker.wait, 30)
+        await redis_server.stop()

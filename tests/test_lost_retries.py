@@ -95,3 +95,24 @@ async def test_a_retry_that_comes_back_on_time_is_not_republished(slow_retries: 
     await asyncio.sleep(1.5)  # past when it would have been overdue
     assert system.pool is not None and system.pool.sweeper.republished == 0
     assert await system.ledger(doc["ticket_id"]) == {"effects": 1, "calls": 2}
+
+
+async def test_no_retry_is_republished_while_maintenance_holds_every_consumer(slow_retries: System) -> None:
+    system = slow_retries
+    assert system.pool is not None
+    await system.add_fault({"scheme": "medical", "amount_cents": 91}, transient=1)
+    code, doc, _ = await system.submit(
+        submission("payment", 60, payload={"scheme": "medical", "amount_cents": 91, "period": "2026-10"})
+    )
+    assert code == 202
+    await system.wait_for_status(doc["ticket_id"], {"retrying"}, timeout=20)
+    # Given its retry overdue (as it would be after its delay, in a maintenance nobody consumes in)
+    await system.redis.zadd(system.names.retrying("payment"), {doc["ticket_id"]: 1.0})
+    system.pool.maintenance.paused = True
+    try:
+        # Then the sweeper leaves it: its message waits in its work queue, a copy would be a duplicate
+        assert await system.pool.sweeper.sweep() == 0
+        assert await system.redis.zscore(system.names.retrying("payment"), doc["ticket_id"]) == 1.0
+    finally:
+        system.pool.maintenance.paused = False
+    assert await system.pool.sweeper.sweep() == 1

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import structlog
+from tenacity import AsyncRetrying, stop_after_delay, wait_exponential_jitter
 
 from queue_config import redis_client
 from queue_config.admission_plan import PlanReader
@@ -35,6 +36,9 @@ from workers.retry_policy import RetryPolicy
 from workers.retry_sweeper import RetrySweeper
 
 log = structlog.get_logger("pool")
+
+# How long a starting worker waits for Redis before it gives up and exits.
+START_PATIENCE_SECONDS = 60.0
 
 
 class WorkerPool:
@@ -85,7 +89,11 @@ class WorkerPool:
             retry_overdue_seconds=settings.retry_overdue_seconds,
         )
         self.sweeper = RetrySweeper(
-            store, self.broker, kinds, interval=min(5.0, settings.retry_overdue_seconds / 2)
+            store,
+            self.broker,
+            kinds,
+            interval=min(5.0, settings.retry_overdue_seconds / 2),
+            paused=lambda: self.maintenance.paused,
         )
         self.consumers = [
             KindConsumer(
@@ -133,7 +141,15 @@ class WorkerPool:
         log.info("worker_metrics_serving", port=self.metrics.port)
         await self.broker.start()
         await self.broker.wait_connected()
-        paused = await self.maintenance.prepare()
+        # Redis restarting when this process starts is no reason to exit: wait for it a while, as for
+        # the broker (a worker restarted during a Redis restart exited twice in the 30-minute soak).
+        async for attempt in AsyncRetrying(
+            wait=wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.2),
+            stop=stop_after_delay(START_PATIENCE_SECONDS),
+            reraise=True,
+        ):
+            with attempt:
+                paused = await self.maintenance.prepare()
         for consumer in self.consumers + self.movers:
             await consumer.start(consume=not paused)
         await self._plan.start()

@@ -12,7 +12,7 @@ call repeats under the same idempotency key, so no effect happens twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -38,11 +38,13 @@ class RetrySweeper:
         *,
         interval: float = 5.0,
         rearm_seconds: float = REARM_SECONDS,
+        paused: Callable[[], bool] = lambda: False,
     ) -> None:
         self._store = store
         self._broker = broker
         self._kinds = list(kinds)
         self._rearm = rearm_seconds
+        self._paused = paused
         self._loop = Periodic("retry-sweeper", interval, self.sweep)
         self.republished = 0
 
@@ -54,8 +56,10 @@ class RetrySweeper:
 
     async def sweep(self) -> int:
         """Republish every overdue ticket of our kinds; the number republished."""
-        if not self._broker.ready:
-            return 0  # they stay overdue in the index until the broker is back
+        if not self._broker.ready or self._paused():
+            # They stay overdue in the index until the broker is back; in maintenance nobody consumes,
+            # so every retry's message waits in its work queue and a copy would only add a duplicate.
+            return 0
         count = 0
         for kind in self._kinds:
             overdue = await self._store.sweep_retries(kind, limit=SWEEP_BATCH, rearm_seconds=self._rearm)

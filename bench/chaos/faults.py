@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench.chaos.supervisor import Supervisor
 from bench.harness.targets import wait_port
@@ -79,7 +79,7 @@ class Faults:
     supervisor: Supervisor
     began: float
     surge: Callable[[], Awaitable[None]] | None = None
-    _turn: int = 0
+    _turns: dict[str, int] = field(default_factory=dict)
 
     def _now(self) -> float:
         return time.monotonic() - self.began
@@ -100,9 +100,11 @@ class Faults:
         return Dealt(planned, began, self._now(), target)
 
     def _next(self, prefix: str) -> str:
+        """The processes named ``prefix`` in turn (each prefix its own turn: one shared counter sent
+        every door kill of the soak to the same door)."""
         candidates = self.supervisor.named(prefix)
-        self._turn += 1
-        return candidates[self._turn % len(candidates)].name
+        self._turns[prefix] = self._turns.get(prefix, -1) + 1
+        return candidates[self._turns[prefix] % len(candidates)].name
 
     async def _kill_worker(self) -> str:
         name = self._next("worker")
