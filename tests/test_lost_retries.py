@@ -16,6 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bench.coresim.model import CoreSettings
+from bench.purge import purge_namespace
 from queue_config.settings import Settings
 from queue_config.topology import Topology
 from tests.support.system import System, drain, start_system, submission
@@ -31,6 +32,8 @@ async def slow_retries(
     system = await start_system(settings, http, redis, core=CoreSettings(slots=16, service_ms=20))
     yield system
     await system.stop()
+    # With these settings: their delay queues (5 s and up) are not the ones fresh_namespace would delete
+    await purge_namespace(settings, redis)
 
 
 async def _purge_delay_queues(settings: Settings, kind: str) -> int:
