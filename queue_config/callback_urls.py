@@ -25,7 +25,7 @@ from queue_config.networks import Network, parse_networks
 from queue_config.settings import Settings
 
 MAX_CALLBACK_URL = 2048
-_LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".localdomain")
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
 
 
 class CallbackPolicy:
@@ -66,7 +66,8 @@ class CallbackPolicy:
             return "must be an https URL"
         if literal is not None and not self.address_allowed(host):
             return "must point at a public address"
-        if literal is None and host.lower().rstrip(".").endswith(_LOCAL_NAMES):
+        name = host.lower().rstrip(".")
+        if literal is None and (name == "localhost" or name.endswith(_LOCAL_SUFFIXES)):
             return "must point at a public address"
         return None
 

@@ -28,7 +28,7 @@ from aiohttp.web_server import Server
 
 # Seconds a connection may take to send a request's head, and stay idle between requests.
 HEADER_TIMEOUT = 15.0
-# Seconds a request's body may take to arrive, once its head has (see ``read_body``).
+# Seconds a request's body may take to arrive, once its head has (``frontdoor.request_body``, the bulk API).
 BODY_TIMEOUT = 30.0
 
 
@@ -40,18 +40,20 @@ class _JsonErrorHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        plain = super().handle_error(request, status, exc, message)  # logs, and refuses a half-sent reply
-        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error"
+        super().handle_error(request, status, exc, message)  # logs; raises if a reply was half sent
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "error"
         code = "bad_request" if status == 400 else phrase.lower().replace(" ", "_").replace("-", "_")
         text = "Unexpected error; it has been logged." if status >= 500 else (message or phrase)
         response = web.Response(
             status=status,
-            body=orjson.dumps({"error": code, "message": text.strip().splitlines()[0][:200]}),
+            body=orjson.dumps({"error": code, "message": (text.strip().splitlines() or [phrase])[0][:200]}),
             content_type="application/json",
             charset="utf-8",
         )
         response.force_close()
-        del plain
         return response
 
 

@@ -194,6 +194,7 @@ async def test_a_body_that_trickles_in_is_cut_off_with_408(
         ("https://169.254.169.254/latest/meta-data", False),  # cloud metadata
         ("https://[::1]/hook", False),
         ("https://localhost/hook", False),
+        ("https://mylocalhost.example.com/hook", True),  # only the name localhost, not a suffix of it
         ("https://rabbit.internal/hook", False),
         ("https://erp.example.com:99999/hook", False),
         ("ftp://erp.example.com/hook", False),
