@@ -9,8 +9,8 @@ import os
 
 from aiohttp import web
 
-from queue_config import serving
 from queue_config.runtime import install_event_loop
+from queue_config.web import serving
 
 _BODY = b'{"ticket_id":"bare","status":"queued"}'
 

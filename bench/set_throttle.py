@@ -11,8 +11,8 @@ import msgspec
 from redis.asyncio import Redis
 
 from queue_config.names import Names
+from queue_config.planning.throttle import Throttle, ThrottleStore, merged
 from queue_config.settings import Settings
-from queue_config.throttle import Throttle, ThrottleStore, merged
 
 
 async def merge(settings: Settings, changes: dict[str, object]) -> Throttle:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from frontdoor.app import build_app
-from queue_config import logs, serving
+from queue_config.observability import logs
 from queue_config.runtime import install_event_loop
 from queue_config.settings import Settings
+from queue_config.web import serving
 
 
 def main() -> None:

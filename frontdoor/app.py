@@ -4,50 +4,51 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from frontdoor.admission_gate import AdmissionGate
-from frontdoor.bulk_api import BULK_INTAKE, BULK_LIMITS, CALLBACK_POLICY, ENTERPRISES, post_bulk
-from frontdoor.bulk_booking import Booker
-from frontdoor.bulk_intake import BulkIntake
-from frontdoor.client_ip import parse_networks
-from frontdoor.controller import AdmissionController
-from frontdoor.dashboard import dashboard
-from frontdoor.dead_letters_api import (
+from frontdoor.admission.controller import AdmissionController
+from frontdoor.admission.gate import AdmissionGate
+from frontdoor.admission.gcra import GcraLimiter
+from frontdoor.admission.system_gauges import SystemGauges
+from frontdoor.bulk.api import BULK_INTAKE, BULK_LIMITS, CALLBACK_POLICY, ENTERPRISES, post_bulk
+from frontdoor.bulk.booking import Booker
+from frontdoor.bulk.intake import BulkIntake
+from frontdoor.bulk.window_release import WindowRelease
+from frontdoor.intake.acceptance import Intake
+from frontdoor.intake.client_ip import parse_networks
+from frontdoor.intake.request_body import MAX_BODY
+from frontdoor.intake.submissions import GATE, INTAKE, TRAFFIC, post_submission
+from frontdoor.operator.auth import OPERATOR_TOKEN
+from frontdoor.operator.dashboard import dashboard
+from frontdoor.operator.dead_letters_api import (
     DEAD_LETTERS,
     DeadLetters,
     get_dead_letter,
     list_dead_letters,
     replay_dead_letters,
 )
-from frontdoor.enterprise_api import create_enterprise, list_enterprises, revoke_enterprise
-from frontdoor.forecast_api import get_forecast
-from frontdoor.gcra import GcraLimiter
-from frontdoor.intake import Intake
-from frontdoor.operator_auth import OPERATOR_TOKEN
-from frontdoor.request_body import MAX_BODY
-from frontdoor.submissions import GATE, INTAKE, TRAFFIC, post_submission
-from frontdoor.system_gauges import SystemGauges
-from frontdoor.throttle_api import PLAN_READER, THROTTLE_STORE, get_audit, get_throttle, put_throttle
-from frontdoor.window_release import WindowRelease
-from queue_config import redis_client, startup
-from queue_config.admission_plan import PlanReader
-from queue_config.batches import BatchStore
+from frontdoor.operator.enterprise_api import create_enterprise, list_enterprises, revoke_enterprise
+from frontdoor.operator.forecast_api import get_forecast
+from frontdoor.operator.throttle_api import PLAN_READER, THROTTLE_STORE, get_audit, get_throttle, put_throttle
 from queue_config.broker import BrokerLink
-from queue_config.callback_urls import CallbackPolicy
-from queue_config.enterprises import EnterpriseStore
 from queue_config.errors import ConfigError
-from queue_config.eta import EtaEstimator
-from queue_config.health import add_health_routes, redis_probe
-from queue_config.http import request_context
-from queue_config.metrics import add_metrics_route, http_metrics
 from queue_config.names import Names
-from queue_config.openapi import openapi_route
-from queue_config.script_batcher import ScriptBatcher
+from queue_config.observability.metrics import add_metrics_route, http_metrics
+from queue_config.planning.admission_plan import PlanReader
+from queue_config.planning.eta import EtaEstimator
+from queue_config.planning.throttle import Throttle, ThrottleStore
 from queue_config.settings import Settings
-from queue_config.throttle import Throttle, ThrottleStore
+from queue_config.stores import redis_client
+from queue_config.stores import ticket_secret as startup
+from queue_config.stores.batches import BatchStore
+from queue_config.stores.enterprises import EnterpriseStore
+from queue_config.stores.script_batcher import ScriptBatcher
+from queue_config.stores.ticket_store import TicketStore
+from queue_config.stores.traffic import TrafficCounter
 from queue_config.ticket_ids import ID_LENGTH
-from queue_config.ticket_store import TicketStore
 from queue_config.topology import Topology
-from queue_config.traffic import TrafficCounter
+from queue_config.web.callback_urls import CallbackPolicy
+from queue_config.web.health import add_health_routes, redis_probe
+from queue_config.web.http import request_context
+from queue_config.web.openapi import openapi_route
 
 BROKER = web.AppKey("broker", BrokerLink)
 CONTROLLER = web.AppKey("controller", AdmissionController)

@@ -3,7 +3,7 @@
 A message holds one ticket, or a bundle of many, marked by a header: on a 2-core machine a quorum queue
 confirms only a few thousand messages a second, and publishing one message per ticket was a quarter of a
 front door's time. A front door bundles the submissions of one kind that reach it in the same turn of
-its event loop (``frontdoor.publish_bundler``), and workers process a bundle in place; a bulk batch is
+its event loop (``frontdoor.intake.publish_bundler``), and workers process a bundle in place; a bulk batch is
 staged as bundles of 200, which workers split onto the work queue.
 """
 

@@ -83,7 +83,7 @@ class Settings:
     callback_max_attempts: int = 12
     callback_first_delay_seconds: float = 2.0
     callback_timeout_seconds: float = 10.0
-    # Networks (CIDRs) callbacks may reach although private, over http too (queue_config.callback_urls).
+    # Networks (CIDRs) callbacks may reach although private, over http too (queue_config.web.callback_urls).
     callback_allowed_networks: str = ""
     # Where the worker process serves /metrics and /healthz (0: a free port, logged at start).
     worker_metrics_port: int = 8091

@@ -8,7 +8,8 @@ Per kind:
   queue only expires at the head, so each (attempt level, jitter step) gets its own fixed-TTL queue:
   FIFO order then equals expiry order.
 - ``<ns>.<kind>.dead``: durable quorum dead-letter queue that operators inspect and replay.
-- ``<ns>.<kind>.bulk``: quorum queue of bundles of bulk items that may run now (``frontdoor.window_release``
+- ``<ns>.<kind>.bulk``: quorum queue of bundles of bulk items that may run now
+  (``frontdoor.bulk.window_release``
   moves them to the work queue); booked items wait in ``<ns>.<kind>.window.<start>`` queues, declared
   when a batch books them.
 """

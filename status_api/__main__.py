@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from queue_config import logs, serving
+from queue_config.observability import logs
 from queue_config.runtime import install_event_loop
 from queue_config.settings import Settings
+from queue_config.web import serving
 from status_api.app import build_app
 
 

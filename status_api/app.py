@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from queue_config import redis_client, startup
-from queue_config.admission_plan import PlanReader
-from queue_config.batches import BatchStore
-from queue_config.enterprises import EnterpriseStore
-from queue_config.eta import EtaEstimator
-from queue_config.health import add_health_routes, redis_probe
-from queue_config.http import request_context
-from queue_config.metrics import add_metrics_route, http_metrics
 from queue_config.names import Names
-from queue_config.openapi import openapi_route
+from queue_config.observability.metrics import add_metrics_route, http_metrics
+from queue_config.planning.admission_plan import PlanReader
+from queue_config.planning.eta import EtaEstimator
+from queue_config.planning.throttle import Throttle
 from queue_config.settings import Settings
-from queue_config.throttle import Throttle
-from queue_config.ticket_store import TicketStore
+from queue_config.stores import redis_client
+from queue_config.stores import ticket_secret as startup
+from queue_config.stores.batches import BatchStore
+from queue_config.stores.enterprises import EnterpriseStore
+from queue_config.stores.ticket_store import TicketStore
+from queue_config.web.health import add_health_routes, redis_probe
+from queue_config.web.http import request_context
+from queue_config.web.openapi import openapi_route
 from status_api.batches import BATCHES, BatchReader, get_batch
 from status_api.citizen_page import citizen_page
 from status_api.eta_accuracy import get_eta_accuracy

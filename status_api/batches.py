@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from queue_config.admission_plan import PlanReader
-from queue_config.batches import BatchStore
-from queue_config.enterprises import EnterpriseStore, bearer
-from queue_config.http import enterprise_unauthorized, error_response, json_response
 from queue_config.kinds import Status
+from queue_config.planning.admission_plan import PlanReader
+from queue_config.stores.batches import BatchStore
+from queue_config.stores.enterprises import EnterpriseStore, bearer
 from queue_config.ticket_ids import TicketIds
+from queue_config.web.http import enterprise_unauthorized, error_response, json_response
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from queue_config.http import json_response
 from queue_config.kinds import KINDS
+from queue_config.web.http import json_response
 from status_api.tickets import READER
 
 

@@ -6,10 +6,10 @@ import math
 import time
 from typing import Any
 
-from queue_config.eta import EtaEstimator
-from queue_config.http import iso_utc
 from queue_config.kinds import Status
-from queue_config.ticket_store import TicketRecord
+from queue_config.planning.eta import EtaEstimator
+from queue_config.stores.ticket_store import TicketRecord
+from queue_config.web.http import iso_utc
 
 # Poll hint for tickets that will not change by themselves soon (finished ones).
 FINISHED_POLL_SECONDS = 3600

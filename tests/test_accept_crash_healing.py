@@ -7,14 +7,14 @@ import time
 import uuid
 
 from queue_config import resident_id
-from queue_config.ticket_store import NewTicket, Reservation, TicketStore
+from queue_config.stores.ticket_store import NewTicket, Reservation, TicketStore
 from tests.support.system import System, submission
 
 
 async def test_a_retry_republishes_a_reservation_whose_front_door_died(system: System) -> None:
     assert system.frontdoor is not None
-    from frontdoor.submissions import INTAKE
-    from frontdoor.validation import validate_submission
+    from frontdoor.intake.submissions import INTAKE
+    from frontdoor.intake.validation import validate_submission
 
     intake = system.frontdoor.app[INTAKE]
     body = submission("payment", system.next_n())

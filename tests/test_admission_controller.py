@@ -9,15 +9,15 @@ import uuid
 import msgspec
 from redis.asyncio import Redis
 
-from frontdoor.controller import AdmissionController
+from frontdoor.admission.controller import AdmissionController
 from queue_config.broker import BrokerLink
-from queue_config.capacity import CapacityBoard, CapacityReport
 from queue_config.names import Names
+from queue_config.planning.capacity import CapacityBoard, CapacityReport
+from queue_config.planning.throttle import Throttle, ThrottleStore
 from queue_config.settings import Settings
-from queue_config.throttle import Throttle, ThrottleStore
-from queue_config.ticket_store import RATE_BUCKET_SECONDS, Commit, NewTicket, TicketStore
+from queue_config.stores.ticket_store import RATE_BUCKET_SECONDS, Commit, NewTicket, TicketStore
+from queue_config.stores.traffic import ARRIVALS
 from queue_config.topology import Topology
-from queue_config.traffic import ARRIVALS
 
 
 class Clock:
@@ -84,7 +84,7 @@ async def test_the_rate_falls_with_capacity_and_rises_as_the_queue_drains(
     slowed = await _rate(controller, redis, names, clock, finishing=10, held=2000)
     # Then the door admits far less (2000 waiting is more than 10/s can finish in 48 s)
     assert slowed < healthy / 3, (healthy, slowed)
-    plan = msgspec.json.decode(await redis.get(names.admission_plan))
+    plan = msgspec.json.decode(await redis.get(names.admission_plan) or b"null")
     assert plan["kinds"]["transfer"]["capacity"] < 20
 
     # When the queue drains
@@ -238,7 +238,7 @@ async def test_enterprise_traffic_takes_at_most_its_share_of_the_rate(
     for s in range(int(clock.now) - 20, int(clock.now) + 20):
         await redis.set(names.traffic_second("transfer", "enterprise", s), 1000)
     await _rate(controller, redis, names, clock, finishing=50, held=2000)
-    plan = msgspec.json.decode(await redis.get(names.admission_plan))["kinds"]["transfer"]
+    plan = msgspec.json.decode(await redis.get(names.admission_plan) or b"null")["kinds"]["transfer"]
     # Then they get 30 % of it and the citizens keep the rest
     total = plan["rate"] + plan["enterprise_rate"]
     assert plan["enterprise_rate"] == round(0.3 * total, 3)

@@ -9,16 +9,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bench.forecasting.traces import synthetic
-from frontdoor.admission import (
+from frontdoor.admission.forecast import Forecaster
+from frontdoor.admission.policy import (
     CapacityInputs,
     admission_rate,
     estimate_capacity,
     shed_advice,
     split_rate,
 )
-from frontdoor.forecast import Forecaster
-from frontdoor.priority import Priority, priority_of
-from frontdoor.validation import validate_submission
+from frontdoor.admission.priority import Priority, priority_of
+from frontdoor.intake.validation import validate_submission
 from queue_config.resident_id import make
 
 

@@ -22,7 +22,7 @@ from frontdoor.app import BROKER
 from queue_config.messages import BUNDLE_HEADER, TicketMessage, encode_bundle
 from queue_config.names import Names
 from queue_config.settings import Settings
-from queue_config.ticket_store import NewTicket, TicketStore
+from queue_config.stores.ticket_store import NewTicket, TicketStore
 from tests.support.system import Served, System, start_system, submission
 
 TOKEN = "op-token-bulk-tests"

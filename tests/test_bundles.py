@@ -11,13 +11,13 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
 from frontdoor.app import BROKER
-from frontdoor.publish_bundler import PublishBundler
+from frontdoor.intake.publish_bundler import PublishBundler
 from queue_config.broker import BrokerLink
 from queue_config.errors import BrokerUnavailable
 from queue_config.messages import BUNDLE_HEADER, TicketMessage, decode, decode_bundle, encode_bundle
 from queue_config.settings import Settings
+from queue_config.stores.ticket_store import NewTicket, Reservation, TicketStore
 from queue_config.ticket_ids import TicketIds, load_secret
-from queue_config.ticket_store import NewTicket, Reservation, TicketStore
 from queue_config.topology import Topology
 from tests.support.system import System, payload_for, submission
 

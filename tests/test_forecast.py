@@ -7,7 +7,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from bench.forecasting.traces import synthetic
-from frontdoor.forecast import Forecaster
+from frontdoor.admission.forecast import Forecaster
 
 TZ = ZoneInfo("Asia/Shanghai")
 

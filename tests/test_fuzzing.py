@@ -8,7 +8,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from bench.fuzz import fuzz
-from queue_config.openapi import document
+from queue_config.web.openapi import document
 
 
 @pytest.mark.parametrize("server", ["front", "status"])

@@ -15,11 +15,11 @@ from aiohttp import web
 from redis.asyncio import Redis
 from yarl import URL
 
-from frontdoor import request_body
-from queue_config import serving
-from queue_config.callback_urls import CallbackPolicy, PublicOnlyResolver
-from queue_config.networks import parse_networks
+from frontdoor.intake import request_body
 from queue_config.settings import Settings
+from queue_config.web import serving
+from queue_config.web.callback_urls import CallbackPolicy, PublicOnlyResolver
+from queue_config.web.networks import parse_networks
 from tests.support.system import Served, System, start_system
 from tests.test_bulk import TOKEN, create_enterprise, items, post_bulk
 from tests.test_operations import OPERATOR_ENDPOINTS

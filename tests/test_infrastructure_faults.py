@@ -28,10 +28,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bench.coresim.model import CoreSettings
 from bench.private_rabbit import free_port
-from frontdoor.submissions import INTAKE
+from frontdoor.intake.submissions import INTAKE
 from queue_config.errors import StoreUnavailable
-from queue_config.health import redis_probe
 from queue_config.settings import Settings
+from queue_config.web.health import redis_probe
 from tests.support.processes import read_log, start_component
 from tests.support.system import System, drain, start_system, submission
 

@@ -160,7 +160,7 @@ async def _drain_via_store(system: System, ids: list[str], timeout: float = 60) 
     while time.monotonic() < deadline:
         for ticket_id in ids:
             raw = await system.redis.hget(system.names.ticket(ticket_id), "status")
-            statuses[ticket_id] = raw.decode() if raw else "missing"
+            statuses[ticket_id] = raw.decode() if isinstance(raw, bytes) else "missing"
         if all(s in ("done", "failed") for s in statuses.values()):
             return statuses
         await asyncio.sleep(0.2)

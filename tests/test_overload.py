@@ -16,9 +16,9 @@ import pytest
 from redis.asyncio import Redis
 
 from bench.coresim.model import CoreSettings
-from queue_config.admission_plan import AdmissionPlan, KindPlan, encode
 from queue_config.kinds import KINDS
 from queue_config.names import Names
+from queue_config.planning.admission_plan import AdmissionPlan, KindPlan, encode
 from queue_config.settings import Settings
 from tests.support.system import System, drain, start_system, submission
 

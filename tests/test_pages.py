@@ -20,8 +20,8 @@ from redis.asyncio import Redis
 
 from bench.purge import purge_namespace
 from queue_config.names import Names
-from queue_config.openapi import document
 from queue_config.settings import Settings
+from queue_config.web.openapi import document
 from tests.support.system import System, drain, start_system, submission
 
 TOKEN = "op-token-pages"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from queue_config.periodic import Periodic
+from queue_config.aio.periodic import Periodic
 
 
 async def test_a_step_that_swallows_cancellation_cannot_keep_the_loop_alive() -> None:

@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from frontdoor.client_ip import client_ip, parse_networks
-from frontdoor.gcra import GcraLimiter, Limit
+from frontdoor.admission.gcra import GcraLimiter, Limit
+from frontdoor.intake.client_ip import client_ip, parse_networks
 from queue_config.settings import Settings
 from tests.support.system import System, start_system, submission
 
@@ -19,7 +19,7 @@ from tests.support.system import System, start_system, submission
 def _distinct(n: int, i: int) -> dict[str, object]:
     """Citizen n's i-th distinct payment (distinct bodies, so dedupe never answers instead)."""
     body = submission("payment", n)
-    body["payload"]["amount_cents"] = 1000 + i  # type: ignore[index]
+    body["payload"]["amount_cents"] = 1000 + i
     return body
 
 
@@ -162,7 +162,7 @@ def test_client_ip_believes_forwarded_for_only_from_trusted_proxies(
 
 async def test_after_a_429_the_door_refuses_that_client_without_asking_redis(limited: System) -> None:
     assert limited.frontdoor is not None
-    from frontdoor.submissions import GATE
+    from frontdoor.intake.submissions import GATE
 
     limits = limited.frontdoor.app[GATE]
     calls = 0
@@ -173,7 +173,7 @@ async def test_after_a_429_the_door_refuses_that_client_without_asking_redis(lim
         calls += 1
         return await original(*args, **kwargs)  # type: ignore[arg-type]
 
-    limits._limiter.acquire = counting  # type: ignore[method-assign]
+    limits._limiter.acquire = counting  # type: ignore[method-assign, assignment]
     headers = {"X-Forwarded-For": "198.51.100.50"}
     # Given a citizen refused once after using the allowance
     codes = [(await limited.submit(_distinct(60, i), headers))[0] for i in range(6)]

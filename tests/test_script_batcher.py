@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from queue_config.script_batcher import MAX_BATCH, ScriptBatcher
 from queue_config.settings import Settings
+from queue_config.stores.script_batcher import MAX_BATCH, ScriptBatcher
 
 # INCRBY a counter by ARGV[1]; fails (a Redis error) when the key holds something else.
 _INCR = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
@@ -49,7 +49,7 @@ async def test_concurrent_calls_share_pipelines_and_get_their_own_replies(
     replies = [r for i, r in enumerate(results) if i != 123]
     assert all(isinstance(r, int) for r in replies)
     for c in range(3):
-        mine = sorted(r for i, r in enumerate(results) if i != 123 and keys[i] == f"{ns}:c{c}")
+        mine = sorted(int(str(r)) for i, r in enumerate(results) if i != 123 and keys[i] == f"{ns}:c{c}")
         assert mine == list(range(1, len(mine) + 1))
     assert counting.pipelines == -(-600 // MAX_BATCH)  # 3 pipelines, not 600 round trips
     await redis.delete(*{*keys, f"{ns}:not-a-number"})

@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 from bench.private_rabbit import free_port
 from bench.readiness import wait_http
 from queue_config.names import Names
+from queue_config.planning.throttle import Throttle
 from queue_config.settings import Settings
-from queue_config.throttle import Throttle
 from tests.support.processes import start_component
 from tests.support.system import submission
 

@@ -9,14 +9,16 @@ import json
 import pytest
 import structlog
 
-from queue_config import lateness, logs, resident_id
-from queue_config.admission_plan import KindPlan
+from queue_config import resident_id
 from queue_config.errors import ConfigError, MessageRejected
-from queue_config.eta import EtaEstimator
 from queue_config.messages import TicketMessage, decode, encode
 from queue_config.names import Names
+from queue_config.observability import logs
+from queue_config.planning import lateness
+from queue_config.planning.admission_plan import KindPlan
+from queue_config.planning.eta import EtaEstimator
+from queue_config.planning.throttle import Throttle
 from queue_config.settings import Settings
-from queue_config.throttle import Throttle
 from queue_config.ticket_ids import ID_LENGTH, TicketIds
 from queue_config.topology import Topology
 from workers.retry_policy import RetryPolicy
@@ -254,7 +256,7 @@ def test_logs_are_json_with_resident_ids_masked_and_secrets_redacted() -> None:
 def test_an_outage_is_logged_once_a_second_with_the_count_of_refusals() -> None:
     from structlog.testing import capture_logs
 
-    from queue_config.http import _OutageLog
+    from queue_config.web.http import _OutageLog
 
     outage = _OutageLog(interval=3600)
     with capture_logs() as captured:

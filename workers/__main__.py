@@ -9,8 +9,8 @@ import sys
 
 import structlog
 
-from queue_config import logs
 from queue_config.kinds import KINDS
+from queue_config.observability import logs
 from queue_config.runtime import install_event_loop
 from queue_config.settings import Settings
 from workers.pool import WorkerPool

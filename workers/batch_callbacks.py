@@ -23,12 +23,12 @@ import aiohttp
 import orjson
 import structlog
 
-from queue_config import metrics
-from queue_config.batches import BatchStore
-from queue_config.callback_urls import CallbackPolicy, PublicOnlyResolver
-from queue_config.enterprises import EnterpriseStore
+from queue_config.aio.periodic import Periodic
 from queue_config.kinds import Status
-from queue_config.periodic import Periodic
+from queue_config.observability import metrics
+from queue_config.stores.batches import BatchStore
+from queue_config.stores.enterprises import EnterpriseStore
+from queue_config.web.callback_urls import CallbackPolicy, PublicOnlyResolver
 
 log = structlog.get_logger("batch_callbacks")
 

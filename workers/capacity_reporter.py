@@ -1,5 +1,6 @@
 """Once a second, tell the admission controller what this worker process can do per kind: its adaptive
-limit, in-flight calls, messages it holds and the core latency it sees (``queue_config.capacity``)."""
+limit, in-flight calls, messages it holds and the core latency it sees
+(``queue_config.planning.capacity``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 
-from queue_config.capacity import CapacityBoard, CapacityReport
-from queue_config.periodic import Periodic
+from queue_config.aio.periodic import Periodic
+from queue_config.planning.capacity import CapacityBoard, CapacityReport
 from workers.concurrency_limit import AdaptiveLimit
 
 

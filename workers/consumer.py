@@ -17,9 +17,9 @@ import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
-from queue_config import metrics
 from queue_config.broker import BrokerLink
 from queue_config.messages import tickets_in
+from queue_config.observability import metrics
 from queue_config.topology import Topology
 
 log = structlog.get_logger("consumer")

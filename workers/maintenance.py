@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import structlog
 
-from queue_config.admission_plan import PlanReader
-from queue_config.periodic import Periodic
+from queue_config.aio.periodic import Periodic
+from queue_config.planning.admission_plan import PlanReader
 from workers.consumer import KindConsumer
 
 log = structlog.get_logger("maintenance")

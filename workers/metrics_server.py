@@ -8,8 +8,8 @@ import errno
 import structlog
 from aiohttp import web
 
-from queue_config.health import Probe, add_health_routes
-from queue_config.metrics import add_metrics_route
+from queue_config.observability.metrics import add_metrics_route
+from queue_config.web.health import Probe, add_health_routes
 
 log = structlog.get_logger("metrics_server")
 

@@ -8,19 +8,19 @@ from collections.abc import Awaitable, Callable
 import structlog
 from tenacity import AsyncRetrying, stop_after_delay, wait_exponential_jitter
 
-from queue_config import redis_client
-from queue_config.admission_plan import PlanReader
-from queue_config.batches import BatchStore
 from queue_config.broker import BrokerLink
-from queue_config.callback_urls import CallbackPolicy
-from queue_config.capacity import CapacityBoard
-from queue_config.enterprises import EnterpriseStore
-from queue_config.health import redis_probe
 from queue_config.names import Names
+from queue_config.planning.admission_plan import PlanReader
+from queue_config.planning.capacity import CapacityBoard
+from queue_config.planning.throttle import Throttle
 from queue_config.settings import Settings
-from queue_config.throttle import Throttle
-from queue_config.ticket_store import TicketStore
+from queue_config.stores import redis_client
+from queue_config.stores.batches import BatchStore
+from queue_config.stores.enterprises import EnterpriseStore
+from queue_config.stores.ticket_store import TicketStore
 from queue_config.topology import Topology
+from queue_config.web.callback_urls import CallbackPolicy
+from queue_config.web.health import redis_probe
 from workers.batch_callbacks import BatchCallbacks
 from workers.bundle_mover import BundleMover
 from workers.capacity_reporter import CapacityReporter

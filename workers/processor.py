@@ -24,11 +24,12 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
-from queue_config import metrics, resident_id
+from queue_config import resident_id
 from queue_config.broker import BrokerLink
 from queue_config.errors import MessageRejected, StoreUnavailable
 from queue_config.messages import TicketMessage, decode, decode_bundle, encode, is_bundle
-from queue_config.ticket_store import TicketStore
+from queue_config.observability import metrics
+from queue_config.stores.ticket_store import TicketStore
 from workers.core_client import CoreError, CoreSystem, PermanentCoreError
 from workers.handlers import Handler
 from workers.retry_policy import RetryPolicy

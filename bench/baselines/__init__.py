@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from frontdoor.validation import Submission, ValidationFailed, validate_submission
-from queue_config import serving
+from frontdoor.intake.validation import Submission, ValidationFailed, validate_submission
 from queue_config.runtime import install_event_loop
+from queue_config.web import serving
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 INVALID = {"error": "validation_failed"}

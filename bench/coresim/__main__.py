@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bench.coresim.app import build_app
 from bench.coresim.model import CoreSettings
-from queue_config import serving
 from queue_config.runtime import install_event_loop
+from queue_config.web import serving
 
 
 def main() -> None:

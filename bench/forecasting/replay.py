@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.forecasting.traces import read_csv, synthetic
-from frontdoor.forecast import HORIZONS, Forecaster
+from frontdoor.admission.forecast import HORIZONS, Forecaster
 
 LEVEL = 90
 

@@ -18,12 +18,12 @@ from bench.coresim.model import CoreSettings
 from bench.private_rabbit import free_port
 from frontdoor.app import BROKER
 from frontdoor.app import build_app as build_frontdoor
-from queue_config import serving
 from queue_config.kinds import KINDS
 from queue_config.messages import decode, decode_bundle, is_bundle
 from queue_config.names import Names
 from queue_config.resident_id import make as make_resident_id
 from queue_config.settings import Settings
+from queue_config.web import serving
 from status_api.app import build_app as build_status
 from workers.pool import WorkerPool
 

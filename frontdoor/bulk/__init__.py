@@ -1,0 +1,1 @@
+"""Bulk: enterprises' batches (quota, booking into forecast quiet windows, releasing windows)."""

@@ -1,0 +1,38 @@
+"""The client's IP address, taking ``X-Forwarded-For`` only from proxies we trust.
+
+Anyone can send the header, so it is read only when the connection comes from a trusted proxy, and then
+from the right: the first address that is not itself a trusted proxy is the client.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from queue_config.web.networks import Network, parse_networks
+
+__all__ = ["Network", "client_ip", "parse_networks"]
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, trusted: Iterable[Network]) -> str:
+    trusted = tuple(trusted)
+    if peer is None:
+        return "unknown"
+    if not forwarded_for or not _is_trusted(peer, trusted):
+        return peer
+    for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # a garbled header from a trusted proxy: fall back to the proxy itself
+        if not _is_trusted(hop, trusted):
+            return hop
+    return peer
+
+
+def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)

@@ -1,0 +1,62 @@
+"""``POST /v1/submissions``: the HTTP edge of intake (parsing, validation, admission, status codes)."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from frontdoor.admission.gate import AdmissionGate
+from frontdoor.intake.acceptance import IdempotencyConflict, Intake
+from frontdoor.intake.request_body import HttpError, read_json
+from frontdoor.intake.validation import ValidationFailed, validate_submission
+from queue_config.stores import traffic
+from queue_config.stores.traffic import TrafficCounter
+from queue_config.web.http import error_response, json_response
+
+INTAKE = web.AppKey("intake", Intake)
+GATE = web.AppKey("gate", AdmissionGate)
+TRAFFIC = web.AppKey("traffic", TrafficCounter)
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+async def post_submission(request: web.Request) -> web.Response:
+    key = request.headers.get("Idempotency-Key")
+    try:
+        doc = await read_json(request)
+        if key is not None and not _IDEMPOTENCY_KEY.match(key):
+            raise HttpError(
+                422,
+                "validation_failed",
+                "Invalid Idempotency-Key header",
+                fields={"header.Idempotency-Key": "must be 1-255 printable ASCII characters"},
+            )
+        submission = validate_submission(doc)
+    except HttpError as exc:
+        return exc.response
+    except ValidationFailed as exc:
+        return error_response(422, "validation_failed", "Some fields are invalid", fields=exc.fields)
+
+    counter = request.app[TRAFFIC]
+    kind = submission.kind.value
+    counter.count(kind, traffic.ARRIVALS)
+    decision = await request.app[GATE].check(request, submission)
+    if not decision.admitted:
+        counter.count(kind, traffic.LIMITED if decision.status == 429 else traffic.SHED)
+        return decision.response()
+    try:
+        accepted = await request.app[INTAKE].submit(submission, key)
+    except IdempotencyConflict as exc:
+        return error_response(
+            409,
+            "idempotency_conflict",
+            "This Idempotency-Key was already used with a different body",
+            ticket_id=exc.ticket_id,
+        )
+    if accepted.created:
+        counter.count(kind, traffic.ADMITTED)
+    return json_response(
+        accepted.body,
+        status=202 if accepted.created else 200,
+        headers={"Location": accepted.body["status_url"]},
+    )

@@ -1,0 +1,349 @@
+"""The ticket store: ticket records in Redis and every status transition, each one atomic."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+import orjson
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from queue_config.errors import StoreUnavailable
+from queue_config.kinds import Status
+from queue_config.names import Names
+from queue_config.settings import Settings
+from queue_config.stores import ticket_scripts as lua
+from queue_config.stores.script_batcher import ScriptBatcher, call_script
+
+# What the store takes and gives lives in ticket_records; these names stay importable from here.
+from queue_config.stores.ticket_records import (
+    Attempt,
+    Commit,
+    NewTicket,
+    Reservation,
+    TicketRecord,
+    as_text,
+    reservation,
+)
+
+__all__ = [
+    "Attempt",
+    "Commit",
+    "NewTicket",
+    "Reservation",
+    "TicketRecord",
+    "TicketStore",
+    "as_text",
+    "reservation",
+    "store_call",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+RATE_BUCKET_SECONDS = 5
+# Tickets per call of a batch script: long enough to amortise the call, short enough (a few ms of Redis
+# time) not to hold up the single submissions behind it.
+SCRIPT_BATCH = 500
+# Lateness buckets are read for the last minute; kept a little longer.
+LATENESS_TTL_SECONDS = 120
+
+
+def store_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"redis unavailable: {exc}") from exc
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+def _optional(value: float | None) -> str | float:
+    return "" if value is None else round(value, 3)
+
+
+class TicketStore:
+    def __init__(
+        self,
+        redis: Redis,
+        names: Names,
+        *,
+        ticket_ttl: int,
+        idempotency_ttl: int,
+        pending_ttl: int,
+        clock: Callable[[], float] = time.time,
+        batcher: ScriptBatcher | None = None,
+    ) -> None:
+        self.redis = redis
+        self._batcher = batcher
+        self.names = names
+        self._ticket_ttl = ticket_ttl
+        self._idem_ttl = idempotency_ttl
+        self._pending_ttl = pending_ttl
+        self._clock = clock
+        self._reserve = redis.register_script(lua.RESERVE)
+        self._reserve_many = redis.register_script(lua.RESERVE_MANY)
+        self._commit = redis.register_script(lua.COMMIT)
+        self._commit_many = redis.register_script(lua.COMMIT_MANY)
+        self._discard = redis.register_script(lua.DISCARD)
+        self._begin = redis.register_script(lua.BEGIN_ATTEMPT)
+        self._retrying = redis.register_script(lua.RETRYING)
+        self._sweep = redis.register_script(lua.SWEEP_RETRIES)
+        self._finish = redis.register_script(lua.FINISH)
+        self._release = redis.register_script(lua.RELEASE)
+        self._replay = redis.register_script(lua.REPLAY)
+
+    @classmethod
+    def from_settings(
+        cls, redis: Redis, settings: Settings, batcher: ScriptBatcher | None = None
+    ) -> TicketStore:
+        return cls(
+            redis,
+            Names(settings.namespace),
+            ticket_ttl=settings.ticket_ttl_seconds,
+            idempotency_ttl=settings.idempotency_ttl_seconds,
+            pending_ttl=settings.pending_ttl_seconds,
+            batcher=batcher,
+        )
+
+    async def _call(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+        return await call_script(script, keys, args, self._batcher)
+
+    async def _in_chunks(
+        self, script: AsyncScript, keys: list[str], head: list[Any], items: list[str]
+    ) -> list[Any]:
+        """A batch script over ``items`` (one argument each), ``SCRIPT_BATCH`` a call, in one pipeline."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for start in range(0, len(items), SCRIPT_BATCH):
+                await script(keys=keys, args=[*head, *items[start : start + SCRIPT_BATCH]], client=pipe)
+            replies: list[Any] = await pipe.execute()
+        return replies
+
+    # --- front door ------------------------------------------------------------------------------
+    @store_call
+    async def reserve(self, new: NewTicket) -> tuple[Reservation, str, int | None]:
+        """Reserve a new ticket, or find the one this submission repeats (see ``Reservation``)."""
+        keys, args = self._reserve_call(new)
+        return reservation(await self._call(self._reserve, keys, args))
+
+    @store_call
+    async def reserve_many(
+        self, kind: str, scope: str, batch_id: str, tickets: Sequence[NewTicket]
+    ) -> list[tuple[Reservation, str, int | None]]:
+        """``reserve`` for many tickets of one kind, scope and batch, in a few pipelined calls."""
+        n = self.names
+        head: list[str | float | int] = [
+            n.ticket_prefix,
+            n.idempotency(scope, ""),
+            n.dedupe(scope, ""),
+            self._clock(),
+            self._pending_ttl,
+            self._idem_ttl,
+            self._ticket_ttl,
+            kind,
+            batch_id,
+        ]
+        items = [
+            f"{t.ticket_id}\t{t.body_digest}\t{t.idempotency_digest or ''}\t{t.masked_client}\t"
+            f"{'1' if t.scheduled else ''}"
+            for t in tickets
+        ]
+        replies = await self._in_chunks(self._reserve_many, [n.enqueued_count(kind)], head, items)
+        out: list[tuple[Reservation, str, int | None]] = []
+        for reply in replies:
+            for i in range(0, len(reply), 3):
+                seq = int(reply[i + 2])
+                out.append((Reservation(as_text(reply[i])), as_text(reply[i + 1]), seq or None))
+        return out
+
+    def _reserve_call(self, new: NewTicket) -> tuple[list[str], list[str | float | int]]:
+        n = self.names
+        idem = n.idempotency(new.scope, new.idempotency_digest) if new.idempotency_digest else ""
+        keys = [
+            n.ticket(new.ticket_id),
+            idem,
+            n.dedupe(new.scope, new.body_digest),
+            n.enqueued_count(new.kind),
+        ]
+        args: list[str | float | int] = [
+            new.ticket_id,
+            n.ticket_prefix,
+            new.body_digest,
+            self._clock(),
+            self._pending_ttl,
+            self._idem_ttl,
+            self._ticket_ttl,
+            new.kind,
+            new.masked_client,
+            new.batch_id or "",
+            "1" if new.scheduled else "",
+        ]
+        return keys, args
+
+    @store_call
+    async def commit(
+        self,
+        ticket_id: str,
+        kind: str,
+        promised_by: float | None = None,
+        *,
+        promise_model: float | None = None,
+        scheduled_for: float | None = None,
+    ) -> None:
+        """Mark a reserved ticket queued, or ``scheduled`` for a later window; ``promised_by`` is the p90
+        deadline its client was given, ``promise_model`` the model's p90 (seconds) before calibration."""
+        now = self._clock()
+        await self._call(
+            self._commit,
+            [self.names.ticket(ticket_id), self.names.eta_outcomes(kind), self._lateness(kind, now)],
+            [
+                now,
+                self._ticket_ttl,
+                _optional(promised_by),
+                _optional(scheduled_for),
+                _optional(promise_model),
+                LATENESS_TTL_SECONDS,
+            ],
+        )
+
+    def _lateness(self, kind: str, now: float) -> str:
+        return self.names.eta_lateness(kind, int(now // RATE_BUCKET_SECONDS))
+
+    @store_call
+    async def commit_many(self, kind: str, tickets: Sequence[Commit]) -> None:
+        """``commit`` for many tickets of one kind."""
+        n = self.names
+        now = self._clock()
+        head: list[str | float | int] = [n.ticket_prefix, now, self._ticket_ttl, LATENESS_TTL_SECONDS]
+        items = [
+            f"{c.ticket_id}\t{_optional(c.promised_by)}\t{_optional(c.scheduled_for)}\t{_optional(c.promise_model)}"
+            for c in tickets
+        ]
+        await self._in_chunks(
+            self._commit_many, [n.eta_outcomes(kind), self._lateness(kind, now)], head, items
+        )
+
+    @store_call
+    async def release(self, ticket_ids: Sequence[str], kind: str) -> None:
+        """Tickets whose messages are now in the kind's work queue: a ``scheduled`` one (its window opened)
+        becomes ``queued`` and takes its place in line; any other is left as it is."""
+        n = self.names
+        now = self._clock()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for ticket_id in ticket_ids:
+                await self._release(
+                    keys=[n.ticket(ticket_id), n.enqueued_count(kind), n.events_channel],
+                    args=[ticket_id, now],
+                    client=pipe,
+                )
+            await pipe.execute()
+
+    @store_call
+    async def replay(self, ticket_id: str, kind: str) -> bool:
+        """Queue a failed ticket again with a fresh attempt budget; False unless it was failed."""
+        n = self.names
+        return bool(
+            await self._replay(
+                keys=[n.ticket(ticket_id), n.enqueued_count(kind), n.events_channel, n.dead_letters(kind)],
+                args=[ticket_id, self._clock()],
+            )
+        )
+
+    @store_call
+    async def discard(
+        self, ticket_id: str, kind: str, *, scope: str, body_digest: str, idempotency_digest: str | None
+    ) -> None:
+        n = self.names
+        idem_key = n.idempotency(scope, idempotency_digest) if idempotency_digest else ""
+        await self._discard(
+            keys=[n.ticket(ticket_id), idem_key, n.dedupe(scope, body_digest), n.finished_count(kind)],
+            args=[ticket_id],
+        )
+
+    # --- everyone -------------------------------------------------------------------------------
+    @store_call
+    async def eta_outcomes(self, kind: str) -> tuple[int, int]:
+        """(hits, misses): finished tickets of ``kind`` within and beyond their promised p90."""
+        hits, misses = await self.redis.hmget(self.names.eta_outcomes(kind), "hit", "miss")
+        return int(hits or 0), int(misses or 0)
+
+    @store_call
+    async def get(self, ticket_id: str) -> TicketRecord | None:
+        raw = await self.redis.hgetall(self.names.ticket(ticket_id))
+        return TicketRecord.from_hash(ticket_id, raw) if raw else None
+
+    # --- workers --------------------------------------------------------------------------------
+    @store_call
+    async def begin_attempt(
+        self, ticket_id: str, *, kind: str, created_at: float, masked_client: str
+    ) -> Attempt:
+        """Mark the ticket ``processing`` and count the attempt; a terminal status is returned as is,
+        so a redelivered message of a finished ticket is acked without touching the core system."""
+        n = self.names
+        status, attempts, failures = await self._begin(
+            keys=[n.ticket(ticket_id), n.events_channel, n.retrying(kind)],
+            args=[ticket_id, self._clock(), kind, created_at, masked_client, self._ticket_ttl],
+        )
+        return Attempt(Status(status.decode()), int(attempts), int(failures))
+
+    @store_call
+    async def mark_retrying(
+        self, ticket_id: str, kind: str, error: Any, *, due: float, message: bytes
+    ) -> None:
+        """Record the core's transient answer; ``message`` is kept until it is back at a worker, which
+        it should be by ``due`` (``sweep_retries`` hands out the overdue ones)."""
+        n = self.names
+        await self._retrying(
+            keys=[n.ticket(ticket_id), n.events_channel, n.retrying(kind)],
+            args=[ticket_id, self._clock(), orjson.dumps(error), due, message],
+        )
+
+    @store_call
+    async def sweep_retries(self, kind: str, *, limit: int, rearm_seconds: float) -> list[tuple[str, bytes]]:
+        """Tickets of ``kind`` whose message is overdue from its delay queue, each with its message,
+        re-armed so that it is handed out again only after ``rearm_seconds`` (doubling each time)."""
+        reply = await self._sweep(
+            keys=[self.names.retrying(kind)],
+            args=[self.names.ticket_prefix, self._clock(), limit, rearm_seconds],
+        )
+        return [(as_text(reply[i]), bytes(reply[i + 1])) for i in range(0, len(reply), 2)]
+
+    @store_call
+    async def finish(
+        self,
+        ticket_id: str,
+        kind: str,
+        *,
+        result: Any = None,
+        error: Any = None,
+        batch_id: str | None = None,
+    ) -> bool:
+        """Record ``done`` (with ``result``) or ``failed`` (with ``error``); False if already final."""
+        now = self._clock()
+        status, field, value = ("failed", "error", error) if error is not None else ("done", "result", result)
+        n = self.names
+        bucket = n.finished_bucket(kind, int(now // RATE_BUCKET_SECONDS))
+        changed = await self._finish(
+            keys=[
+                n.ticket(ticket_id),
+                n.events_channel,
+                n.finished_count(kind),
+                bucket,
+                n.eta_outcomes(kind),
+                n.dead_letters(kind),
+                n.batch(batch_id) if batch_id else "",
+                n.batch_finished(batch_id) if batch_id else "",
+                n.batch_callbacks if batch_id else "",
+                self._lateness(kind, now),
+                n.retrying(kind),
+            ],
+            args=[ticket_id, now, status, field, orjson.dumps(value), 600, batch_id or ""],
+        )
+        return bool(changed)

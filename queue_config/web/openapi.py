@@ -1,0 +1,366 @@
+"""``GET /openapi.json``: the HTTP contract (SPEC v1) as OpenAPI 3.1, one document per server: the front
+door's and the status API's, each served by its own app and naming itself as its server (a relative URL,
+so the document is right wherever it runs). Tests check that each names exactly the routes its app
+serves, and fuzz each app against its own (``tests/test_fuzzing.py``).
+
+Every path parameter is declared, and every operation documents the error answers any request can get:
+400 (a malformed request head), 503 (a backend away), and for those with a body 408, 413 and 415.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from aiohttp import web
+
+from queue_config.web.http import json_response
+
+_ERROR = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+        "retry_after_seconds": {"type": "integer"},
+        "suggested_time": {"type": "string", "format": "date-time"},
+    },
+}
+_SUBMISSION = {
+    "type": "object",
+    "required": ["kind", "citizen_id", "payload"],
+    "additionalProperties": False,
+    "properties": {
+        "kind": {"enum": ["pension", "transfer", "payment"]},
+        "citizen_id": {"type": "string", "pattern": "^[0-9]{17}[0-9Xx]$"},
+        "payload": {
+            "oneOf": [
+                {"$ref": "#/components/schemas/PensionPayload"},
+                {"$ref": "#/components/schemas/TransferPayload"},
+                {"$ref": "#/components/schemas/PaymentPayload"},
+            ]
+        },
+    },
+}
+_STATUS = {"enum": ["scheduled", "queued", "processing", "retrying", "held", "done", "failed"]}
+_TICKET = {
+    "type": "object",
+    "properties": {
+        "ticket_id": {"type": "string"},
+        "kind": {"type": "string"},
+        "status": _STATUS,
+        "attempts": {"type": "integer"},
+        "eta_seconds": {"type": ["number", "null"]},
+        "eta_p90_seconds": {"type": ["number", "null"]},
+        "position": {"type": ["integer", "null"]},
+        "poll_after_seconds": {"type": "integer"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "scheduled_for": {"type": "string", "format": "date-time"},
+        "held_until": {"type": ["string", "null"]},
+        "result": {},
+        "error": {},
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _answers(*codes: int, ok: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for code in codes:
+        schema = ok if ok is not None and code < 300 else _ref("Error")
+        out[str(code)] = {"description": str(code), "content": {"application/json": {"schema": schema}}}
+    return out
+
+
+_OPERATOR: list[dict[str, list[str]]] = [{"operator": []}]
+_ENTERPRISE: list[dict[str, list[str]]] = [{"enterprise": []}]
+# The spellings ``?dry_run=`` takes; any other is refused, so that a dry run never applies a change.
+DRY_RUN_TRUE = ("true", "1", "yes")
+DRY_RUN_FALSE = ("false", "0", "no")
+_PATH_PARAMETER = re.compile(r"\{([a-z_]+)\}")
+# What any request may be answered besides its own outcomes.
+_ANY_REQUEST = (400, 503)
+_WITH_BODY = (408, 413, 415)
+
+
+def _op(summary: str, answers: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"summary": summary, "responses": answers, **extra}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _completed(path: str, ops: dict[str, Any]) -> dict[str, Any]:
+    """An operation as published: its path parameters declared, the answers any request can get added."""
+    names = _PATH_PARAMETER.findall(path)
+    out = {}
+    for method, op in ops.items():
+        op = dict(op)
+        declared = [p for p in op.get("parameters", []) if p["in"] != "path"]
+        path_parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 200}}
+            for name in names
+        ]
+        if path_parameters or declared:
+            op["parameters"] = path_parameters + declared
+        extra = _ANY_REQUEST + (_WITH_BODY if "requestBody" in op else ())
+        if declared:
+            extra += (422,)
+        op["responses"] = {**_answers(*extra), **op["responses"]}
+        out[method] = op
+    return out
+
+
+def document(server: Literal["front", "status"] = "front") -> dict[str, Any]:
+    health = {
+        "/healthz": {"get": _op("The process answers", _answers(200, ok={"type": "object"}))},
+        "/readyz": {"get": _op("Broker and Redis answer", _answers(200, 503, ok={"type": "object"}))},
+        "/metrics": {"get": _op("Prometheus metrics", {"200": {"description": "text exposition"}})},
+        "/openapi.json": {"get": _op("This document", _answers(200, ok={"type": "object"}))},
+    }
+    front: dict[str, Any] = {
+        "/v1/submissions": {
+            "post": _op(
+                "Submit a pension, transfer or payment; answered once durable in RabbitMQ and Redis",
+                _answers(200, 202, 400, 409, 413, 415, 422, 429, 503, ok=_ref("Accepted")),
+                requestBody=_json_body(_ref("Submission")),
+                parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
+            )
+        },
+        "/v1/bulk": {
+            "post": _op(
+                "Submit up to 10,000 items (JSON or NDJSON); items beyond what may run now are scheduled",
+                _answers(200, 202, 400, 401, 409, 413, 415, 422, 429, 503, ok=_ref("BatchAccepted")),
+                security=_ENTERPRISE,
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["items"],
+                                "properties": {
+                                    "items": {
+                                        "type": "array",
+                                        "items": _ref("Submission"),
+                                        "maxItems": 10000,
+                                    },
+                                    "callback_url": {"type": "string", "format": "uri"},
+                                },
+                            }
+                        },
+                        "application/x-ndjson": {"schema": {"type": "string"}},
+                    },
+                },
+                parameters=[
+                    {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}},
+                    {"name": "callback_url", "in": "query", "schema": {"type": "string"}},
+                ],
+            )
+        },
+        "/v1/admin/throttle": {
+            "get": _op("The throttle document", _answers(200, 401, ok=_ref("Throttle")), security=_OPERATOR),
+            "put": _op(
+                "Merge changes into the throttle; ?dry_run=true predicts without applying",
+                _answers(200, 401, 422, ok=_ref("Throttle")),
+                security=_OPERATOR,
+                requestBody=_json_body(_ref("Throttle")),
+                parameters=[
+                    {"name": "dry_run", "in": "query", "schema": {"enum": [*DRY_RUN_TRUE, *DRY_RUN_FALSE]}}
+                ],
+            ),
+        },
+        "/v1/admin/audit": {
+            "get": _op(
+                "Operator changes, newest first",
+                _answers(200, 401, ok={"type": "object"}),
+                security=_OPERATOR,
+            )
+        },
+        "/v1/admin/forecast": {
+            "get": _op(
+                "Arrivals, forecast with interval, capacity, queue depth, recommended workers per kind",
+                _answers(200, 401, ok={"type": "object"}),
+                security=_OPERATOR,
+            )
+        },
+        "/v1/admin/enterprises": {
+            "get": _op(
+                "Enterprises, without secrets", _answers(200, 401, ok={"type": "object"}), security=_OPERATOR
+            ),
+            "post": _op(
+                "Create an enterprise; its api_key and webhook_secret are shown only in this answer",
+                _answers(201, 401, 422, ok={"type": "object"}),
+                security=_OPERATOR,
+                requestBody=_json_body(
+                    {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string"}, "quota_per_minute": {"type": "integer"}},
+                    }
+                ),
+            ),
+        },
+        "/v1/admin/enterprises/{enterprise_id}": {
+            "delete": _op(
+                "Revoke the enterprise's key",
+                _answers(200, 401, 404, ok={"type": "object"}),
+                security=_OPERATOR,
+            )
+        },
+        "/v1/admin/dead-letters": {
+            "get": _op(
+                "Failed tickets of a kind",
+                _answers(200, 401, 422, ok={"type": "object"}),
+                security=_OPERATOR,
+                parameters=[
+                    {"name": "kind", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                ],
+            )
+        },
+        "/v1/admin/dead-letters/{ticket_id}": {
+            "get": _op(
+                "One dead letter with its message",
+                _answers(200, 401, 404, ok={"type": "object"}),
+                security=_OPERATOR,
+            )
+        },
+        "/v1/admin/dead-letters/replay": {
+            "post": _op(
+                "Queue dead letters again (some, or all of a kind)",
+                _answers(200, 401, 422, ok={"type": "object"}),
+                security=_OPERATOR,
+                requestBody=_json_body(
+                    {
+                        "type": "object",
+                        "required": ["kind"],
+                        "properties": {"kind": {"type": "string"}, "ticket_ids": {"type": "array"}},
+                    }
+                ),
+            )
+        },
+        "/dashboard": {"get": _op("The operator dashboard (HTML)", {"200": {"description": "HTML"}})},
+    }
+    status: dict[str, Any] = {
+        "/v1/tickets/{ticket_id}": {
+            "get": _op(
+                "A ticket's status, position, ETA and result; ?wait=N (<= 30) waits for a change",
+                _answers(200, 404, 422, ok=_TICKET),
+                parameters=[{"name": "wait", "in": "query", "schema": {"type": "number", "maximum": 30}}],
+            )
+        },
+        "/v1/batches/{batch_id}": {
+            "get": _op(
+                "A batch's counts per status and failed items, for its own enterprise",
+                _answers(200, 401, 403, 404, ok=_ref("BatchStatus")),
+                security=_ENTERPRISE,
+            )
+        },
+        "/v1/stats/eta": {"get": _op("How often ETAs held", _answers(200, ok={"type": "object"}))},
+        "/t/{ticket_id}": {
+            "get": _op(
+                "The citizen's page (HTML)",
+                {"200": {"description": "HTML"}, "404": {"description": "HTML: no such ticket"}},
+            )
+        },
+    }
+    own = front if server == "front" else status
+    paths = {path: _completed(path, ops) for path, ops in {**own, **health}.items()}
+    title = "front door" if server == "front" else "status API"
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"ticketgate {title}",
+            "version": "1",
+            "description": "Queue-based front for public services: the "
+            + ("front door (submissions, bulk, operator API)" if server == "front" else "status API"),
+        },
+        "servers": [{"url": "/", "description": title}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "operator": {"type": "http", "scheme": "bearer", "description": "OPERATOR_TOKEN"},
+                "enterprise": {"type": "http", "scheme": "bearer", "description": "an enterprise API key"},
+            },
+            "schemas": {
+                "Error": _ERROR,
+                "Submission": _SUBMISSION,
+                "PensionPayload": {
+                    "type": "object",
+                    "required": ["action", "retirement_date"],
+                    "properties": {
+                        "action": {"enum": ["estimate", "claim"]},
+                        "retirement_date": {"type": "string", "format": "date"},
+                    },
+                },
+                "TransferPayload": {
+                    "type": "object",
+                    "required": ["from_region", "to_region"],
+                    "properties": {
+                        "from_region": {"type": "string", "pattern": "^[0-9]{6}$"},
+                        "to_region": {"type": "string", "pattern": "^[0-9]{6}$"},
+                    },
+                },
+                "PaymentPayload": {
+                    "type": "object",
+                    "required": ["scheme", "amount_cents", "period"],
+                    "properties": {
+                        "scheme": {"enum": ["medical", "pension", "unemployment"]},
+                        "amount_cents": {"type": "integer", "minimum": 1, "maximum": 10000000},
+                        "period": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                    },
+                },
+                "Accepted": _TICKET,
+                "BatchAccepted": {
+                    "type": "object",
+                    "properties": {
+                        "batch_id": {"type": "string"},
+                        "accepted": {"type": "integer"},
+                        "rejected": {"type": "array"},
+                        "tickets": {"type": "array", "items": {"type": ["string", "null"]}},
+                        "status_url": {"type": "string"},
+                        "running_now": {"type": "integer"},
+                        "scheduled": {"type": "array"},
+                    },
+                },
+                "BatchStatus": {
+                    "type": "object",
+                    "properties": {
+                        "batch_id": {"type": "string"},
+                        "total": {"type": "integer"},
+                        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        "failed": {"type": "array"},
+                    },
+                },
+                "Throttle": {
+                    "type": "object",
+                    "properties": {
+                        "mode": {"enum": ["auto", "manual", "maintenance"]},
+                        "rates": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
+                        "max_wait_seconds": {"type": "number"},
+                        "per_client_per_minute": {"type": "number"},
+                        "per_ip_per_minute": {"type": "number"},
+                        "enterprise_share": {"type": "number", "minimum": 0, "maximum": 1},
+                        "maintenance_until": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                },
+            },
+        },
+    }
+
+
+def openapi_route(server: Literal["front", "status"]) -> Any:
+    """The ``GET /openapi.json`` handler of one server (the document is built once)."""
+    body = document(server)
+
+    async def get_openapi(_: web.Request) -> web.Response:
+        return json_response(body)
+
+    return get_openapi
