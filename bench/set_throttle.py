@@ -8,22 +8,20 @@ import asyncio
 import sys
 
 import msgspec
-from redis.asyncio import Redis
 
-from queue_config.names import Names
-from queue_config.planning.throttle import Throttle, ThrottleStore, merged
+from queue_config.planning.throttle import Throttle, merged
 from queue_config.settings import Settings
+from queue_config.stores.backend import Stores
 
 
 async def merge(settings: Settings, changes: dict[str, object]) -> Throttle:
-    redis = Redis.from_url(settings.redis_url)
+    stores = Stores.open(settings)
     try:
-        store = ThrottleStore(redis, Names(settings.namespace), Throttle.defaults(settings))
-        throttle = msgspec.convert(merged(await store.get(), changes), Throttle)
-        await store.put(throttle)
+        throttle = msgspec.convert(merged(await stores.throttle.get(), changes), Throttle)
+        await stores.throttle.put(throttle)
         return throttle
     finally:
-        await redis.aclose()
+        await stores.close()
 
 
 def main() -> None:

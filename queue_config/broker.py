@@ -160,6 +160,9 @@ class BrokerLink:
             to_queue=True,
         )
 
+    async def stop(self) -> None:
+        await self.close()
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()

@@ -12,10 +12,6 @@ import hashlib
 import hmac
 import secrets
 
-from redis.asyncio import Redis
-
-from queue_config.names import Names
-
 _RANDOM_BYTES = 16
 _TAG_BYTES = 10
 _CONTEXT = b"ticketgate/ticket-id/v1:"
@@ -53,16 +49,3 @@ class TicketIds:
 
 def _b32(data: bytes) -> str:
     return base64.b32encode(data).decode().rstrip("=").lower()
-
-
-async def load_secret(redis: Redis, names: Names, configured: str | None) -> bytes:
-    """The configured secret, or the one kept in Redis (created by whichever process starts first)."""
-    if configured:
-        return configured.encode()
-    candidate = secrets.token_hex(32)
-    await redis.set(names.ticket_secret, candidate, nx=True)
-    stored = await redis.get(names.ticket_secret)
-    if stored is None:  # deleted between the two calls: use ours and store it
-        await redis.set(names.ticket_secret, candidate)
-        return candidate.encode()
-    return stored if isinstance(stored, bytes) else str(stored).encode()

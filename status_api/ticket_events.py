@@ -12,15 +12,15 @@ import asyncio
 import contextlib
 
 import structlog
-from redis.asyncio import Redis
+
+from queue_config.stores.notices import Notices
 
 log = structlog.get_logger("ticket_events")
 
 
 class TicketEvents:
-    def __init__(self, redis: Redis, channel: str) -> None:
-        self._redis = redis
-        self._channel = channel
+    def __init__(self, notices: Notices) -> None:
+        self._notices = notices
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -56,13 +56,11 @@ class TicketEvents:
     async def _listen_forever(self) -> None:
         while True:
             try:
-                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self._channel)
+                async with self._notices.ticket_changes() as changes:
                     while True:
-                        message = await pubsub.get_message(timeout=5.0)
-                        if message is not None and message.get("type") == "message":
-                            data = message["data"]
-                            self._wake(data.decode() if isinstance(data, bytes) else str(data))
+                        ticket_id = await changes.next(timeout=5.0)
+                        if ticket_id is not None:
+                            self._wake(ticket_id)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -8,7 +8,7 @@ from typing import Any
 
 from queue_config.kinds import Status
 from queue_config.planning.eta import EtaEstimator
-from queue_config.stores.ticket_store import TicketRecord
+from queue_config.stores.tickets import TicketRecord
 from queue_config.web.http import iso_utc
 
 # Poll hint for tickets that will not change by themselves soon (finished ones).

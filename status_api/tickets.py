@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from queue_config.planning.eta import EtaEstimator
-from queue_config.stores.ticket_store import TicketRecord, TicketStore
+from queue_config.stores.tickets import TicketRecord, TicketStore
 from queue_config.ticket_ids import TicketIds
 from queue_config.web.http import error_response, json_response
 from status_api.ticket_events import TicketEvents

@@ -7,13 +7,14 @@ import time
 import uuid
 
 from queue_config import resident_id
-from queue_config.stores.ticket_store import NewTicket, Reservation, TicketStore
+from queue_config.stores.redis.tickets import RedisTicketStore
+from queue_config.stores.tickets import NewTicket, Reservation
 from tests.support.system import System, submission
 
 
 async def test_a_retry_republishes_a_reservation_whose_front_door_died(system: System) -> None:
     assert system.frontdoor is not None
-    from frontdoor.intake.submissions import INTAKE
+    from frontdoor.app_keys import INTAKE
     from frontdoor.intake.validation import validate_submission
 
     intake = system.frontdoor.app[INTAKE]
@@ -23,7 +24,7 @@ async def test_a_retry_republishes_a_reservation_whose_front_door_died(system: S
 
     # Given a reservation made long ago by a front door that then died before publishing
     long_ago = time.time() - 3600
-    stale_store = TicketStore(
+    stale_store = RedisTicketStore(
         system.redis,
         system.names,
         ticket_ttl=600,

@@ -12,10 +12,12 @@ from redis.asyncio import Redis
 from frontdoor.admission.controller import AdmissionController
 from queue_config.broker import BrokerLink
 from queue_config.names import Names
-from queue_config.planning.capacity import CapacityBoard, CapacityReport
-from queue_config.planning.throttle import Throttle, ThrottleStore
+from queue_config.planning.capacity import CapacityReport
 from queue_config.settings import Settings
-from queue_config.stores.ticket_store import RATE_BUCKET_SECONDS, Commit, NewTicket, TicketStore
+from queue_config.stores.redis.backend import redis_stores
+from queue_config.stores.redis.capacity import RedisCapacityBoard
+from queue_config.stores.redis.tickets import RedisTicketStore
+from queue_config.stores.tickets import RATE_BUCKET_SECONDS, Commit, NewTicket, TicketStore
 from queue_config.stores.traffic import ARRIVALS
 from queue_config.topology import Topology
 
@@ -31,8 +33,7 @@ class Clock:
 def _controller(settings: Settings, redis: Redis, clock: Clock) -> AdmissionController:
     # The broker is never started: queue depth is unknown, so the backlog is what workers hold
     broker = BrokerLink(settings.amqp_url, Topology.from_settings(settings))
-    throttle = ThrottleStore(redis, Names(settings.namespace), Throttle.defaults(settings))
-    return AdmissionController(redis, settings, broker, throttle, clock=clock)
+    return AdmissionController(redis_stores(settings, redis=redis), settings, broker, clock=clock)
 
 
 async def _world(redis: Redis, names: Names, clock: Clock, *, finishing: float, held: int) -> None:
@@ -50,7 +51,7 @@ async def _world(redis: Redis, names: Names, clock: Clock, *, finishing: float, 
         baseline=0.1,
         completed=0,
     )
-    await CapacityBoard(redis, names).publish("worker-1", {"transfer": report})
+    await RedisCapacityBoard(redis, names).publish("worker-1", {"transfer": report})
 
 
 async def _rate(
@@ -152,7 +153,7 @@ async def test_a_controller_starting_after_the_plan_expired_resumes_capacity_and
 
 
 def _store(redis: Redis, names: Names, clock: Clock) -> TicketStore:
-    return TicketStore(redis, names, ticket_ttl=600, idempotency_ttl=600, pending_ttl=60, clock=clock)
+    return RedisTicketStore(redis, names, ticket_ttl=600, idempotency_ttl=600, pending_ttl=60, clock=clock)
 
 
 async def _tickets_finishing(
@@ -253,8 +254,7 @@ async def test_the_queue_depth_read_from_rabbitmq_follows_the_queue(
     await broker.start()
     try:
         await broker.wait_connected(20)
-        throttle = ThrottleStore(redis, Names(fresh_namespace.namespace), Throttle.defaults(fresh_namespace))
-        controller = AdmissionController(redis, fresh_namespace, broker, throttle)
+        controller = AdmissionController(redis_stores(fresh_namespace, redis=redis), fresh_namespace, broker)
         depths = []
         for batch in (3, 4):
             for i in range(batch):

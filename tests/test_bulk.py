@@ -18,11 +18,12 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from frontdoor.app import BROKER
+from frontdoor.app_keys import BROKER
 from queue_config.messages import BUNDLE_HEADER, TicketMessage, encode_bundle
 from queue_config.names import Names
 from queue_config.settings import Settings
-from queue_config.stores.ticket_store import NewTicket, TicketStore
+from queue_config.stores.redis.tickets import RedisTicketStore
+from queue_config.stores.tickets import NewTicket, TicketStore
 from tests.support.system import Served, System, start_system, submission
 
 TOKEN = "op-token-bulk-tests"
@@ -448,7 +449,9 @@ async def test_batch_reservation_agrees_with_one_reservation_at_a_time(
     other = Names(fresh_namespace.namespace + "-single")
 
     def store(on: Names) -> TicketStore:
-        return TicketStore(redis, on, ticket_ttl=600, idempotency_ttl=600, pending_ttl=600, clock=lambda: 1.0)
+        return RedisTicketStore(
+            redis, on, ticket_ttl=600, idempotency_ttl=600, pending_ttl=600, clock=lambda: 1.0
+        )
 
     def new(tid: str, digest: str, idem: str | None, scheduled: bool = False) -> NewTicket:
         return NewTicket(tid, "payment", "scope", digest, idem, "110105********002X", "b1", scheduled)

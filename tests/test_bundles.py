@@ -10,14 +10,16 @@ import uuid
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
-from frontdoor.app import BROKER
+from frontdoor.app_keys import BROKER
 from frontdoor.intake.publish_bundler import PublishBundler
 from queue_config.broker import BrokerLink
 from queue_config.errors import BrokerUnavailable
 from queue_config.messages import BUNDLE_HEADER, TicketMessage, decode, decode_bundle, encode_bundle
 from queue_config.settings import Settings
-from queue_config.stores.ticket_store import NewTicket, Reservation, TicketStore
-from queue_config.ticket_ids import TicketIds, load_secret
+from queue_config.stores.redis.ticket_secret import load_secret
+from queue_config.stores.redis.tickets import RedisTicketStore
+from queue_config.stores.tickets import NewTicket, Reservation
+from queue_config.ticket_ids import TicketIds
 from queue_config.topology import Topology
 from tests.support.system import System, payload_for, submission
 
@@ -81,7 +83,7 @@ async def test_tickets_a_door_accepts_in_one_loop_turn_travel_in_one_message_per
 
 
 async def _reserve_and_commit(system: System, tickets: list[TicketMessage]) -> None:
-    store = TicketStore(system.redis, system.names, ticket_ttl=600, idempotency_ttl=600, pending_ttl=600)
+    store = RedisTicketStore(system.redis, system.names, ticket_ttl=600, idempotency_ttl=600, pending_ttl=600)
     for t in tickets:
         outcome, ticket_id, _ = await store.reserve(
             NewTicket(t.ticket_id, t.kind, f"test:{t.ticket_id}", t.ticket_id, None, "test")

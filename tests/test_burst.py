@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from frontdoor.app import BROKER
+from frontdoor.app_keys import BROKER
 from queue_config.settings import Settings
 from tests.support.system import start_system, submission
 

@@ -28,10 +28,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bench.coresim.model import CoreSettings
 from bench.private_rabbit import free_port
-from frontdoor.intake.submissions import INTAKE
+from frontdoor.app_keys import INTAKE
 from queue_config.errors import StoreUnavailable
 from queue_config.settings import Settings
-from queue_config.web.health import redis_probe
+from queue_config.stores.redis.backend import probe as redis_probe
 from tests.support.processes import read_log, start_component
 from tests.support.system import System, drain, start_system, submission
 
@@ -119,11 +119,11 @@ class _LoadingRedis:
 
 async def test_readiness_is_false_while_redis_refuses_data_commands() -> None:
     probe = redis_probe(_LoadingRedis())  # type: ignore[arg-type]
-    assert await probe() is False
+    assert await probe is False
 
 
 async def test_readiness_is_true_on_a_redis_that_serves_data(redis: Redis) -> None:
-    assert await redis_probe(redis)() is True
+    assert await redis_probe(redis) is True
 
 
 async def test_worker_processes_share_a_host_with_the_default_metrics_port(door_and_core: System) -> None:

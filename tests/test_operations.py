@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bench.coresim.model import CoreSettings
-from frontdoor.app import BROKER
+from frontdoor.app_keys import BROKER
 from queue_config.messages import BUNDLE_HEADER, decode, encode_bundle
 from queue_config.settings import Settings
 from tests.support.system import System, drain, start_system, submission

@@ -10,9 +10,10 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from frontdoor.admission.gcra import GcraLimiter, Limit
 from frontdoor.intake.client_ip import client_ip, parse_networks
 from queue_config.settings import Settings
+from queue_config.stores.limiter import Limit
+from queue_config.stores.redis.limiter import RedisGcraLimiter
 from tests.support.system import System, start_system, submission
 
 
@@ -115,7 +116,7 @@ async def test_two_front_doors_enforce_one_limit_between_them(
 
 
 async def test_gcra_allows_the_burst_then_one_per_interval(redis: Redis) -> None:
-    limiter = GcraLimiter(redis)
+    limiter = RedisGcraLimiter(redis)
     key = f"tgtest-gcra:{dt.datetime.now().timestamp()}"
     try:
         verdicts = [await limiter.acquire([Limit.per_minute(key, 60)]) for _ in range(61)]
@@ -130,7 +131,7 @@ async def test_gcra_allows_the_burst_then_one_per_interval(redis: Redis) -> None
 
 
 async def test_gcra_charges_no_subject_when_another_refuses(redis: Redis) -> None:
-    limiter = GcraLimiter(redis)
+    limiter = RedisGcraLimiter(redis)
     stamp = dt.datetime.now().timestamp()
     roomy, tight = f"tgtest-gcra:r{stamp}", f"tgtest-gcra:t{stamp}"
     try:
@@ -162,7 +163,7 @@ def test_client_ip_believes_forwarded_for_only_from_trusted_proxies(
 
 async def test_after_a_429_the_door_refuses_that_client_without_asking_redis(limited: System) -> None:
     assert limited.frontdoor is not None
-    from frontdoor.intake.submissions import GATE
+    from frontdoor.app_keys import GATE
 
     limits = limited.frontdoor.app[GATE]
     calls = 0

@@ -12,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from queue_config.settings import Settings
-from queue_config.stores.script_batcher import MAX_BATCH, ScriptBatcher
+from queue_config.stores.redis.script_batcher import MAX_BATCH, ScriptBatcher
 
 # INCRBY a counter by ARGV[1]; fails (a Redis error) when the key holds something else.
 _INCR = "return redis.call('INCRBY', KEYS[1], ARGV[1])"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections.abc import Sequence
 
 import pytest
 import structlog
@@ -12,7 +13,6 @@ import structlog
 from queue_config import resident_id
 from queue_config.errors import ConfigError, MessageRejected
 from queue_config.messages import TicketMessage, decode, encode
-from queue_config.names import Names
 from queue_config.observability import logs
 from queue_config.planning import lateness
 from queue_config.planning.admission_plan import KindPlan
@@ -120,7 +120,7 @@ def test_messages_round_trip_and_reject_garbage_and_other_versions() -> None:
 
 # --- ETA -----------------------------------------------------------------------------------------
 def test_eta_median_and_p90_grow_with_position_and_shrink_with_rate() -> None:
-    eta = EtaEstimator(None, None, assumed_rate=10)  # type: ignore[arg-type]
+    eta = EtaEstimator(None, assumed_rate=10)  # type: ignore[arg-type]
     near, far = eta.from_position(0, 10), eta.from_position(1000, 10)
     assert near.eta_seconds < far.eta_seconds
     assert far.eta_p90_seconds > far.eta_seconds
@@ -128,39 +128,24 @@ def test_eta_median_and_p90_grow_with_position_and_shrink_with_rate() -> None:
     assert 1 <= near.poll_after_seconds <= far.poll_after_seconds <= 60
 
 
-class _CountingRedis:
-    """Just enough of a Redis client for the ETA's counters read, counting the reads."""
+class _Finishes:
+    """The ticket store's face to the ETA: its finish counters, counting the reads."""
 
     def __init__(self, finished_per_bucket: int = 5) -> None:
         self.reads = 0
         self.per_bucket = finished_per_bucket
 
-    def pipeline(self, transaction: bool) -> _CountingRedis:
-        return self
-
-    async def __aenter__(self) -> _CountingRedis:
+    async def finishes(self, kind: str, buckets: Sequence[int]) -> tuple[int, int]:
         self.reads += 1
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    def get(self, key: str) -> None:
-        return None
-
-    def mget(self, keys: list[str]) -> None:
-        return None
-
-    async def execute(self) -> list[object]:
         await asyncio.sleep(0.01)  # the round trip, during which more requests arrive
-        return [b"40", [str(self.per_bucket).encode()] * 12]
+        return 40, self.per_bucket * len(buckets)
 
 
 async def test_concurrent_etas_share_one_read_of_the_counters() -> None:
-    redis = _CountingRedis()
-    eta = EtaEstimator(redis, Names("unit"), assumed_rate=10)  # type: ignore[arg-type]
+    store = _Finishes()
+    eta = EtaEstimator(store, assumed_rate=10)
     etas = await asyncio.gather(*(eta.estimate("payment", 100 + i) for i in range(50)))
-    assert redis.reads == 1
+    assert store.reads == 1
     assert [e.position for e in etas] == [59 + i for i in range(50)]
 
 
@@ -195,14 +180,14 @@ async def test_promises_on_the_assumed_rate_allow_for_a_shared_core_and_are_not_
     # in the last minute), and then a measured one
     if planned:
         plan = _Plan(measured=False)
-        eta = EtaEstimator(_CountingRedis(), Names("unit"), assumed_rate=10, plan=plan)  # type: ignore[arg-type]
+        eta = EtaEstimator(_Finishes(), assumed_rate=10, plan=plan)  # type: ignore[arg-type]
         cold = await eta.estimate("payment", 100)
         plan.measured = True
         warm = await eta.estimate("payment", 100)
     else:
         # 600 finished in the last minute measure the same 10 a second the assumption says
-        unmeasured = EtaEstimator(_CountingRedis(0), Names("unit"), assumed_rate=10)  # type: ignore[arg-type]
-        measured = EtaEstimator(_CountingRedis(50), Names("unit"), assumed_rate=10)  # type: ignore[arg-type]
+        unmeasured = EtaEstimator(_Finishes(0), assumed_rate=10)
+        measured = EtaEstimator(_Finishes(50), assumed_rate=10)
         cold = await unmeasured.estimate("payment", 100)
         warm = await measured.estimate("payment", 100)
     # Then the median is the same best guess, the p90 allows each of the three kinds a third of the rate,
@@ -215,7 +200,7 @@ async def test_promises_on_the_assumed_rate_allow_for_a_shared_core_and_are_not_
 
 async def test_promises_on_measured_capacity_are_scored_but_stay_wide_until_first_calibrated() -> None:
     plan = _Plan(measured=False, calibrated=False)
-    eta = EtaEstimator(_CountingRedis(), Names("unit"), assumed_rate=10, plan=plan)  # type: ignore[arg-type]
+    eta = EtaEstimator(_Finishes(), assumed_rate=10, plan=plan)  # type: ignore[arg-type]
     cold = await eta.estimate("payment", 100)
     # When the capacity is measured, but no promise made on it has finished yet
     plan.measured = True

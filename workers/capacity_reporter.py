@@ -9,7 +9,8 @@ import uuid
 from collections.abc import Callable, Mapping
 
 from queue_config.aio.periodic import Periodic
-from queue_config.planning.capacity import CapacityBoard, CapacityReport
+from queue_config.planning.capacity import CapacityReport
+from queue_config.stores.capacity import CapacityBoard
 from workers.concurrency_limit import AdaptiveLimit
 
 

@@ -9,18 +9,11 @@ import structlog
 from tenacity import AsyncRetrying, stop_after_delay, wait_exponential_jitter
 
 from queue_config.broker import BrokerLink
-from queue_config.names import Names
 from queue_config.planning.admission_plan import PlanReader
-from queue_config.planning.capacity import CapacityBoard
-from queue_config.planning.throttle import Throttle
 from queue_config.settings import Settings
-from queue_config.stores import redis_client
-from queue_config.stores.batches import BatchStore
-from queue_config.stores.enterprises import EnterpriseStore
-from queue_config.stores.ticket_store import TicketStore
+from queue_config.stores.backend import Stores
 from queue_config.topology import Topology
 from queue_config.web.callback_urls import CallbackPolicy
-from queue_config.web.health import redis_probe
 from workers.batch_callbacks import BatchCallbacks
 from workers.bundle_mover import BundleMover
 from workers.capacity_reporter import CapacityReporter
@@ -45,7 +38,7 @@ class WorkerPool:
     def __init__(self, settings: Settings, kinds: list[str], core: CoreSystem | None = None) -> None:
         self._settings = settings
         topology = Topology.from_settings(settings)
-        self._redis = redis_client.connect(settings)
+        self._stores = stores = Stores.open(settings)
         self.broker = BrokerLink(
             settings.amqp_url,
             topology,
@@ -60,7 +53,7 @@ class WorkerPool:
                 settings.core_url, timeout_seconds=settings.core_timeout_seconds, max_connections=total
             )
         )
-        store = TicketStore.from_settings(self._redis, settings)
+        store = stores.tickets
         self.limits = {
             kind: AdaptiveLimit(
                 LimitParams(
@@ -71,8 +64,7 @@ class WorkerPool:
             for kind in kinds
         }
         limited = LimitedCore(core or self._owned_core, self.limits)  # type: ignore[arg-type]
-        names = Names(settings.namespace)
-        self._plan = PlanReader(self._redis, names, Throttle.defaults(settings))
+        self._plan = PlanReader(stores.control, stores.notices, stores.throttle.defaults)
         processor = Processor(
             store=store,
             broker=self.broker,
@@ -113,8 +105,8 @@ class WorkerPool:
         ]
         self.maintenance = MaintenanceSwitch(self._plan, self.consumers + self.movers)
         self.callbacks = BatchCallbacks(
-            BatchStore(self._redis, names, ttl_seconds=settings.ticket_ttl_seconds),
-            EnterpriseStore(self._redis, names),
+            stores.batches,
+            stores.enterprises,
             max_attempts=settings.callback_max_attempts,
             first_delay=settings.callback_first_delay_seconds,
             timeout=settings.callback_timeout_seconds,
@@ -123,11 +115,11 @@ class WorkerPool:
         self.metrics = MetricsServer(
             settings.host,
             settings.worker_metrics_port,
-            {"broker": self._broker_ready, "redis": redis_probe(self._redis)},
+            {"broker": self._broker_ready, "redis": stores.probe},
         )
         by_kind = {c.kind: c for c in self.consumers}
         self.reporter = CapacityReporter(
-            CapacityBoard(self._redis, names),
+            stores.capacity,
             self.limits,
             lambda kind: by_kind[kind].inflight,
         )
@@ -174,7 +166,7 @@ class WorkerPool:
         ]
         if self._owned_core is not None:
             steps.append(self._owned_core.close)
-        steps.append(self._redis.aclose)
+        steps.append(self._stores.close)
         for step in steps:
             try:
                 await step()

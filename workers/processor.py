@@ -29,7 +29,7 @@ from queue_config.broker import BrokerLink
 from queue_config.errors import MessageRejected, StoreUnavailable
 from queue_config.messages import TicketMessage, decode, decode_bundle, encode, is_bundle
 from queue_config.observability import metrics
-from queue_config.stores.ticket_store import TicketStore
+from queue_config.stores.tickets import TicketStore
 from workers.core_client import CoreError, CoreSystem, PermanentCoreError
 from workers.handlers import Handler
 from workers.retry_policy import RetryPolicy

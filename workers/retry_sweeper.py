@@ -19,7 +19,7 @@ import structlog
 from queue_config.aio.periodic import Periodic
 from queue_config.broker import BrokerLink
 from queue_config.errors import BackendUnavailable
-from queue_config.stores.ticket_store import TicketStore
+from queue_config.stores.tickets import TicketStore
 
 log = structlog.get_logger("retry_sweeper")
 

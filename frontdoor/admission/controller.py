@@ -4,7 +4,7 @@ Every front door runs one, but only the holder of a short lease in Redis acts, s
 forecaster per kind and one writer of the plan however many doors there are; if that door dies, another
 takes the lease within a few seconds and resumes from the forecast state kept in Redis.
 
-Each step reads, per kind: arrivals a second (summed over all doors by ``queue_config.stores.traffic``),
+Each step reads, per kind: arrivals a second (summed over all doors by ``queue_config.stores.redis.traffic``),
 completions (the ticket store's finish buckets), the workers' capacity reports, the backlog (tickets
 queued and unfinished by the store's counters, or RabbitMQ's queue depth plus what workers hold, if
 more), and how late recent tickets finished against their promised p90; it feeds whole minutes of
@@ -16,14 +16,11 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import orjson
 import structlog
 from aio_pika.abc import AbstractChannel
-from redis.asyncio import Redis
 
 from frontdoor.admission import policy as admission
 from frontdoor.admission.forecast import Forecaster
@@ -35,18 +32,18 @@ from queue_config.names import Names
 from queue_config.planning import lateness
 from queue_config.planning.admission_plan import AdmissionPlan, KindPlan, encode
 from queue_config.planning.admission_plan import decode as decode_plan
-from queue_config.planning.capacity import CapacityBoard
-from queue_config.planning.throttle import Throttle, ThrottleStore
+from queue_config.planning.throttle import Throttle
 from queue_config.settings import Settings
 from queue_config.stores import traffic
-from queue_config.stores.ticket_store import RATE_BUCKET_SECONDS
-from queue_config.stores.traffic import TrafficReader
+from queue_config.stores.backend import Stores
+from queue_config.stores.tickets import RATE_BUCKET_SECONDS
 
 log = structlog.get_logger("controller")
 
 LEASE_MS = 3000
 PLAN_TTL_MS = 10_000
 KEPT_PLAN_SECONDS = 8 * 24 * 3600
+FORECAST_KEPT_SECONDS = 8 * 24 * 3600
 # Arrivals of the last seconds that every door has flushed (they flush once a second).
 DEMAND_WINDOW = range(2, 12)
 # ETA calibration: the p90 promise should hold for 90 % of tickets; aim a little above.
@@ -63,14 +60,6 @@ ETA_SCALE_BOUNDS = (1.0, 5.0)
 # spans the current 5-second bucket and the one before, so only then does none of its window predate the
 # rush, and the smoothing has left the assumption behind (0.7 ** 10 of it is left).
 MEASURING_SECONDS = 2 * RATE_BUCKET_SECONDS
-
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] or redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-"""
 
 
 @dataclass
@@ -90,28 +79,26 @@ class _KindState:
 class AdmissionController:
     def __init__(
         self,
-        redis: Redis,
+        stores: Stores,
         settings: Settings,
         broker: BrokerLink,
-        throttle: ThrottleStore,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._redis = redis
+        self._control = stores.control
         self._settings = settings
         self._names = Names(settings.namespace)
         self._broker = broker
-        self._throttle = throttle
-        self._traffic = TrafficReader(redis, self._names)
-        self._capacity = CapacityBoard(redis, self._names)
+        self._throttle = stores.throttle
+        self._traffic = stores.traffic
+        self._capacity = stores.capacity
         self._clock = clock
         self.identity = uuid.uuid4().hex[:12]
-        self._lease = redis.register_script(_RENEW)
         self._kinds: dict[str, _KindState] | None = None
         self._channel: AbstractChannel | None = None
         self._outlook = Outlook(
-            redis,
-            self._names,
+            stores.control,
+            stores.traffic,
             window_seconds=settings.bulk_window_seconds,
             every_seconds=min(60.0, settings.bulk_window_seconds),
         )
@@ -128,7 +115,7 @@ class AdmissionController:
                 await self._save_forecasts(force=True)
 
     async def step(self) -> AdmissionPlan | None:
-        leading = bool(await self._lease(keys=[self._names.controller_lease], args=[self.identity, LEASE_MS]))
+        leading = await self._control.hold_lease(self.identity, LEASE_MS)
         if leading and not self.leading:
             log.info("controller_leading", identity=self.identity)
             self._kinds = None  # resume from what the previous leader stored
@@ -145,10 +132,7 @@ class AdmissionController:
         }
         plan = AdmissionPlan(at=now, leader=self.identity, kinds=plans)
         encoded = encode(plan)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(self._names.admission_plan, encoded, px=PLAN_TTL_MS)
-            pipe.set(self._names.admission_plan_kept, encoded, ex=KEPT_PLAN_SECONDS)
-            await pipe.execute()
+        await self._control.write_plan(encoded, ttl_ms=PLAN_TTL_MS, kept_seconds=KEPT_PLAN_SECONDS)
         await self._save_forecasts()
         return plan
 
@@ -257,14 +241,7 @@ class AdmissionController:
         the model's p90 that ETA_HIT_TARGET of them finished within
         (see ``queue_config.planning.lateness``)."""
         slot = int(now // RATE_BUCKET_SECONDS)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for back in range(LATENESS_WINDOW_SLOTS):
-                pipe.hgetall(self._names.eta_lateness(kind, slot - back))
-            slots: list[dict[bytes, bytes]] = await pipe.execute()
-        counts: Counter[int] = Counter()
-        for counted in slots:
-            for bucket, n in counted.items():
-                counts[int(bucket)] += int(n)
+        counts = await self._control.lateness(kind, [slot - back for back in range(LATENESS_WINDOW_SLOTS)])
         if sum(counts.values()) < ETA_MIN_SAMPLES:
             return  # too few to say; the last calibration stands
         needed = lateness.percentile(counts, ETA_HIT_TARGET)
@@ -277,10 +254,7 @@ class AdmissionController:
         """Tickets queued and not yet finished, from the ticket store's counters. RabbitMQ counts
         messages, and a front door's bundle is many tickets in one; these count tickets, retries waiting
         in delay queues included."""
-        enqueued, finished = await self._redis.mget(
-            self._names.enqueued_count(kind), self._names.finished_count(kind)
-        )
-        return max(0, int(enqueued or 0) - int(finished or 0))
+        return await self._control.unfinished(kind)
 
     async def _queue_depth(self, kind: str) -> int | None:
         if not self._broker.ready:
@@ -303,12 +277,11 @@ class AdmissionController:
         states: dict[str, _KindState] = {}
         # After every door was down past the plan's 10 s, the kept plan still knows what the workers
         # drained: without it the first promises rest on ASSUMED_DRAIN_PER_SECOND for every kind.
-        raw_plan = await self._redis.get(self._names.admission_plan)
-        raw_plan = raw_plan or await self._redis.get(self._names.admission_plan_kept)
+        raw_plan = await self._control.last_plan()
         previous = decode_plan(raw_plan).kinds if raw_plan else {}
         for kind in KINDS:
-            raw = await self._redis.get(self._names.forecast_state(kind.value))
-            forecaster = Forecaster.from_state(orjson.loads(raw), tz) if raw else Forecaster(tz)
+            saved = await self._control.forecast_state(kind.value)
+            forecaster = Forecaster.from_state(saved, tz) if saved else Forecaster(tz)
             state = _KindState(forecaster)
             if kind.value in previous:
                 state.capacity = previous[kind.value].capacity
@@ -326,8 +299,8 @@ class AdmissionController:
             minute = state.forecaster.last_minute
             if minute is None or (minute == state.saved_minute and not force):
                 continue
-            await self._redis.set(
-                self._names.forecast_state(kind), orjson.dumps(state.forecaster.to_state()), ex=8 * 24 * 3600
+            await self._control.save_forecast_state(
+                kind, state.forecaster.to_state(), ttl_seconds=FORECAST_KEPT_SECONDS
             )
             state.saved_minute = minute
 

@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from frontdoor.admission.gcra import GcraLimiter, Limit
 from frontdoor.admission.priority import Priority, priority_of
 from frontdoor.intake.client_ip import Network, client_ip
 from frontdoor.intake.validation import Submission
 from queue_config.names import Names
 from queue_config.planning.admission_plan import KindPlan, PlanReader
+from queue_config.stores.limiter import Limit, Limiter
 from queue_config.ticket_ids import TicketIds
 from queue_config.web.http import retry_later
 
@@ -73,7 +73,7 @@ class Decision:
 class AdmissionGate:
     def __init__(
         self,
-        limiter: GcraLimiter,
+        limiter: Limiter,
         names: Names,
         ids: TicketIds,
         plan: PlanReader,

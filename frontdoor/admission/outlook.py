@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import math
 
-import orjson
-from redis.asyncio import Redis
-
 from frontdoor.admission.forecast import Forecaster
 from frontdoor.bulk import calendar as bulk_calendar
-from queue_config.names import Names
 from queue_config.planning.admission_plan import KindPlan
 from queue_config.stores import traffic
-from queue_config.stores.traffic import TrafficReader
+from queue_config.stores.control import ControlStore
+from queue_config.stores.traffic import TrafficStore
 
 HISTORY_MINUTES = 60
 AHEAD_MINUTES = 60
@@ -36,10 +33,11 @@ def recommended_workers(peak_per_second: float, capacity: float, processes: int)
 
 
 class Outlook:
-    def __init__(self, redis: Redis, names: Names, *, window_seconds: int, every_seconds: float) -> None:
-        self._redis = redis
-        self._names = names
-        self._traffic = TrafficReader(redis, names)
+    def __init__(
+        self, control: ControlStore, traffic: TrafficStore, *, window_seconds: int, every_seconds: float
+    ) -> None:
+        self._control = control
+        self._traffic = traffic
         self._window = window_seconds
         self._every = every_seconds
         self._written: dict[str, float] = {}
@@ -85,11 +83,9 @@ class Outlook:
             # The upper bound of the coming hour's busiest minute, a second: what workers should serve.
             "peak_per_second": max((row[3] for row in ahead), default=plan.demand * 60) / 60,
         }
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(
-                self._names.bulk_calendar(kind),
-                orjson.dumps({"at": now, "window_seconds": self._window, "windows": windows}),
-                ex=TTL_SECONDS,
-            )
-            pipe.set(self._names.outlook(kind), orjson.dumps(outlook), ex=TTL_SECONDS)
-            await pipe.execute()
+        await self._control.write_outlook(
+            kind,
+            outlook=outlook,
+            calendar={"at": now, "window_seconds": self._window, "windows": windows},
+            ttl_seconds=TTL_SECONDS,
+        )

@@ -16,20 +16,16 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from frontdoor.bulk.intake import BatchConflict, BulkIntake, QuotaExceeded
+from frontdoor.app_keys import BULK_INTAKE, BULK_LIMITS, CALLBACK_POLICY, STORES
+from frontdoor.bulk.intake import BatchConflict, QuotaExceeded
 from frontdoor.intake.request_body import body_timeout
 from frontdoor.intake.validation import Submission, ValidationFailed, validate_submission
-from queue_config.stores.enterprises import EnterpriseStore, bearer
-from queue_config.web.callback_urls import CallbackPolicy
+from queue_config.stores.enterprises import bearer
 from queue_config.web.http import enterprise_unauthorized, error_response, retry_later
 from queue_config.web.serving import BODY_TIMEOUT
 
-BULK_INTAKE = web.AppKey("bulk_intake", BulkIntake)
-ENTERPRISES = web.AppKey("enterprises", EnterpriseStore)
-BULK_LIMITS = web.AppKey("bulk_limits", tuple)  # (max items, max body bytes)
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _TOP_LEVEL = frozenset({"items", "callback_url"})
-CALLBACK_POLICY = web.AppKey("callback_policy", CallbackPolicy)
 
 
 class _Refused(Exception):
@@ -121,7 +117,7 @@ def _validate(items: list[Any]) -> tuple[list[tuple[int, Submission]], list[dict
 
 
 async def post_bulk(request: web.Request) -> web.Response:
-    enterprise = await request.app[ENTERPRISES].authenticate(bearer(request.headers))
+    enterprise = await request.app[STORES].enterprises.authenticate(bearer(request.headers))
     if enterprise is None:
         return enterprise_unauthorized()
     max_items, max_body = request.app[BULK_LIMITS]

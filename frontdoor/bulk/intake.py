@@ -2,8 +2,8 @@
 published with confirms in flight together, one pipelined commit.
 
 The guarantees are the single submission's (``frontdoor.intake.acceptance``), item by item: a ticket
-ID is in the answer only once its message is confirmed by RabbitMQ (in a bundle in its kind's staging queue, from which
-workers move it to the work queue, or in the queue of the window it is booked into, which
+ID is in the answer only once its message is confirmed by RabbitMQ (in a bundle in its kind's staging
+queue, from which workers move it to the work queue, or in the queue of the window it is booked into, which
 ``frontdoor.bulk.window_release`` moves to the staging queue when the window opens) and its record is
 committed. Items are reserved with an idempotency digest derived
 from the batch's ``Idempotency-Key`` and their index, so a retried batch (after a timeout, a 503, or a
@@ -21,24 +21,25 @@ from typing import Any
 
 import orjson
 import structlog
-from redis.asyncio import Redis
 
-from frontdoor.admission.gcra import GcraLimiter, Limit
+from frontdoor.admission.traffic_counter import TrafficCounter
 from frontdoor.bulk.booking import Booker
 from frontdoor.bulk.items import BatchItem, by_kind, publish_bundles
 from frontdoor.intake.validation import Submission
 from queue_config import resident_id
 from queue_config.broker import BrokerLink
 from queue_config.errors import BrokerUnavailable, StoreUnavailable, TicketgateError
+from queue_config.kinds import Status
 from queue_config.names import Names
 from queue_config.observability import metrics
 from queue_config.planning.admission_plan import PlanReader
 from queue_config.planning.eta import EtaEstimator
 from queue_config.stores import traffic
 from queue_config.stores.batches import BatchStore
+from queue_config.stores.bulk_windows import BulkWindowStore
 from queue_config.stores.enterprises import Enterprise
-from queue_config.stores.ticket_store import Commit, NewTicket, Reservation, TicketStore, as_text
-from queue_config.stores.traffic import TrafficCounter
+from queue_config.stores.limiter import Limit, Limiter
+from queue_config.stores.tickets import Commit, NewTicket, Reservation, TicketStore
 from queue_config.ticket_ids import TicketIds
 from queue_config.topology import Topology
 from queue_config.web.http import iso_utc
@@ -69,12 +70,12 @@ class BulkIntake:
     def __init__(
         self,
         *,
-        redis: Redis,
+        windows: BulkWindowStore,
         store: TicketStore,
         batches: BatchStore,
         broker: BrokerLink,
         topology: Topology,
-        limiter: GcraLimiter,
+        limiter: Limiter,
         booker: Booker,
         plan: PlanReader,
         eta: EtaEstimator,
@@ -83,7 +84,7 @@ class BulkIntake:
         public_status_url: str,
         idempotency_ttl: int,
     ) -> None:
-        self._redis = redis
+        self._windows = windows
         self._store = store
         self._batches = batches
         self._broker = broker
@@ -161,9 +162,9 @@ class BulkIntake:
         self, enterprise: Enterprise, scope: str, key: str | None, digest: str, items: int
     ) -> tuple[str, bool]:
         """A new batch ID charged to the enterprise's quota, or the batch this Idempotency-Key named."""
-        idem = self._names.idempotency(scope, hashlib.sha256(key.encode()).hexdigest()) if key else None
+        idem = hashlib.sha256(key.encode()).hexdigest() if key else None
         if idem is not None:
-            found = await self._existing(idem, digest)
+            found = await self._existing(scope, idem, digest)
             if found is not None:
                 return found, True
         verdict = await self._limiter.acquire(
@@ -177,20 +178,20 @@ class BulkIntake:
         if not verdict.allowed:
             raise QuotaExceeded(verdict.retry_after_seconds)
         batch_id = self._ids.mint()
-        if idem is not None and not await self._redis.set(
-            idem, f"{batch_id}|{digest}", nx=True, ex=self._idem_ttl
+        if idem is not None and not await self._batches.keep_key(
+            scope, idem, batch_id, digest, ttl_seconds=self._idem_ttl
         ):
             # Another request with this key won the race a moment ago: follow it.
-            found = await self._existing(idem, digest)
+            found = await self._existing(scope, idem, digest)
             if found is not None:
                 return found, True
         return batch_id, False
 
-    async def _existing(self, idem: str, digest: str) -> str | None:
-        raw = await self._redis.get(idem)
-        if raw is None:
+    async def _existing(self, scope: str, idem: str, digest: str) -> str | None:
+        kept = await self._batches.find_key(scope, idem)
+        if kept is None:
             return None
-        batch_id, _, stored_digest = as_text(raw).partition("|")
+        batch_id, stored_digest = kept
         if stored_digest != digest:
             raise BatchConflict(batch_id)
         return batch_id
@@ -254,9 +255,7 @@ class BulkIntake:
             )
         failed = await publish_bundles(self._broker, self._names, to_publish, batch_id)
         if windows:
-            await self._redis.zadd(
-                self._names.bulk_windows, {f"{kind}:{start}": start or 0 for kind, start in windows}
-            )
+            await self._windows.opening({f"{kind}:{start}": start or 0 for kind, start in windows})
         failed_ids = {id(i) for i in failed}
         await self._commit([i for i in to_publish if id(i) not in failed_ids])
         if failed:
@@ -275,13 +274,10 @@ class BulkIntake:
     async def _left_unpublished(self, repeats: list[BatchItem]) -> list[BatchItem]:
         if not repeats:
             return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for item in repeats:
-                pipe.hget(self._names.ticket(item.ticket_id), "status")
-            statuses = await pipe.execute()
+        statuses = await self._store.statuses([i.ticket_id for i in repeats])
         # A repeat still "accepting" belongs to a request that died before its commit; a second copy of
         # its message, should the first have reached the broker, is harmless (workers are idempotent).
-        return [i for i, s in zip(repeats, statuses, strict=True) if s == b"accepting"]
+        return [i for i, s in zip(repeats, statuses, strict=True) if s == Status.ACCEPTING]
 
     async def _commit(self, items: list[BatchItem]) -> None:
         now = time.time()

@@ -13,7 +13,7 @@ from frontdoor.intake.validation import Submission
 from queue_config.broker import BrokerLink
 from queue_config.messages import BUNDLE_HEADER, TicketMessage, encode_bundle
 from queue_config.names import Names
-from queue_config.stores.ticket_store import Reservation
+from queue_config.stores.tickets import Reservation
 
 # Items a bundle message carries: about 50 KB of JSON, so a 10,000-item batch is some 50 confirms.
 BUNDLE_ITEMS = 200

@@ -21,14 +21,14 @@ import time
 
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
-from redis.asyncio import Redis
 
 from queue_config.aio.periodic import Periodic
 from queue_config.broker import BrokerLink
 from queue_config.errors import MessageRejected
 from queue_config.messages import BUNDLE_HEADER, decode_bundle, tickets_in
 from queue_config.names import Names
-from queue_config.stores.ticket_store import TicketStore, as_text
+from queue_config.stores.bulk_windows import BulkWindowStore
+from queue_config.stores.tickets import TicketStore
 
 log = structlog.get_logger("window_release")
 
@@ -39,9 +39,14 @@ CHUNK = 500  # tickets moved together
 
 class WindowRelease:
     def __init__(
-        self, redis: Redis, names: Names, broker: BrokerLink, store: TicketStore, interval: float = 1.0
+        self,
+        windows: BulkWindowStore,
+        names: Names,
+        broker: BrokerLink,
+        store: TicketStore,
+        interval: float = 1.0,
     ) -> None:
-        self._redis = redis
+        self._windows = windows
         self._names = names
         self._broker = broker
         self._store = store
@@ -58,17 +63,14 @@ class WindowRelease:
         if not self._broker.ready:
             return 0
         moved = 0
-        due = await self._redis.zrangebyscore(self._names.bulk_windows, "-inf", time.time(), start=0, num=20)
-        for raw in due:
-            member = as_text(raw)  # type: ignore[arg-type]  # plain members: no scores asked for
+        for member in await self._windows.due(limit=20):
             kind, _, start = member.partition(":")
-            lock = f"{self._names.bulk_windows}:lock:{kind}:{start}"
-            if not await self._redis.set(lock, b"1", nx=True, px=LOCK_MS):
+            if not await self._windows.lock(member, LOCK_MS):
                 continue  # another door is releasing it
             try:
                 moved += await self._release(kind, int(start), member)
             finally:
-                await self._redis.delete(lock)
+                await self._windows.unlock(member)
         self.released += moved
         return moved
 
@@ -83,7 +85,7 @@ class WindowRelease:
         except Exception as exc:
             if "NOT_FOUND" in repr(exc):
                 # Deleted by another door after it emptied it: only the calendar entry is left.
-                await self._redis.zrem(self._names.bulk_windows, member)
+                await self._windows.opened(member)
                 return 0
             raise
         finally:
@@ -138,4 +140,4 @@ class WindowRelease:
         if declared.message_count:
             return  # a late booking arrived: released at the next step
         await raw.queue_delete(queue_name)
-        await self._redis.zrem(self._names.bulk_windows, member)
+        await self._windows.opened(member)

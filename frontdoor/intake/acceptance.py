@@ -27,7 +27,7 @@ from queue_config.errors import BrokerUnavailable, StoreUnavailable, TicketgateE
 from queue_config.kinds import Status
 from queue_config.messages import TicketMessage
 from queue_config.planning.eta import Eta, EtaEstimator
-from queue_config.stores.ticket_store import NewTicket, Reservation, TicketRecord, TicketStore
+from queue_config.stores.tickets import NewTicket, Reservation, TicketRecord, TicketStore
 from queue_config.ticket_ids import TicketIds
 
 log = structlog.get_logger("intake")

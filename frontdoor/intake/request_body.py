@@ -8,10 +8,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from frontdoor.app_keys import MAX_BODY
 from queue_config.web.http import error_response
 from queue_config.web.serving import BODY_TIMEOUT
-
-MAX_BODY = web.AppKey("max_body", int)
 
 
 class HttpError(Exception):

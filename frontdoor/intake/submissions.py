@@ -6,17 +6,13 @@ import re
 
 from aiohttp import web
 
-from frontdoor.admission.gate import AdmissionGate
-from frontdoor.intake.acceptance import IdempotencyConflict, Intake
+from frontdoor.app_keys import GATE, INTAKE, TRAFFIC
+from frontdoor.intake.acceptance import IdempotencyConflict
 from frontdoor.intake.request_body import HttpError, read_json
 from frontdoor.intake.validation import ValidationFailed, validate_submission
 from queue_config.stores import traffic
-from queue_config.stores.traffic import TrafficCounter
 from queue_config.web.http import error_response, json_response
 
-INTAKE = web.AppKey("intake", Intake)
-GATE = web.AppKey("gate", AdmissionGate)
-TRAFFIC = web.AppKey("traffic", TrafficCounter)
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 

@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from frontdoor.app_keys import OPERATOR_TOKEN
 from queue_config.stores.enterprises import bearer
 from queue_config.web.http import error_response
 
 OperatorHandler = Callable[[web.Request, str], Awaitable[web.Response]]
-OPERATOR_TOKEN = web.AppKey("operator_token", str)
 
 
 def token_fingerprint(token: str) -> str:

@@ -17,15 +17,16 @@ import msgspec
 from aio_pika.abc import AbstractIncomingMessage
 from aiohttp import web
 
+from frontdoor.app_keys import DEAD_LETTERS, STORES
 from frontdoor.intake.request_body import HttpError, read_object
-from frontdoor.operator import audit_log
 from frontdoor.operator.auth import operator_only
 from queue_config import resident_id
 from queue_config.broker import BrokerLink
 from queue_config.errors import BrokerUnavailable
 from queue_config.kinds import KINDS
 from queue_config.messages import decode, decode_bundle, is_bundle
-from queue_config.stores.ticket_store import TicketRecord, TicketStore, as_text
+from queue_config.names import Names
+from queue_config.stores.tickets import TicketRecord, TicketStore
 from queue_config.web.http import error_response, iso_utc, json_response
 
 DEFAULT_LIMIT = 100
@@ -48,23 +49,19 @@ def _summary(record: TicketRecord, failed_at: float | None) -> dict[str, Any]:
 
 
 class DeadLetters:
-    def __init__(self, store: TicketStore, broker: BrokerLink) -> None:
+    def __init__(self, store: TicketStore, names: Names, broker: BrokerLink) -> None:
         self.store = store
+        self._names = names
         self._broker = broker
 
     async def listing(self, kind: str, limit: int) -> tuple[int, list[dict[str, Any]]]:
-        key = self.store.names.dead_letters(kind)
-        redis = self.store.redis
-        total = await redis.zcard(key)
-        rows: list[tuple[bytes, float]] = await redis.zrevrange(  # type: ignore[assignment]
-            key, 0, limit - 1, withscores=True
-        )
+        total, rows = await self.store.dead_letters(kind, limit)
         out = []
-        for raw_id, score in rows:
-            record = await self.store.get(as_text(raw_id))
+        for ticket_id, failed_at in rows:
+            record = await self.store.get(ticket_id)
             if record is not None:
-                out.append(_summary(record, float(score)))
-        return int(total), out
+                out.append(_summary(record, failed_at))
+        return total, out
 
     async def scan(
         self, kind: str, wanted: set[str] | None, *, replay: bool
@@ -78,7 +75,7 @@ class DeadLetters:
         seen: dict[str, Any] = {}
         held: list[AbstractIncomingMessage] = []
         try:
-            queue = await channel.declare_queue(self.store.names.dead_queue(kind), passive=True)
+            queue = await channel.declare_queue(self._names.dead_queue(kind), passive=True)
             for _ in range(SCAN_LIMIT):
                 message = await queue.get(fail=False)
                 if message is None:
@@ -113,9 +110,6 @@ class DeadLetters:
         await bundle.ack()
 
 
-DEAD_LETTERS = web.AppKey("dead_letters", DeadLetters)
-
-
 def _kind(value: Any) -> str | None:
     # Anything but a string (a fuzzer's ``{"kind": {}}``) is not a kind; a dict is not even hashable.
     return value if isinstance(value, str) and value in {k.value for k in KINDS} else None
@@ -147,11 +141,11 @@ async def get_dead_letter(request: web.Request, _: str) -> web.Response:
     record = await dead.store.get(ticket_id)
     if record is None or _kind(record.kind) is None:
         return error_response(404, "not_found", "No such dead letter")
-    failed_at = await dead.store.redis.zscore(dead.store.names.dead_letters(record.kind), ticket_id)
+    failed_at = await dead.store.failed_at(record.kind, ticket_id)
     if failed_at is None:
         return error_response(404, "not_found", "This ticket is not a dead letter")
     _handled, seen = await dead.scan(record.kind, {ticket_id}, replay=False)
-    summary = _summary(record, float(failed_at))
+    summary = _summary(record, failed_at)
     message = seen.get(ticket_id)
     if message is not None:
         message["citizen_id"] = resident_id.mask(message["citizen_id"])
@@ -180,9 +174,7 @@ async def replay_dead_letters(request: web.Request, token: str) -> web.Response:
     dead = request.app[DEAD_LETTERS]
     replayed, _ = await dead.scan(kind, wanted, replay=True)
     missing = sorted(wanted - set(replayed)) if wanted is not None else []
-    await audit_log.record(
-        dead.store.redis,
-        dead.store.names,
+    await request.app[STORES].audit.record(
         token=token,
         action="dead_letters.replay",
         before={"kind": kind, "asked": sorted(wanted) if wanted is not None else "all"},

@@ -8,9 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from frontdoor.bulk.api import ENTERPRISES
+from frontdoor.app_keys import STORES
 from frontdoor.intake.request_body import HttpError, read_object
-from frontdoor.operator import audit_log
 from frontdoor.operator.auth import operator_only
 from queue_config.stores.enterprises import DEFAULT_QUOTA_PER_MINUTE
 from queue_config.web.http import error_response, json_response
@@ -38,13 +37,11 @@ async def create_enterprise(request: web.Request, token: str) -> web.Response:
     errors = _problems(doc)
     if errors:
         return error_response(422, "validation_failed", "Some fields are invalid", fields=errors)
-    new = await request.app[ENTERPRISES].create(
+    new = await request.app[STORES].enterprises.create(
         doc["name"].strip(), doc.get("quota_per_minute", DEFAULT_QUOTA_PER_MINUTE)
     )
     enterprise = new.enterprise
-    await audit_log.record(
-        request.app[ENTERPRISES].redis,
-        request.app[ENTERPRISES].names,
+    await request.app[STORES].audit.record(
         token=token,
         action="enterprise.create",
         before=None,
@@ -62,21 +59,19 @@ async def create_enterprise(request: web.Request, token: str) -> web.Response:
 
 @operator_only
 async def list_enterprises(request: web.Request, _: str) -> web.Response:
-    found = await request.app[ENTERPRISES].all()
+    found = await request.app[STORES].enterprises.all()
     return json_response({"enterprises": [e.public() for e in found]})
 
 
 @operator_only
 async def revoke_enterprise(request: web.Request, token: str) -> web.Response:
-    store = request.app[ENTERPRISES]
+    store = request.app[STORES].enterprises
     enterprise_id = request.match_info["enterprise_id"]
     before = await store.get(enterprise_id)
     revoked = await store.revoke(enterprise_id)
     if before is None or revoked is None:
         return error_response(404, "not_found", "No such enterprise")
-    await audit_log.record(
-        store.redis,
-        store.names,
+    await request.app[STORES].audit.record(
         token=token,
         action="enterprise.revoke",
         before=before.public(),

@@ -7,12 +7,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from frontdoor.admission.outlook import recommended_workers
+from frontdoor.app_keys import PLAN_READER, STORES
 from frontdoor.operator.auth import operator_only
-from frontdoor.operator.throttle_api import PLAN_READER, THROTTLE_STORE
 from queue_config.kinds import KINDS
 from queue_config.stores import traffic
 from queue_config.web.http import json_response
@@ -20,19 +19,18 @@ from queue_config.web.http import json_response
 
 @operator_only
 async def get_forecast(request: web.Request, _: str) -> web.Response:
-    store = request.app[THROTTLE_STORE]
+    stores = request.app[STORES]
     reader = request.app[PLAN_READER]
-    names = store.names
-    raws = await store.redis.mget([names.outlook(k.value) for k in KINDS])
-    hits = [await store.redis.hmget(names.eta_outcomes(k.value), "hit", "miss") for k in KINDS]
+    outlooks = await stores.control.outlooks([k.value for k in KINDS])
     minute = int(time.time() // 60) - 1
     fates = (traffic.ADMITTED, traffic.SHED, traffic.LIMITED)
-    last = await store.redis.mget([names.traffic_minute(k.value, f, minute) for k in KINDS for f in fates])
     kinds: dict[str, Any] = {}
-    for i, (kind, raw, (hit, miss)) in enumerate(zip(KINDS, raws, hits, strict=True)):
+    for kind, kept in zip(KINDS, outlooks, strict=True):
         plan = reader.kind(kind.value)
-        outlook = orjson.loads(raw) if raw else {}
-        finished = int(hit or 0) + int(miss or 0)
+        outlook = kept or {}
+        hit, miss = await stores.tickets.eta_outcomes(kind.value)
+        finished = hit + miss
+        last = {f: (await stores.traffic.minutes(kind.value, f, [minute]))[0] for f in fates}
         kinds[kind.value] = {
             "arrivals_per_minute": [{"at": t, "count": c} for t, c in outlook.get("arrivals", [])],
             "forecast_per_minute": [
@@ -53,8 +51,8 @@ async def get_forecast(request: web.Request, _: str) -> web.Response:
                 if plan
                 else None
             ),
-            "eta_hit_rate": round(int(hit or 0) / finished, 4) if finished else None,
-            "traffic_last_minute": {fate: int(last[i * len(fates) + j] or 0) for j, fate in enumerate(fates)},
+            "eta_hit_rate": round(hit / finished, 4) if finished else None,
+            "traffic_last_minute": last,
         }
     plan_doc = reader.plan
     return json_response(

@@ -15,16 +15,13 @@ import msgspec
 from aiohttp import web
 
 from frontdoor.admission.policy import admission_rate
+from frontdoor.app_keys import PLAN_READER, STORES
 from frontdoor.intake.request_body import HttpError, read_object
-from frontdoor.operator import audit_log
 from frontdoor.operator.auth import operator_only
 from queue_config.kinds import KINDS
-from queue_config.planning.admission_plan import PlanReader
-from queue_config.planning.throttle import Throttle, ThrottleStore, merged
-from queue_config.web.http import error_response, json_response
+from queue_config.planning.throttle import Throttle, merged
+from queue_config.web.http import error_response, iso_utc, json_response
 from queue_config.web.openapi import DRY_RUN_FALSE, DRY_RUN_TRUE
-
-THROTTLE_STORE = web.AppKey("throttle_store", ThrottleStore)
 
 
 def _number(value: Any, low: float) -> bool:
@@ -80,7 +77,7 @@ def _flag(value: str | None) -> bool | None:
 
 @operator_only
 async def get_throttle(request: web.Request, _: str) -> web.Response:
-    return json_response(msgspec.to_builtins(await request.app[THROTTLE_STORE].get()))
+    return json_response(msgspec.to_builtins(await request.app[STORES].throttle.get()))
 
 
 @operator_only
@@ -99,7 +96,7 @@ async def put_throttle(request: web.Request, token: str) -> web.Response:
         changes = await read_object(request)
     except HttpError as exc:
         return exc.response
-    store = request.app[THROTTLE_STORE]
+    store = request.app[STORES].throttle
     current = await store.get()
     before = msgspec.to_builtins(current)
     proposed = merged(current, changes)
@@ -110,25 +107,22 @@ async def put_throttle(request: web.Request, token: str) -> web.Response:
     if dry_run:
         return json_response({"dry_run": True, "throttle": after, "predicted": _predict(request, after)})
     await store.put(msgspec.convert(after, Throttle))
-    await audit_log.record(
-        store.redis,
-        store.names,
+    await request.app[STORES].audit.record(
         token=token,
         action="throttle",
         before=before,
         after=after,
-        announce=store.names.throttle_changed,
+        throttle_changed=True,
     )
     return json_response(after)
 
 
 @operator_only
 async def get_audit(request: web.Request, _: str) -> web.Response:
-    store = request.app[THROTTLE_STORE]
-    return json_response({"entries": await audit_log.entries(store.redis, store.names)})
-
-
-PLAN_READER = web.AppKey("plan_reader", PlanReader)
+    entries = await request.app[STORES].audit.entries()
+    for entry in entries:
+        entry["at"] = iso_utc(entry["at"])
+    return json_response({"entries": entries})
 
 
 def _predict(request: web.Request, after: dict[str, Any]) -> dict[str, Any]:

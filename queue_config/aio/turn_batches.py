@@ -1,9 +1,9 @@
 """Calls that concurrent requests make in the same turn of the event loop, sent together as one batch.
 
 Hand-written because neither redis-py nor aio-pika batches the calls of different callers. A front door
-uses it twice: for its Redis script calls (``queue_config.stores.script_batcher``) and for publishing accepted
-tickets (``frontdoor.intake.publish_bundler``). Each caller awaits its own result, or its own error; when the
-whole batch fails, every caller of that batch hears of it.
+uses it twice: for its Redis script calls (``queue_config.stores.redis.script_batcher``) and for
+publishing accepted tickets (``frontdoor.intake.publish_bundler``). Each caller awaits its own result,
+or its own error; when the whole batch fails, every caller of that batch hears of it.
 """
 
 from __future__ import annotations

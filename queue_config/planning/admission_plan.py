@@ -13,12 +13,12 @@ from collections.abc import Callable
 
 import msgspec
 import structlog
-from redis.asyncio import Redis
 
 from queue_config.aio.periodic import Periodic
-from queue_config.names import Names
 from queue_config.planning.throttle import Throttle
 from queue_config.planning.throttle import decode as decode_throttle
+from queue_config.stores.control import ControlStore
+from queue_config.stores.notices import Notices
 
 log = structlog.get_logger("admission_plan")
 
@@ -74,15 +74,15 @@ class PlanReader:
 
     def __init__(
         self,
-        redis: Redis,
-        names: Names,
+        control: ControlStore,
+        notices: Notices,
         default_throttle: Throttle,
         *,
         interval: float = 0.5,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._redis = redis
-        self._names = names
+        self._control = control
+        self._notice_source = notices
         self._interval = interval
         self._clock = clock
         self.throttle = default_throttle
@@ -104,7 +104,7 @@ class PlanReader:
         return self._plan
 
     async def refresh(self) -> None:
-        raw_plan, raw_throttle = await self._redis.mget(self._names.admission_plan, self._names.throttle)
+        raw_plan, raw_throttle = await self._control.plan_and_throttle()
         try:
             self._plan = decode(raw_plan) if raw_plan else None
             self.throttle = decode_throttle(raw_throttle) if raw_throttle else self._default_throttle
@@ -113,11 +113,9 @@ class PlanReader:
             log.warning("plan_undecodable", error=str(exc))
 
     async def _listen(self) -> None:
-        async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-            await pubsub.subscribe(self._names.throttle_changed)
+        async with self._notice_source.throttle_changes() as changes:
             while True:
-                message = await pubsub.get_message(timeout=5.0)
-                if message is not None and message.get("type") == "message":
+                if await changes.next(timeout=5.0) is not None:
                     await self.refresh()
 
     async def start(self) -> None:

@@ -5,10 +5,6 @@ controller adds them up; a report older than a few seconds is a worker that is g
 from __future__ import annotations
 
 import msgspec
-from redis.asyncio import Redis
-
-from queue_config.names import Names
-from queue_config.stores.ticket_store import store_call
 
 REPORT_FRESH_SECONDS = 5.0
 REPORTS_TTL_SECONDS = 60
@@ -29,38 +25,4 @@ class CapacityReport(msgspec.Struct, frozen=True, kw_only=True):
         return self.limit / self.latency if self.latency > 0 else 0.0
 
 
-_decoder = msgspec.json.Decoder(CapacityReport)
-
-
-class CapacityBoard:
-    def __init__(self, redis: Redis, names: Names) -> None:
-        self._redis = redis
-        self._names = names
-
-    @store_call
-    async def publish(self, worker_id: str, reports: dict[str, CapacityReport]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for kind, report in reports.items():
-                key = self._names.capacity_reports(kind)
-                pipe.hset(key, worker_id, msgspec.json.encode(report))
-                pipe.expire(key, REPORTS_TTL_SECONDS)
-            await pipe.execute()
-
-    @store_call
-    async def fresh(self, kind: str, now: float) -> list[CapacityReport]:
-        key = self._names.capacity_reports(kind)
-        raw = await self._redis.hgetall(key)
-        reports, gone = [], []
-        for worker, value in raw.items():
-            try:
-                report = _decoder.decode(value)
-            except msgspec.DecodeError:
-                gone.append(worker)
-                continue
-            if now - report.at <= REPORT_FRESH_SECONDS:
-                reports.append(report)
-            elif now - report.at > REPORTS_TTL_SECONDS:
-                gone.append(worker)  # a worker that stopped: forget it
-        if gone:
-            await self._redis.hdel(key, *gone)
-        return reports
+decoder = msgspec.json.Decoder(CapacityReport)

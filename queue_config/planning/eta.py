@@ -24,17 +24,16 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import structlog
-from redis.asyncio import Redis
 
 from queue_config.kinds import KINDS
-from queue_config.names import Names
 from queue_config.planning.admission_plan import PlanReader
 from queue_config.settings import Settings
-from queue_config.stores.ticket_store import RATE_BUCKET_SECONDS
+from queue_config.stores.tickets import RATE_BUCKET_SECONDS
 
 log = structlog.get_logger("eta")
 
@@ -71,11 +70,16 @@ class _Snapshot:
     measured: bool
 
 
+class FinishCounts(Protocol):
+    """What the ETA reads of the ticket store (``queue_config.stores.tickets.TicketStore``)."""
+
+    async def finishes(self, kind: str, buckets: Sequence[int]) -> tuple[int, int]: ...
+
+
 class EtaEstimator:
     def __init__(
         self,
-        redis: Redis,
-        names: Names,
+        store: FinishCounts,
         *,
         assumed_rate: float,
         service_seconds: float = 1.0,
@@ -83,8 +87,7 @@ class EtaEstimator:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._plan = plan
-        self._redis = redis
-        self._names = names
+        self._store = store
         self._assumed_rate = assumed_rate
         self._service = service_seconds
         self._clock = clock
@@ -92,10 +95,10 @@ class EtaEstimator:
         self._reading: dict[str, asyncio.Future[_Snapshot]] = {}
 
     @classmethod
-    def from_settings(cls, redis: Redis, settings: Settings, plan: PlanReader | None = None) -> EtaEstimator:
-        return cls(
-            redis, Names(settings.namespace), assumed_rate=settings.assumed_drain_per_second, plan=plan
-        )
+    def from_settings(
+        cls, store: FinishCounts, settings: Settings, plan: PlanReader | None = None
+    ) -> EtaEstimator:
+        return cls(store, assumed_rate=settings.assumed_drain_per_second, plan=plan)
 
     async def estimate(self, kind: str, seq: int | None) -> Eta:
         """The ETA of the ticket with sequence number ``seq``. Never raises: an ETA is advice, and it is
@@ -190,13 +193,8 @@ class EtaEstimator:
 
     async def _read(self, kind: str, now: float) -> _Snapshot:
         current = int(now // RATE_BUCKET_SECONDS)
-        buckets = [self._names.finished_bucket(kind, current - i) for i in range(1, _WINDOW_BUCKETS + 1)]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(self._names.finished_count(kind))
-            pipe.mget(buckets)
-            finished_raw, counts = await pipe.execute()
-        finished = int(finished_raw or 0)
-        done = sum(int(c) for c in counts if c)
+        buckets = [current - i for i in range(1, _WINDOW_BUCKETS + 1)]
+        finished, done = await self._store.finishes(kind, buckets)
         measured = done / (_WINDOW_BUCKETS * RATE_BUCKET_SECONDS)
         # With too few finishes the measurement says more about idleness than about capacity.
         rate = measured if done >= 10 else max(measured, self._assumed_rate)

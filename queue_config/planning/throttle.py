@@ -1,8 +1,9 @@
 """The throttle document: the operator's live knobs (SPEC ``GET``/``PUT /v1/admin/throttle``).
 
-It lives in Redis so that every front door and the admission controller read the same one; a process
-that finds none uses the defaults from its settings. The HTTP API, its audit log and change notices are
-the operator API's business; this module only defines the document and keeps it.
+It is kept in the store (``queue_config.stores.redis.throttle``) so that every front door and the admission
+controller read the same one; a process that finds none uses the defaults from its settings. The HTTP
+API, its audit log and change notices are the operator API's business; this module only defines the
+document.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import msgspec
-from redis.asyncio import Redis
 
 from queue_config.kinds import KINDS
-from queue_config.names import Names
 from queue_config.settings import Settings
-from queue_config.stores.ticket_store import store_call
 
 Mode = Literal["auto", "manual", "maintenance"]
 
@@ -69,20 +67,3 @@ def merged(current: Throttle, changes: Mapping[str, Any]) -> dict[str, Any]:
 
 def decode(raw: bytes | str) -> Throttle:
     return _decoder.decode(raw)
-
-
-class ThrottleStore:
-    def __init__(self, redis: Redis, names: Names, defaults: Throttle) -> None:
-        self.redis = redis
-        self.names = names
-        self._key = names.throttle
-        self.defaults = defaults
-
-    @store_call
-    async def get(self) -> Throttle:
-        raw = await self.redis.get(self._key)
-        return decode(raw) if raw else self.defaults
-
-    @store_call
-    async def put(self, throttle: Throttle) -> None:
-        await self.redis.set(self._key, msgspec.json.encode(throttle))

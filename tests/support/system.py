@@ -16,8 +16,8 @@ from redis.asyncio import Redis
 from bench.coresim.app import build_app as build_core_app
 from bench.coresim.model import CoreSettings
 from bench.private_rabbit import free_port
-from frontdoor.app import BROKER
 from frontdoor.app import build_app as build_frontdoor
+from frontdoor.app_keys import BROKER
 from queue_config.kinds import KINDS
 from queue_config.messages import decode, decode_bundle, is_bundle
 from queue_config.names import Names

@@ -8,9 +8,18 @@ outage to answer 503 for. redis-py's default pool raises; its BlockingConnection
 
 from __future__ import annotations
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from queue_config.errors import StoreUnavailable
 from queue_config.settings import Settings
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def connect(settings: Settings) -> Redis:
@@ -23,3 +32,15 @@ def connect(settings: Settings) -> Redis:
         health_check_interval=15,
     )
     return Redis.from_pool(pool)  # the client owns the pool and closes it with itself
+
+
+def store_call(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"redis unavailable: {exc}") from exc
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper

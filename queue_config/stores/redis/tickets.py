@@ -3,49 +3,29 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from queue_config.errors import StoreUnavailable
 from queue_config.kinds import Status
 from queue_config.names import Names
 from queue_config.settings import Settings
-from queue_config.stores import ticket_scripts as lua
-from queue_config.stores.script_batcher import ScriptBatcher, call_script
-
-# What the store takes and gives lives in ticket_records; these names stay importable from here.
-from queue_config.stores.ticket_records import (
+from queue_config.stores.redis import lua
+from queue_config.stores.redis.client import store_call
+from queue_config.stores.redis.script_batcher import ScriptBatcher, call_script
+from queue_config.stores.tickets import (
+    RATE_BUCKET_SECONDS,
     Attempt,
     Commit,
     NewTicket,
     Reservation,
     TicketRecord,
     as_text,
-    reservation,
 )
 
-__all__ = [
-    "Attempt",
-    "Commit",
-    "NewTicket",
-    "Reservation",
-    "TicketRecord",
-    "TicketStore",
-    "as_text",
-    "reservation",
-    "store_call",
-]
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-RATE_BUCKET_SECONDS = 5
 # Tickets per call of a batch script: long enough to amortise the call, short enough (a few ms of Redis
 # time) not to hold up the single submissions behind it.
 SCRIPT_BATCH = 500
@@ -53,23 +33,17 @@ SCRIPT_BATCH = 500
 LATENESS_TTL_SECONDS = 120
 
 
-def store_call(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await fn(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailable(f"redis unavailable: {exc}") from exc
-
-    wrapper.__name__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
+def reservation(reply: list[Any]) -> tuple[Reservation, str, int | None]:
+    """The outcome of a RESERVE call: what happened, the ticket ID, and its place in line if it has one."""
+    seq = int(reply[2]) if len(reply) > 2 else None
+    return Reservation(as_text(reply[0])), as_text(reply[1]), seq
 
 
 def _optional(value: float | None) -> str | float:
     return "" if value is None else round(value, 3)
 
 
-class TicketStore:
+class RedisTicketStore:
     def __init__(
         self,
         redis: Redis,
@@ -88,22 +62,22 @@ class TicketStore:
         self._idem_ttl = idempotency_ttl
         self._pending_ttl = pending_ttl
         self._clock = clock
-        self._reserve = redis.register_script(lua.RESERVE)
-        self._reserve_many = redis.register_script(lua.RESERVE_MANY)
-        self._commit = redis.register_script(lua.COMMIT)
-        self._commit_many = redis.register_script(lua.COMMIT_MANY)
-        self._discard = redis.register_script(lua.DISCARD)
-        self._begin = redis.register_script(lua.BEGIN_ATTEMPT)
-        self._retrying = redis.register_script(lua.RETRYING)
-        self._sweep = redis.register_script(lua.SWEEP_RETRIES)
-        self._finish = redis.register_script(lua.FINISH)
-        self._release = redis.register_script(lua.RELEASE)
-        self._replay = redis.register_script(lua.REPLAY)
+        self._reserve = redis.register_script(lua.source("ticket_reserve"))
+        self._reserve_many = redis.register_script(lua.source("ticket_reserve_many"))
+        self._commit = redis.register_script(lua.source("ticket_commit"))
+        self._commit_many = redis.register_script(lua.source("ticket_commit_many"))
+        self._discard = redis.register_script(lua.source("ticket_discard"))
+        self._begin = redis.register_script(lua.source("ticket_begin_attempt"))
+        self._retrying = redis.register_script(lua.source("ticket_retrying"))
+        self._sweep = redis.register_script(lua.source("ticket_sweep_retries"))
+        self._finish = redis.register_script(lua.source("ticket_finish"))
+        self._release = redis.register_script(lua.source("ticket_release"))
+        self._replay = redis.register_script(lua.source("ticket_replay"))
 
     @classmethod
     def from_settings(
         cls, redis: Redis, settings: Settings, batcher: ScriptBatcher | None = None
-    ) -> TicketStore:
+    ) -> RedisTicketStore:
         return cls(
             redis,
             Names(settings.namespace),
@@ -278,6 +252,40 @@ class TicketStore:
     async def get(self, ticket_id: str) -> TicketRecord | None:
         raw = await self.redis.hgetall(self.names.ticket(ticket_id))
         return TicketRecord.from_hash(ticket_id, raw) if raw else None
+
+    @store_call
+    async def statuses(self, ticket_ids: Sequence[str]) -> list[Status | None]:
+        """Each ticket's stored status (``accepting`` included), None for one without a record."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for ticket_id in ticket_ids:
+                pipe.hget(self.names.ticket(ticket_id), "status")
+            raw = await pipe.execute()
+        return [Status(as_text(s)) if s is not None else None for s in raw]
+
+    @store_call
+    async def dead_letters(self, kind: str, limit: int) -> tuple[int, list[tuple[str, float]]]:
+        """How many tickets of ``kind`` failed, and the newest ``limit`` of them with when they failed."""
+        key = self.names.dead_letters(kind)
+        total = await self.redis.zcard(key)
+        rows: list[tuple[bytes, float]] = await self.redis.zrevrange(  # type: ignore[assignment]
+            key, 0, limit - 1, withscores=True
+        )
+        return int(total), [(as_text(member), float(score)) for member, score in rows]
+
+    @store_call
+    async def failed_at(self, kind: str, ticket_id: str) -> float | None:
+        score = await self.redis.zscore(self.names.dead_letters(kind), ticket_id)
+        return None if score is None else float(score)
+
+    @store_call
+    async def finishes(self, kind: str, buckets: Sequence[int]) -> tuple[int, int]:
+        """Tickets of ``kind`` finished in all, and in the given ``RATE_BUCKET_SECONDS`` buckets."""
+        n = self.names
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(n.finished_count(kind))
+            pipe.mget([n.finished_bucket(kind, b) for b in buckets])
+            total, counts = await pipe.execute()
+        return int(total or 0), sum(int(c) for c in counts if c)
 
     # --- workers --------------------------------------------------------------------------------
     @store_call

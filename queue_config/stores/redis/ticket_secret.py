@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -10,7 +12,7 @@ from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, w
 
 from queue_config.names import Names
 from queue_config.settings import Settings
-from queue_config.ticket_ids import TicketIds, load_secret
+from queue_config.ticket_ids import TicketIds
 
 log = structlog.get_logger("startup")
 
@@ -26,3 +28,16 @@ async def ticket_ids(redis: Redis, settings: Settings) -> TicketIds:
         with attempt:
             secret = await load_secret(redis, Names(settings.namespace), settings.ticket_secret)
     return TicketIds(secret)
+
+
+async def load_secret(redis: Redis, names: Names, configured: str | None) -> bytes:
+    """The configured secret, or the one kept in Redis (created by whichever process starts first)."""
+    if configured:
+        return configured.encode()
+    candidate = secrets.token_hex(32)
+    await redis.set(names.ticket_secret, candidate, nx=True)
+    stored = await redis.get(names.ticket_secret)
+    if stored is None:  # deleted between the two calls: use ours and store it
+        await redis.set(names.ticket_secret, candidate)
+        return candidate.encode()
+    return stored if isinstance(stored, bytes) else str(stored).encode()

@@ -1,0 +1,41 @@
+-- KEYS: ticket, idempotency key or "", dedupe key, enqueued counter
+-- ARGV: ticket_id, ticket_prefix, body_digest, now, pending_ttl, idem_ttl, dedupe_ttl, kind, citizen,
+--       batch_id or "", "1" when the ticket is scheduled for a later window (it takes its place in line,
+--       its sequence number, only when it is released)
+local function reserve(K, A)
+  local prefix = A[2]
+  local function open_ticket(tid)
+    local st = redis.call('HGET', prefix .. tid, 'status')
+    return st, st and st ~= 'done' and st ~= 'failed'
+  end
+  if K[2] ~= '' then
+    local stored = redis.call('GET', K[2])
+    if stored then
+      local sep = string.find(stored, '|', 1, true)
+      local tid, digest = string.sub(stored, 1, sep - 1), string.sub(stored, sep + 1)
+      if digest ~= A[3] then return {'conflict', tid} end
+      if redis.call('EXISTS', prefix .. tid) == 1 then return {'existing', tid} end
+    end
+  end
+  local prior = redis.call('GET', K[3])
+  if prior then
+    local st, open = open_ticket(prior)
+    if open then
+      if K[2] ~= '' then redis.call('SET', K[2], prior .. '|' .. A[3], 'EX', A[6]) end
+      return {'duplicate', prior}
+    end
+  end
+  redis.call('HSET', K[1], 'status', 'accepting', 'kind', A[8], 'citizen', A[9],
+    'attempts', 0, 'created_at', A[4], 'updated_at', A[4])
+  local seq = false
+  if A[11] ~= '1' then
+    seq = redis.call('INCR', K[4])
+    redis.call('HSET', K[1], 'seq', seq)
+  end
+  if A[10] ~= '' then redis.call('HSET', K[1], 'batch', A[10]) end
+  redis.call('EXPIRE', K[1], A[5])
+  redis.call('SET', K[3], A[1], 'EX', A[7])
+  if K[2] ~= '' then redis.call('SET', K[2], A[1] .. '|' .. A[3], 'EX', A[6]) end
+  if seq then return {'created', A[1], seq} end
+  return {'created', A[1]}
+end

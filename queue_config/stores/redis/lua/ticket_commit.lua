@@ -1,0 +1,3 @@
+--#include lateness
+--#include commit
+return commit(KEYS, ARGV)

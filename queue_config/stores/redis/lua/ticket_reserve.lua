@@ -1,0 +1,2 @@
+--#include reserve
+return reserve(KEYS, ARGV)

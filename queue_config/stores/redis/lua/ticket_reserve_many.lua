@@ -1,0 +1,19 @@
+-- KEYS: enqueued counter of the kind
+-- ARGV: ticket_prefix, idempotency key prefix of the scope, dedupe key prefix of the scope, now,
+--       pending_ttl, idem_ttl, dedupe_ttl, kind, batch_id or "", then one argument per ticket:
+--       "ticket_id<TAB>body_digest<TAB>idempotency digest or ''<TAB>citizen<TAB>'1' when scheduled or ''"
+-- Returns three values per ticket: outcome, ticket ID, sequence number or 0.
+--#include split
+--#include reserve
+local out = {}
+for i = 10, #ARGV do
+  local f = split(ARGV[i])
+  local idem = ''
+  if f[3] ~= '' then idem = ARGV[2] .. f[3] end
+  local r = reserve({ARGV[1] .. f[1], idem, ARGV[3] .. f[2], KEYS[1]},
+    {f[1], ARGV[1], f[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], f[4], ARGV[9], f[5]})
+  out[#out + 1] = r[1]
+  out[#out + 1] = r[2]
+  out[#out + 1] = r[3] or 0
+end
+return out

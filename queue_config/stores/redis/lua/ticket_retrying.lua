@@ -1,0 +1,13 @@
+-- KEYS: ticket, events channel, retry index of its kind
+-- ARGV: ticket_id, now, error json, when the message is due back at a worker (unix seconds), the message
+-- Counts the core's transient answer and keeps a copy of the message until it is back: a message that
+-- crosses from a delay queue back to its work queue is dead-lettered at most once by RabbitMQ and is lost
+-- if the broker stops during that hop, which left tickets ``retrying`` for ever.
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st or st == 'done' or st == 'failed' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'retrying', 'updated_at', ARGV[2], 'error', ARGV[3], 'parcel', ARGV[5])
+redis.call('HDEL', KEYS[1], 'swept')
+redis.call('HINCRBY', KEYS[1], 'failures', 1)
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('PUBLISH', KEYS[2], ARGV[1])
+return 1
