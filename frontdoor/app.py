@@ -103,7 +103,7 @@ async def build_app(settings: Settings) -> web.Application:
     if settings.operator_token:
         app[OPERATOR_TOKEN] = settings.operator_token
 
-    setup_routes(app)
+    setup_routes(app, settings.frontdoor_url)
     add_metrics_route(app)
 
     async def broker_ready() -> bool:

@@ -15,7 +15,7 @@ from queue_config.ticket_ids import ID_LENGTH
 from queue_config.web.openapi import openapi_route
 
 
-def setup_routes(app: web.Application) -> None:
+def setup_routes(app: web.Application, public_url: str) -> None:
     app.add_routes(
         [
             web.post("/v1/submissions", post_submission),
@@ -32,6 +32,6 @@ def setup_routes(app: web.Application) -> None:
             # Only what can be a ticket ID: otherwise ``/replay`` matched here too, and its 405 allowed GET.
             web.get(f"/v1/admin/dead-letters/{{ticket_id:[A-Za-z2-7]{{{ID_LENGTH}}}}}", get_dead_letter),
             web.get("/dashboard", dashboard),
-            web.get("/openapi.json", openapi_route("front")),
+            web.get("/openapi.json", openapi_route("front", public_url)),
         ]
     )

@@ -27,6 +27,8 @@ class Settings:
     core_port: int = 8090
     core_url: str = "http://127.0.0.1:8090"
     public_status_url: str = "http://127.0.0.1:8081"
+    # Where clients reach the front doors (the OpenAPI document names it); by default this host and port.
+    public_frontdoor_url: str | None = None
     ticket_secret: str | None = None
     operator_token: str | None = None
     # Prefix of every queue, exchange and Redis key: lets several deployments (or test runs) share
@@ -52,7 +54,7 @@ class Settings:
     redis_timeout_seconds: float = 2.0
     # Connections per process; requests beyond it wait (up to the Redis timeout) for a free one.
     redis_max_connections: int = 128
-    worker_concurrency: Mapping[str, int] = field(default_factory=lambda: {kind.value: 32 for kind in KINDS})
+    worker_concurrency: Mapping[str, int] = field(default_factory=lambda: {kind: 32 for kind in KINDS})
     core_timeout_seconds: float = 35.0
     shutdown_grace_seconds: float = 20.0
     # Per-client limits (SPEC): requests a minute per resident ID and per client IP; 0 disables one.
@@ -92,6 +94,10 @@ class Settings:
     # for a machine with more cores than one event loop can use.
     reuse_port: bool = False
 
+    @property
+    def frontdoor_url(self) -> str:
+        return self.public_frontdoor_url or f"http://{self.host}:{self.frontdoor_port}"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -106,9 +112,9 @@ class Settings:
         concurrency = dict(values.get("worker_concurrency") or cls().worker_concurrency)
         default = env.get("WORKER_CONCURRENCY")
         for kind in KINDS:
-            raw = env.get(f"WORKER_CONCURRENCY_{kind.value.upper()}") or default
+            raw = env.get(f"WORKER_CONCURRENCY_{kind.upper()}") or default
             if raw is not None:
-                concurrency[kind.value] = raw
+                concurrency[kind] = raw
         values["worker_concurrency"] = concurrency
         return cls.from_mapping(values)
 

@@ -36,7 +36,7 @@ async def build_app(settings: Settings) -> web.Application:
             web.get("/t/{ticket_id}", citizen_page),
             web.get("/v1/stats/eta", get_eta_accuracy),
             web.get("/v1/batches/{batch_id}", get_batch),
-            web.get("/openapi.json", openapi_route("status")),
+            web.get("/openapi.json", openapi_route("status", settings.public_status_url)),
         ]
     )
     add_metrics_route(app)

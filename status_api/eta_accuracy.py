@@ -14,9 +14,9 @@ async def get_eta_accuracy(request: web.Request) -> web.Response:
     kinds = {}
     all_hits = all_misses = 0
     for kind in KINDS:
-        hits, misses = await store.eta_outcomes(kind.value)
+        hits, misses = await store.eta_outcomes(kind)
         all_hits, all_misses = all_hits + hits, all_misses + misses
-        kinds[kind.value] = _rate(hits, misses)
+        kinds[kind] = _rate(hits, misses)
     return json_response({"target": 0.9, "kinds": kinds, "all": _rate(all_hits, all_misses)})
 
 

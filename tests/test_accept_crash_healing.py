@@ -36,7 +36,7 @@ async def test_a_retry_republishes_a_reservation_whose_front_door_died(system: S
     outcome, ticket_id, _ = await stale_store.reserve(
         NewTicket(
             ids.mint(),
-            sub.kind.value,
+            sub.kind,
             ids.scope("citizen:" + sub.citizen_id),
             sub.digest,
             hashlib.sha256(key.encode()).hexdigest(),

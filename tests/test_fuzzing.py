@@ -8,12 +8,22 @@ import pytest
 from openapi_spec_validator import validate
 
 from bench.fuzz import fuzz
+from queue_config.settings import Settings
 from queue_config.web.openapi import document
 
 
 @pytest.mark.parametrize("server", ["front", "status"])
 def test_each_openapi_document_is_valid(server: str) -> None:
     validate(document(server))  # type: ignore[arg-type]
+
+
+def test_the_documents_name_the_servers_the_configuration_names() -> None:
+    settings = Settings.from_env(
+        {"PUBLIC_FRONTDOOR_URL": "https://portal.example/api", "PUBLIC_STATUS_URL": "https://status.example"}
+    )
+    assert document("front", settings.frontdoor_url)["servers"][0]["url"] == "https://portal.example/api"
+    assert document("status", settings.public_status_url)["servers"][0]["url"] == "https://status.example"
+    assert Settings.from_env({"FRONTDOOR_PORT": "9000"}).frontdoor_url == "http://127.0.0.1:9000"
 
 
 @pytest.mark.timeout(900)

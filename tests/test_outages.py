@@ -84,7 +84,7 @@ async def test_no_202_while_rabbitmq_is_down_and_recovery_on_its_own(
         assert len(await system.queued_ticket_ids(system.names.queue("payment"))) == 6
 
         # And workers started now finish every one of them exactly once
-        system.pool = WorkerPool(system.settings, [k.value for k in KINDS])
+        system.pool = WorkerPool(system.settings, list(KINDS))
         await system.pool.start()
         ids = [doc["ticket_id"] for _, doc, _ in before]
         statuses = await _drain_via_store(system, ids)

@@ -60,7 +60,7 @@ async def small_core(
         max_wait_seconds=4.0,
         control_interval_seconds=0.5,
         assumed_drain_per_second=20.0,
-        worker_concurrency={k.value: 16 for k in KINDS},
+        worker_concurrency={k: 16 for k in KINDS},
     )
     system = await start_system(settings, http, redis, core=CoreSettings(slots=2, service_ms=50))
     yield system

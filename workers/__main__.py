@@ -20,9 +20,9 @@ log = structlog.get_logger("workers")
 
 def parse_kinds(raw: str) -> list[str]:
     kinds = [k.strip() for k in raw.split(",") if k.strip()]
-    unknown = set(kinds) - {k.value for k in KINDS}
+    unknown = set(kinds) - set(KINDS)
     if unknown or not kinds:
-        raise argparse.ArgumentTypeError(f"kinds must be among {', '.join(k.value for k in KINDS)}")
+        raise argparse.ArgumentTypeError(f"kinds must be among {', '.join(KINDS)}")
     return kinds
 
 
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument(
         "--kinds",
         type=parse_kinds,
-        default=[k.value for k in KINDS],
+        default=list(KINDS),
         help="comma-separated kinds to serve (default: all)",
     )
     args = parser.parse_args()

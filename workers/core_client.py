@@ -62,9 +62,23 @@ class HttpCoreClient:
         if status >= 500 or status == 429:
             raise TransientCoreError(f"core_{status}", message or "core system unavailable")
         if status >= 400:
-            raise PermanentCoreError(f"core_{status}", message or "core system rejected the request")
+            raise PermanentCoreError(_refusal(doc, status), message or "core system rejected the request")
         result = doc.get("result") if isinstance(doc, dict) else None
         return result if isinstance(result, dict) else {}
 
     async def close(self) -> None:
         await self._session.close()
+
+
+# What a core system says when it names no particular reason: the ticket's error is then ``core_<status>``.
+_UNSPECIFIC = frozenset({"", "rejected", "bad_request", "not_found", "unavailable"})
+
+
+def _refusal(doc: object, status: int) -> str:
+    """The code of a permanent refusal: the core's own reason (``duplicate_invoice``) when it gives one."""
+    code = doc.get("error") if isinstance(doc, dict) else None
+    return (
+        code
+        if isinstance(code, str) and code not in _UNSPECIFIC and code.isidentifier()
+        else f"core_{status}"
+    )

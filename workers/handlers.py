@@ -1,4 +1,5 @@
-"""One handler per business kind: turns a ticket into the core system's request.
+"""The worker's handler of each business kind (``queue_config.kinds``): a ticket becomes its kind's
+core-system operation.
 
 A handler is ``async (ticket, core) -> result``; the ticket ID is always the idempotency key, so a
 redelivered ticket can never apply its effect twice in the core system.
@@ -9,31 +10,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from queue_config.kinds import Kind
+from queue_config.kinds import REGISTRY, KindSpec
 from queue_config.messages import TicketMessage
 from workers.core_client import CoreSystem
 
 Handler = Callable[[TicketMessage, CoreSystem], Awaitable[dict[str, Any]]]
 
 
-async def handle_pension(ticket: TicketMessage, core: CoreSystem) -> dict[str, Any]:
-    return await core.execute("pension", ticket.ticket_id, _request(ticket))
+def handler_for(spec: KindSpec[Any]) -> Handler:
+    async def handle(ticket: TicketMessage, core: CoreSystem) -> dict[str, Any]:
+        request = {"citizen_id": ticket.citizen_id, "payload": ticket.payload, "reference": ticket.ticket_id}
+        return await core.execute(spec.core_operation, ticket.ticket_id, request)
+
+    return handle
 
 
-async def handle_transfer(ticket: TicketMessage, core: CoreSystem) -> dict[str, Any]:
-    return await core.execute("transfer", ticket.ticket_id, _request(ticket))
-
-
-async def handle_payment(ticket: TicketMessage, core: CoreSystem) -> dict[str, Any]:
-    return await core.execute("payment", ticket.ticket_id, _request(ticket))
-
-
-def _request(ticket: TicketMessage) -> dict[str, Any]:
-    return {"citizen_id": ticket.citizen_id, "payload": ticket.payload, "reference": ticket.ticket_id}
-
-
-HANDLERS: dict[str, Handler] = {
-    Kind.PENSION.value: handle_pension,
-    Kind.TRANSFER.value: handle_transfer,
-    Kind.PAYMENT.value: handle_payment,
-}
+HANDLERS: dict[str, Handler] = {name: handler_for(spec) for name, spec in REGISTRY.items()}

@@ -34,9 +34,9 @@ async def submit(request: web.Request) -> web.Response:
     now = time.time()
     await request.app[REDIS].hset(
         f"{QUEUE}:ticket:{ticket_id}",
-        mapping={"status": "queued", "kind": sub.kind.value, "created_at": now},
+        mapping={"status": "queued", "kind": sub.kind, "created_at": now},
     )
-    body = orjson.dumps({"ticket_id": ticket_id, "kind": sub.kind.value, "payload": sub.payload})
+    body = orjson.dumps({"ticket_id": ticket_id, "kind": sub.kind, "payload": sub.payload})
     await request.app[EXCHANGE].publish(
         aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=ticket_id),
         routing_key=QUEUE,

@@ -28,7 +28,7 @@ async def submit(request: web.Request) -> web.Response:
     key = uuid.uuid4().hex
     try:
         async with request.app[CORE].post(
-            f"/v1/{sub.kind.value}",
+            f"/v1/{sub.kind}",
             json={"citizen_id": sub.citizen_id, "payload": sub.payload},
             headers={"Idempotency-Key": key},
         ) as core:

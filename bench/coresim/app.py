@@ -8,9 +8,11 @@ import orjson
 from aiohttp import web
 
 from bench.coresim.model import CoreModel, CoreSettings, FaultRule, PermanentFailure, TransientFailure
+from queue_config.kinds import REGISTRY
 
 MODEL = web.AppKey("model", CoreModel)
-KINDS = frozenset({"pension", "transfer", "payment"})
+# The operations of every kind the registry declares (``queue_config.kinds``).
+KINDS = frozenset(spec.core_operation for spec in REGISTRY.values())
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -36,7 +38,7 @@ async def execute(request: web.Request) -> web.Response:
     except TransientFailure as exc:
         return _json({"error": "unavailable", "message": str(exc)}, 503)
     except PermanentFailure as exc:
-        return _json({"error": "rejected", "message": str(exc)}, 422)
+        return _json({"error": exc.code, "message": str(exc)}, 422)
     return _json({"status": "ok", "result": result})
 
 

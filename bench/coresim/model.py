@@ -20,6 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from queue_config.kinds import REGISTRY
+
+_BY_OPERATION = {spec.core_operation: spec for spec in REGISTRY.values()}
+
 
 @dataclass(frozen=True, slots=True)
 class CoreSettings:
@@ -51,7 +55,11 @@ class TransientFailure(Exception):
 
 
 class PermanentFailure(Exception):
-    """Answered 422: no retry can fix it."""
+    """Answered 422: no retry can fix it. ``code`` says why (``rejected`` when nothing more is known)."""
+
+    def __init__(self, message: str, code: str = "rejected") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -111,6 +119,8 @@ class CoreModel:
     def __post_init__(self) -> None:
         self._slots = _Slots(self.settings.slots)
         self._key_locks: dict[str, asyncio.Lock] = {}
+        # (operation, values of its unique fields) -> the idempotency key that claimed them
+        self._claims: dict[tuple[Any, ...], str] = {}
         self._rng = random.Random()
 
     async def reconfigure(self, *, slots: int | None = None, service_ms: float | None = None) -> None:
@@ -131,7 +141,13 @@ class CoreModel:
             async with lock:
                 if entry.result is not None:
                     return entry.result
-                await self._occupy_slot(payload, entry)
+                claim = self._claim(kind, key, payload)
+                try:
+                    await self._occupy_slot(payload, entry)
+                except PermanentFailure:
+                    if claim is not None:
+                        self._claims.pop(claim, None)
+                    raise
                 entry.effects += 1
                 entry.result = _result(kind, key, payload)
                 return entry.result
@@ -140,6 +156,18 @@ class CoreModel:
             self.latencies.append((now, now - started))
             if not lock.locked() and not getattr(lock, "_waiters", None):
                 self._key_locks.pop(key, None)
+
+    def _claim(self, kind: str, key: str, payload: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """Claim the values the kind accepts once (``KindSpec.unique``) for ``key``; a claim another
+        key holds is a permanent refusal, as a core system refuses a second claim for one invoice."""
+        spec = _BY_OPERATION.get(kind)
+        if spec is None or not spec.unique:
+            return None
+        claim = (kind, *(payload.get(f) for f in spec.unique))
+        owner = self._claims.setdefault(claim, key)
+        if owner != key:
+            raise PermanentFailure(f"already claimed: {', '.join(spec.unique)}", spec.duplicate_error)
+        return claim
 
     async def _occupy_slot(self, payload: Mapping[str, Any], entry: LedgerEntry) -> None:
         self.waiting += 1
@@ -203,6 +231,10 @@ def _result(kind: str, key: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         return {"receipt_id": f"PAY-{ref}", "amount_cents": payload.get("amount_cents")}
     if kind == "transfer":
         return {"transfer_id": f"TRF-{ref}", "to_region": payload.get("to_region")}
+    if kind != "pension":
+        spec = _BY_OPERATION.get(kind)
+        prefix = spec.receipt if spec is not None else kind[:3].upper()
+        return {"receipt_id": f"{prefix}-{ref}", "amount_cents": payload.get("amount_cents")}
     if payload.get("action") == "claim":
         return {"claim_id": f"PEN-{ref}"}
     monthly = 150_000 + int(ref[:6], 16) % 350_000

@@ -132,7 +132,7 @@ async def start(name: str, layout: Layout, http: aiohttp.ClientSession) -> Runni
         procs["status API"] = [_spawn(_module("status_api"), env)]
         procs["workers"] = [_spawn(_module("workers"), env) for _ in workers]
         names = Names(layout.namespace)
-        queues = [names.queue(k.value) for k in KINDS]
+        queues = [names.queue(k) for k in KINDS]
         ready += [layout.front_url + "/readyz", layout.status_url + "/readyz"]
     elif name == NAIVE:
         procs["portal"] = [_spawn(_module("bench.baselines.naive_portal"), env) for _ in fronts]

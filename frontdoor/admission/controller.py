@@ -126,10 +126,7 @@ class AdmissionController:
             self._kinds = await self._load()
         now = self._clock()
         throttle = await self._throttle.get()
-        plans = {
-            kind.value: await self._plan_kind(kind.value, self._kinds[kind.value], throttle, now)
-            for kind in KINDS
-        }
+        plans = {kind: await self._plan_kind(kind, self._kinds[kind], throttle, now) for kind in KINDS}
         plan = AdmissionPlan(at=now, leader=self.identity, kinds=plans)
         encoded = encode(plan)
         await self._control.write_plan(encoded, ttl_ms=PLAN_TTL_MS, kept_seconds=KEPT_PLAN_SECONDS)
@@ -280,16 +277,16 @@ class AdmissionController:
         raw_plan = await self._control.last_plan()
         previous = decode_plan(raw_plan).kinds if raw_plan else {}
         for kind in KINDS:
-            saved = await self._control.forecast_state(kind.value)
+            saved = await self._control.forecast_state(kind)
             forecaster = Forecaster.from_state(saved, tz) if saved else Forecaster(tz)
             state = _KindState(forecaster)
-            if kind.value in previous:
-                state.capacity = previous[kind.value].capacity
-                state.eta_scale = previous[kind.value].eta_scale
-                state.calibrated = previous[kind.value].eta_calibrated
-                if previous[kind.value].capacity_measured:
+            if kind in previous:
+                state.capacity = previous[kind].capacity
+                state.eta_scale = previous[kind].eta_scale
+                state.calibrated = previous[kind].eta_calibrated
+                if previous[kind].capacity_measured:
                     state.measured_since = -float("inf")
-            states[kind.value] = state
+            states[kind] = state
         return states
 
     async def _save_forecasts(self, force: bool = False) -> None:

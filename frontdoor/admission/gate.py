@@ -109,7 +109,7 @@ class AdmissionGate:
                 del self._refused_until[limit.key]
 
         priority = priority_of(sub, dt.datetime.now(self._tz).date())
-        kind = sub.kind.value
+        kind = sub.kind
         plan = self._plan.kind(kind)
         admission_key = self._names.admission_limit(kind)
         rate = plan.rate if plan is not None else None

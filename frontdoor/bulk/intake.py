@@ -136,7 +136,7 @@ class BulkIntake:
             self._counter.count(kind, traffic.ENTERPRISE_ARRIVALS, len(group))
         runs: dict[tuple[str, str], int] = defaultdict(int)
         for item in items:
-            runs[(item.sub.kind.value, "now" if item.window is None else "later")] += 1
+            runs[(item.sub.kind, "now" if item.window is None else "later")] += 1
         for (kind, when), n in runs.items():
             metrics.BULK_ITEMS.labels(kind, when).inc(n)
         tickets: list[str | None] = [None] * total
@@ -247,7 +247,7 @@ class BulkIntake:
         confirmed, and discard the rest. Returns how many tickets this batch created."""
         to_publish = [i for i in items if i.outcome is Reservation.CREATED]
         to_publish += await self._left_unpublished([i for i in items if i.outcome is not Reservation.CREATED])
-        windows = {(i.sub.kind.value, i.window) for i in to_publish if i.window is not None}
+        windows = {(i.sub.kind, i.window) for i in to_publish if i.window is not None}
         for kind, start in sorted(windows, key=lambda w: (w[0], w[1] or 0)):
             assert start is not None
             await self._broker.declare_queue(
@@ -263,7 +263,7 @@ class BulkIntake:
                 with contextlib.suppress(StoreUnavailable):
                     await self._store.discard(
                         item.ticket_id,
-                        item.sub.kind.value,
+                        item.sub.kind,
                         scope=scope,
                         body_digest=item.sub.digest,
                         idempotency_digest=item.idem,
@@ -301,7 +301,7 @@ class BulkIntake:
         windows: dict[tuple[str, int], int] = defaultdict(int)
         for item in items:
             if item.window is not None:
-                windows[(item.sub.kind.value, item.window)] += 1
+                windows[(item.sub.kind, item.window)] += 1
         return {
             "batch_id": batch_id,
             "accepted": len(items),

@@ -34,7 +34,7 @@ class BatchItem:
 def by_kind(items: list[BatchItem]) -> dict[str, list[BatchItem]]:
     groups: dict[str, list[BatchItem]] = defaultdict(list)
     for item in items:
-        groups[item.sub.kind.value].append(item)
+        groups[item.sub.kind].append(item)
     return groups
 
 
@@ -58,7 +58,7 @@ async def publish_bundles(
 def _bundles(items: list[BatchItem]) -> list[list[BatchItem]]:
     by_queue: dict[tuple[str, int | None], list[BatchItem]] = defaultdict(list)
     for item in items:
-        by_queue[(item.sub.kind.value, item.window)].append(item)
+        by_queue[(item.sub.kind, item.window)].append(item)
     return [
         group[start : start + BUNDLE_ITEMS]
         for group in by_queue.values()
@@ -70,7 +70,7 @@ async def _publish(
     broker: BrokerLink, names: Names, bundle: list[BatchItem], batch_id: str, now: float
 ) -> None:
     first = bundle[0]
-    kind = first.sub.kind.value
+    kind = first.sub.kind
     body = encode_bundle(
         [
             TicketMessage(

@@ -77,7 +77,7 @@ class Intake:
         idem = hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key else None
         masked = resident_id.mask(sub.citizen_id)
         outcome, ticket_id, seq = await self._store.reserve(
-            NewTicket(self._ids.mint(), sub.kind.value, scope, digest, idem, masked)
+            NewTicket(self._ids.mint(), sub.kind, scope, digest, idem, masked)
         )
         if outcome is Reservation.CONFLICT:
             raise IdempotencyConflict(ticket_id)
@@ -90,21 +90,21 @@ class Intake:
                 # If Redis is gone too, the reservation expires after PENDING_TTL_SECONDS on its own.
                 with contextlib.suppress(StoreUnavailable):
                     await self._store.discard(
-                        ticket_id, sub.kind.value, scope=scope, body_digest=digest, idempotency_digest=idem
+                        ticket_id, sub.kind, scope=scope, body_digest=digest, idempotency_digest=idem
                     )
                 raise
             # From here on the message is durable in RabbitMQ and a worker will carry the ticket out,
             # so the client must get its ticket ID whatever Redis does now: a 500 or a 503 would make it
             # retry, and without an Idempotency-Key a retry after the ticket is done is a second effect.
-            eta = await self._eta.estimate(sub.kind.value, seq)  # never raises: falls back (see eta.py)
+            eta = await self._eta.estimate(sub.kind, seq)  # never raises: falls back (see eta.py)
             body = self._body(ticket_id, sub.kind, Status.QUEUED.shown(self._eta.maintenance), eta)
             await self._commit_after_publish(
                 ticket_id,
-                sub.kind.value,
+                sub.kind,
                 promised_by=time.time() + eta.eta_p90_seconds,
                 promise_model=eta.model_p90_seconds,
             )
-            log.info("ticket_accepted", kind=sub.kind.value, citizen=masked)
+            log.info("ticket_accepted", kind=sub.kind, citizen=masked)
             return Accepted(True, body)
 
         record = await self._settled(ticket_id)
@@ -112,10 +112,10 @@ class Intake:
             # Its front door died between reserve and commit: finish its work. A second copy of the
             # message, if the first did reach the broker, is harmless (workers are idempotent).
             await self._publish(sub, ticket_id, record.created_at)
-            await self._commit_after_publish(ticket_id, sub.kind.value)
+            await self._commit_after_publish(ticket_id, sub.kind)
         log.info("ticket_repeated", outcome=outcome.value, status=record.status.value)
         status = record.status.shown(self._eta.maintenance)
-        current = None if status.terminal else await self._eta.estimate(sub.kind.value, record.seq)
+        current = None if status.terminal else await self._eta.estimate(sub.kind, record.seq)
         return Accepted(False, self._body(ticket_id, sub.kind, status, current))
 
     async def _commit_after_publish(
@@ -162,7 +162,7 @@ class Intake:
     async def _publish(self, sub: Submission, ticket_id: str, created_at: float) -> None:
         message = TicketMessage(
             ticket_id=ticket_id,
-            kind=sub.kind.value,
+            kind=sub.kind,
             citizen_id=sub.citizen_id,
             payload=sub.payload,
             created_at=created_at,

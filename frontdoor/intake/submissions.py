@@ -34,7 +34,7 @@ async def post_submission(request: web.Request) -> web.Response:
         return error_response(422, "validation_failed", "Some fields are invalid", fields=exc.fields)
 
     counter = request.app[TRAFFIC]
-    kind = submission.kind.value
+    kind = submission.kind
     counter.count(kind, traffic.ARRIVALS)
     decision = await request.app[GATE].check(request, submission)
     if not decision.admitted:

@@ -34,7 +34,6 @@ svg{width:100%;height:150px;background:#fafbfc;border:1px solid #e3e7ec}
 <main id="kinds"></main>
 <script>
 "use strict";
-const KINDS = ["pension", "transfer", "payment"];
 function token() {
   const m = location.hash.match(/token=([^&]+)/);
   if (m) { sessionStorage.setItem("tg-token", decodeURIComponent(m[1])); history.replaceState(null, "", location.pathname); }
@@ -75,7 +74,8 @@ function card(name, k) {
     ["ETA hit rate", k.eta_hit_rate === null ? "–" : fmt(k.eta_hit_rate * 100, 1) + " %"],
     ["Worker processes", fmt(k.worker_processes, 0) + " (recommended " + fmt(k.recommended_worker_processes, 0) + ")"],
   ];
-  return `<section id="kind-${name}"><h2>${name}</h2>${chart(k)}
+  const title = k.label ? `${k.label.en} · <span lang="zh">${k.label.zh}</span>` : name;
+  return `<section id="kind-${name}"><h2>${title}</h2>${chart(k)}
     <div class="legend"><b style="background:#2e7d32"></b>arrivals <b style="background:#1565c0"></b>forecast
     <b style="background:#90caf9"></b>90 % interval</div>
     <dl>${rows.map(r => `<dt>${r[0]}</dt><dd>${r[1]}</dd>`).join("")}</dl></section>`;
@@ -93,7 +93,8 @@ async function refresh() {
     document.getElementById("mode").textContent = doc.mode;
     document.getElementById("mode").className = doc.mode;
     document.getElementById("at").textContent = doc.at ? new Date(doc.at * 1000).toLocaleTimeString() : "";
-    document.getElementById("kinds").innerHTML = KINDS.map(n => card(n, doc.kinds[n])).join("");
+    // The kinds are the server's (``queue_config.kinds``), in its order: none is named here.
+    document.getElementById("kinds").innerHTML = Object.keys(doc.kinds).map(n => card(n, doc.kinds[n])).join("");
     document.getElementById("error").textContent = "";
     document.body.dataset.loaded = "1";
   } catch (e) { document.getElementById("error").textContent = "Cannot load: " + e.message; }

@@ -12,7 +12,7 @@ from aiohttp import web
 from frontdoor.admission.outlook import recommended_workers
 from frontdoor.app_keys import PLAN_READER, STORES
 from frontdoor.operator.auth import operator_only
-from queue_config.kinds import KINDS
+from queue_config.kinds import KINDS, REGISTRY
 from queue_config.stores import traffic
 from queue_config.web.http import json_response
 
@@ -21,17 +21,19 @@ from queue_config.web.http import json_response
 async def get_forecast(request: web.Request, _: str) -> web.Response:
     stores = request.app[STORES]
     reader = request.app[PLAN_READER]
-    outlooks = await stores.control.outlooks([k.value for k in KINDS])
+    outlooks = await stores.control.outlooks(list(KINDS))
     minute = int(time.time() // 60) - 1
     fates = (traffic.ADMITTED, traffic.SHED, traffic.LIMITED)
     kinds: dict[str, Any] = {}
     for kind, kept in zip(KINDS, outlooks, strict=True):
-        plan = reader.kind(kind.value)
+        plan = reader.kind(kind)
         outlook = kept or {}
-        hit, miss = await stores.tickets.eta_outcomes(kind.value)
+        hit, miss = await stores.tickets.eta_outcomes(kind)
         finished = hit + miss
-        last = {f: (await stores.traffic.minutes(kind.value, f, [minute]))[0] for f in fates}
-        kinds[kind.value] = {
+        last = {f: (await stores.traffic.minutes(kind, f, [minute]))[0] for f in fates}
+        labels = REGISTRY[kind].labels
+        kinds[kind] = {
+            "label": {"zh": labels.zh, "en": labels.en},
             "arrivals_per_minute": [{"at": t, "count": c} for t, c in outlook.get("arrivals", [])],
             "forecast_per_minute": [
                 {"at": t, "mean": m, "low": lo, "high": hi} for t, m, lo, hi in outlook.get("forecast", [])

@@ -40,7 +40,7 @@ def _problems(doc: dict[str, Any]) -> dict[str, str]:
         errors["rates"] = "must be an object of kind: number or null"
     else:
         for kind, rate in rates.items():
-            if kind not in {k.value for k in KINDS}:
+            if kind not in set(KINDS):
                 errors[f"rates.{kind}"] = "unknown kind"
             elif rate is not None and (
                 isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0
@@ -131,11 +131,11 @@ def _predict(request: web.Request, after: dict[str, Any]) -> dict[str, Any]:
     reader = request.app[PLAN_READER]
     out: dict[str, Any] = {}
     for kind in KINDS:
-        plan = reader.kind(kind.value)
+        plan = reader.kind(kind)
         if plan is None:
-            out[kind.value] = None
+            out[kind] = None
             continue
-        manual = after["rates"].get(kind.value) if after["mode"] == "manual" else None
+        manual = after["rates"].get(kind) if after["mode"] == "manual" else None
         rate = (
             float(manual)
             if manual is not None
@@ -143,7 +143,7 @@ def _predict(request: web.Request, after: dict[str, Any]) -> dict[str, Any]:
         )
         shed = max(0.0, 1 - rate / plan.demand) if plan.demand > 0 else 0.0
         wait = (plan.backlog + max(0.0, min(rate, plan.demand) - plan.capacity) * 60) / plan.capacity
-        out[kind.value] = {
+        out[kind] = {
             "admission_rate": round(rate, 3),
             "current_rate": plan.rate,
             "demand": plan.demand,

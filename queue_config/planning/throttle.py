@@ -23,7 +23,7 @@ Mode = Literal["auto", "manual", "maintenance"]
 class Throttle(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     mode: Mode = "auto"
     # Admissions a second per kind in manual mode; None means the controller decides.
-    rates: dict[str, float | None] = msgspec.field(default_factory=lambda: {k.value: None for k in KINDS})
+    rates: dict[str, float | None] = msgspec.field(default_factory=lambda: {k: None for k in KINDS})
     max_wait_seconds: float = 900.0
     per_client_per_minute: float = 500.0
     per_ip_per_minute: float = 6000.0

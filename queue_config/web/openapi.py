@@ -14,55 +14,10 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from queue_config.kinds import KINDS, REGISTRY
+from queue_config.planning.throttle import Throttle
+from queue_config.web import contract
 from queue_config.web.http import json_response
-
-_ERROR = {
-    "type": "object",
-    "required": ["error", "message"],
-    "properties": {
-        "error": {"type": "string"},
-        "message": {"type": "string"},
-        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-        "retry_after_seconds": {"type": "integer"},
-        "suggested_time": {"type": "string", "format": "date-time"},
-    },
-}
-_SUBMISSION = {
-    "type": "object",
-    "required": ["kind", "citizen_id", "payload"],
-    "additionalProperties": False,
-    "properties": {
-        "kind": {"enum": ["pension", "transfer", "payment"]},
-        "citizen_id": {"type": "string", "pattern": "^[0-9]{17}[0-9Xx]$"},
-        "payload": {
-            "oneOf": [
-                {"$ref": "#/components/schemas/PensionPayload"},
-                {"$ref": "#/components/schemas/TransferPayload"},
-                {"$ref": "#/components/schemas/PaymentPayload"},
-            ]
-        },
-    },
-}
-_STATUS = {"enum": ["scheduled", "queued", "processing", "retrying", "held", "done", "failed"]}
-_TICKET = {
-    "type": "object",
-    "properties": {
-        "ticket_id": {"type": "string"},
-        "kind": {"type": "string"},
-        "status": _STATUS,
-        "attempts": {"type": "integer"},
-        "eta_seconds": {"type": ["number", "null"]},
-        "eta_p90_seconds": {"type": ["number", "null"]},
-        "position": {"type": ["integer", "null"]},
-        "poll_after_seconds": {"type": "integer"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
-        "scheduled_for": {"type": "string", "format": "date-time"},
-        "held_until": {"type": ["string", "null"]},
-        "result": {},
-        "error": {},
-    },
-}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -117,7 +72,51 @@ def _completed(path: str, ops: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def document(server: Literal["front", "status"] = "front") -> dict[str, Any]:
+def schemas() -> dict[str, Any]:
+    """Every body's schema, derived from its type (``contract``, ``queue_config.kinds``,
+    ``queue_config.planning.throttle``), plus one schema per kind's submission."""
+    bodies = (
+        contract.Error,
+        contract.Accepted,
+        contract.Ticket,
+        contract.BulkRequest,
+        contract.BatchAccepted,
+        contract.BatchStatus,
+        contract.NewEnterprise,
+        contract.Replay,
+        contract.ThrottleDryRun,
+        Throttle,
+    )
+    _, components = contract.schema_of(*bodies, *(spec.payload for spec in REGISTRY.values()))
+    components["CitizenId"] = {
+        "type": "string",
+        "pattern": "^[0-9]{17}[0-9Xx]$",
+        "description": "A resident ID: its birth date and ISO 7064 MOD 11-2 check character are checked too",
+    }
+    mapping = {}
+    for spec in REGISTRY.values():
+        name = spec.payload.__name__.removesuffix("Payload") + "Submission"
+        mapping[spec.name] = f"#/components/schemas/{name}"
+        components[name] = {
+            "type": "object",
+            "required": ["kind", "citizen_id", "payload"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"const": spec.name},
+                "citizen_id": _ref("CitizenId"),
+                "payload": _ref(spec.payload.__name__),
+            },
+        }
+    components["Submission"] = {
+        "oneOf": [{"$ref": ref} for ref in mapping.values()],
+        "discriminator": {"propertyName": "kind", "mapping": mapping},
+    }
+    components["BulkRequest"]["properties"]["items"]["items"] = _ref("Submission")
+    return components
+
+
+def document(server: Literal["front", "status"] = "front", base_url: str = "/") -> dict[str, Any]:
+    """The document of one server, which ``base_url`` names (from the settings of the running one)."""
     health = {
         "/healthz": {"get": _op("The process answers", _answers(200, ok={"type": "object"}))},
         "/readyz": {"get": _op("Broker and Redis answer", _answers(200, 503, ok={"type": "object"}))},
@@ -127,7 +126,7 @@ def document(server: Literal["front", "status"] = "front") -> dict[str, Any]:
     front: dict[str, Any] = {
         "/v1/submissions": {
             "post": _op(
-                "Submit a pension, transfer or payment; answered once durable in RabbitMQ and Redis",
+                "Submit one of " + ", ".join(KINDS) + "; answered once durable in RabbitMQ and Redis",
                 _answers(200, 202, 400, 409, 413, 415, 422, 429, 503, ok=_ref("Accepted")),
                 requestBody=_json_body(_ref("Submission")),
                 parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
@@ -141,20 +140,7 @@ def document(server: Literal["front", "status"] = "front") -> dict[str, Any]:
                 requestBody={
                     "required": True,
                     "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["items"],
-                                "properties": {
-                                    "items": {
-                                        "type": "array",
-                                        "items": _ref("Submission"),
-                                        "maxItems": 10000,
-                                    },
-                                    "callback_url": {"type": "string", "format": "uri"},
-                                },
-                            }
-                        },
+                        "application/json": {"schema": _ref("BulkRequest")},
                         "application/x-ndjson": {"schema": {"type": "string"}},
                     },
                 },
@@ -168,7 +154,7 @@ def document(server: Literal["front", "status"] = "front") -> dict[str, Any]:
             "get": _op("The throttle document", _answers(200, 401, ok=_ref("Throttle")), security=_OPERATOR),
             "put": _op(
                 "Merge changes into the throttle; ?dry_run=true predicts without applying",
-                _answers(200, 401, 422, ok=_ref("Throttle")),
+                _answers(200, 401, 422, ok={"oneOf": [_ref("Throttle"), _ref("ThrottleDryRun")]}),
                 security=_OPERATOR,
                 requestBody=_json_body(_ref("Throttle")),
                 parameters=[
@@ -198,13 +184,7 @@ def document(server: Literal["front", "status"] = "front") -> dict[str, Any]:
                 "Create an enterprise; its api_key and webhook_secret are shown only in this answer",
                 _answers(201, 401, 422, ok={"type": "object"}),
                 security=_OPERATOR,
-                requestBody=_json_body(
-                    {
-                        "type": "object",
-                        "required": ["name"],
-                        "properties": {"name": {"type": "string"}, "quota_per_minute": {"type": "integer"}},
-                    }
-                ),
+                requestBody=_json_body(_ref("NewEnterprise")),
             ),
         },
         "/v1/admin/enterprises/{enterprise_id}": {
@@ -237,13 +217,7 @@ def document(server: Literal["front", "status"] = "front") -> dict[str, Any]:
                 "Queue dead letters again (some, or all of a kind)",
                 _answers(200, 401, 422, ok={"type": "object"}),
                 security=_OPERATOR,
-                requestBody=_json_body(
-                    {
-                        "type": "object",
-                        "required": ["kind"],
-                        "properties": {"kind": {"type": "string"}, "ticket_ids": {"type": "array"}},
-                    }
-                ),
+                requestBody=_json_body(_ref("Replay")),
             )
         },
         "/dashboard": {"get": _op("The operator dashboard (HTML)", {"200": {"description": "HTML"}})},
@@ -252,7 +226,7 @@ def document(server: Literal["front", "status"] = "front") -> dict[str, Any]:
         "/v1/tickets/{ticket_id}": {
             "get": _op(
                 "A ticket's status, position, ETA and result; ?wait=N (<= 30) waits for a change",
-                _answers(200, 404, 422, ok=_TICKET),
+                _answers(200, 404, 422, ok=_ref("Ticket")),
                 parameters=[{"name": "wait", "in": "query", "schema": {"type": "number", "maximum": 30}}],
             )
         },
@@ -282,83 +256,21 @@ def document(server: Literal["front", "status"] = "front") -> dict[str, Any]:
             "description": "Queue-based front for public services: the "
             + ("front door (submissions, bulk, operator API)" if server == "front" else "status API"),
         },
-        "servers": [{"url": "/", "description": title}],
+        "servers": [{"url": base_url, "description": title}],
         "paths": paths,
         "components": {
             "securitySchemes": {
                 "operator": {"type": "http", "scheme": "bearer", "description": "OPERATOR_TOKEN"},
                 "enterprise": {"type": "http", "scheme": "bearer", "description": "an enterprise API key"},
             },
-            "schemas": {
-                "Error": _ERROR,
-                "Submission": _SUBMISSION,
-                "PensionPayload": {
-                    "type": "object",
-                    "required": ["action", "retirement_date"],
-                    "properties": {
-                        "action": {"enum": ["estimate", "claim"]},
-                        "retirement_date": {"type": "string", "format": "date"},
-                    },
-                },
-                "TransferPayload": {
-                    "type": "object",
-                    "required": ["from_region", "to_region"],
-                    "properties": {
-                        "from_region": {"type": "string", "pattern": "^[0-9]{6}$"},
-                        "to_region": {"type": "string", "pattern": "^[0-9]{6}$"},
-                    },
-                },
-                "PaymentPayload": {
-                    "type": "object",
-                    "required": ["scheme", "amount_cents", "period"],
-                    "properties": {
-                        "scheme": {"enum": ["medical", "pension", "unemployment"]},
-                        "amount_cents": {"type": "integer", "minimum": 1, "maximum": 10000000},
-                        "period": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
-                    },
-                },
-                "Accepted": _TICKET,
-                "BatchAccepted": {
-                    "type": "object",
-                    "properties": {
-                        "batch_id": {"type": "string"},
-                        "accepted": {"type": "integer"},
-                        "rejected": {"type": "array"},
-                        "tickets": {"type": "array", "items": {"type": ["string", "null"]}},
-                        "status_url": {"type": "string"},
-                        "running_now": {"type": "integer"},
-                        "scheduled": {"type": "array"},
-                    },
-                },
-                "BatchStatus": {
-                    "type": "object",
-                    "properties": {
-                        "batch_id": {"type": "string"},
-                        "total": {"type": "integer"},
-                        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
-                        "failed": {"type": "array"},
-                    },
-                },
-                "Throttle": {
-                    "type": "object",
-                    "properties": {
-                        "mode": {"enum": ["auto", "manual", "maintenance"]},
-                        "rates": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
-                        "max_wait_seconds": {"type": "number"},
-                        "per_client_per_minute": {"type": "number"},
-                        "per_ip_per_minute": {"type": "number"},
-                        "enterprise_share": {"type": "number", "minimum": 0, "maximum": 1},
-                        "maintenance_until": {"type": ["string", "null"], "format": "date-time"},
-                    },
-                },
-            },
+            "schemas": schemas(),
         },
     }
 
 
-def openapi_route(server: Literal["front", "status"]) -> Any:
+def openapi_route(server: Literal["front", "status"], base_url: str) -> Any:
     """The ``GET /openapi.json`` handler of one server (the document is built once)."""
-    body = document(server)
+    body = document(server, base_url)
 
     async def get_openapi(_: web.Request) -> web.Response:
         return json_response(body)

@@ -18,7 +18,7 @@ from bench.coresim.model import CoreSettings
 from bench.private_rabbit import free_port
 from frontdoor.app import build_app as build_frontdoor
 from frontdoor.app_keys import BROKER
-from queue_config.kinds import KINDS
+from queue_config.kinds import KINDS, REGISTRY
 from queue_config.messages import decode, decode_bundle, is_bundle
 from queue_config.names import Names
 from queue_config.resident_id import make as make_resident_id
@@ -50,11 +50,8 @@ class Served:
 
 
 def payload_for(kind: str, n: int = 0) -> dict[str, Any]:
-    if kind == "pension":
-        return {"action": "claim" if n % 2 else "estimate", "retirement_date": "2031-05-01"}
-    if kind == "transfer":
-        return {"from_region": "110101", "to_region": f"{310101 + n % 1000:06d}"}
-    return {"scheme": "medical", "amount_cents": 100 + n, "period": "2026-10"}
+    """The kind's example payload (``queue_config.kinds``), distinct by ``n``."""
+    return REGISTRY[kind].example(n)
 
 
 def submission(kind: str = "payment", n: int = 0, **overrides: Any) -> dict[str, Any]:
@@ -206,7 +203,7 @@ async def start_system(
         system.frontdoor = await Served(await build_frontdoor(settings)).start()
         await system.frontdoor.app[BROKER].wait_connected(20)
     if workers:
-        system.pool = WorkerPool(settings, [k.value for k in KINDS])
+        system.pool = WorkerPool(settings, list(KINDS))
         await system.pool.start()
     return system
 
