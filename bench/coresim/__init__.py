@@ -1,1 +1,1 @@
-"""A simulator of the core systems (pensions, transfers, payments) with a capacity model and a ledger."""
+"""A simulator of the core systems (every kind in ``queue_config.kinds``): capacity model and ledger."""

@@ -16,6 +16,7 @@ from bench.harness.load import LoadResult, LoadSpec
 from bench.harness.report import PacedRun, ThroughputRun
 from bench.harness.runs import AUTH, label, layout, measured, watched
 from bench.harness.sampler import Sampler
+from queue_config.kinds import KINDS
 
 
 async def throughput(
@@ -26,7 +27,7 @@ async def throughput(
     try:
         if name == targets.TICKETGATE:
             # Intake speed is what is measured here, not admission: every kind open wide.
-            wide = {"mode": "manual", "rates": {"pension": 1e6, "transfer": 1e6, "payment": 1e6}}
+            wide = {"mode": "manual", "rates": dict.fromkeys(KINDS, 1e6)}
             async with http.put(where.front_url + "/v1/admin/throttle", json=wide, headers=AUTH) as response:
                 response.raise_for_status()
             await asyncio.sleep(1.5)

@@ -120,7 +120,7 @@ async def list_dead_letters(request: web.Request, _: str) -> web.Response:
     kind = _kind(request.query.get("kind"))
     if kind is None:
         return error_response(
-            422, "validation_failed", "Name a kind", fields={"query.kind": "pension, transfer or payment"}
+            422, "validation_failed", "Name a kind", fields={"query.kind": "one of: " + ", ".join(KINDS)}
         )
     try:
         limit = int(request.query.get("limit", DEFAULT_LIMIT))
@@ -162,7 +162,7 @@ async def replay_dead_letters(request: web.Request, token: str) -> web.Response:
     errors = {name: "unknown field" for name in doc.keys() - {"kind", "ticket_ids"}}
     kind = _kind(doc.get("kind"))
     if kind is None:
-        errors["kind"] = "must be pension, transfer or payment"
+        errors["kind"] = "must be one of: " + ", ".join(KINDS)
     ids = doc.get("ticket_ids")
     if ids is not None and not (
         isinstance(ids, list) and 0 < len(ids) <= SCAN_LIMIT and all(isinstance(t, str) for t in ids)
