@@ -74,6 +74,12 @@ Region = Annotated[
     str,
     msgspec.Meta(pattern=r"^[0-9]{6}$", description="a 6-digit administrative division code (a string)"),
 ]
+HospitalCode = Annotated[
+    str, msgspec.Meta(pattern=r"^[0-9A-Z]{12}$", description="12 digits or capital letters (a string)")
+]
+InvoiceNo = Annotated[
+    str, msgspec.Meta(pattern=r"^[0-9A-Z]{8,32}$", description="8 to 32 digits or capital letters (a string)")
+]
 
 P = TypeVar("P", bound=msgspec.Struct)
 
@@ -136,9 +142,20 @@ class PaymentPayload(msgspec.Struct, forbid_unknown_fields=True):
     period: Month
 
 
+class ReimbursementPayload(msgspec.Struct, forbid_unknown_fields=True):
+    """A medical-insurance reimbursement claim for one hospital invoice."""
+
+    hospital_code: HospitalCode
+    invoice_no: InvoiceNo
+    amount_cents: Amount
+    treated_on: Day
+
+
 # A payment is urgent from this many days before its period's statutory end (the period month's last
 # day) and after it: late contributions cost citizens surcharges and coverage gaps.
 URGENT_DAYS_BEFORE_PERIOD_END = 5
+# How far back a treatment may be claimed for.
+REIMBURSABLE_DAYS = 365
 
 
 def _period_end(period: str) -> dt.date | None:
@@ -164,6 +181,23 @@ def _transfer_check(p: TransferPayload, today: dt.date) -> dict[str, str]:
 
 def _pension_priority(p: PensionPayload, today: dt.date) -> Priority:
     return Priority.DEFERRABLE if p.action == "estimate" else Priority.NORMAL
+
+
+def _reimbursement_check(p: ReimbursementPayload, today: dt.date) -> dict[str, str]:
+    if p.treated_on > today:
+        return {"treated_on": "must not be in the future"}
+    if (today - p.treated_on).days > REIMBURSABLE_DAYS:
+        return {"treated_on": f"must be at most {REIMBURSABLE_DAYS} days ago"}
+    return {}
+
+
+def _reimbursement_example(seed: int) -> dict[str, Any]:
+    return {
+        "hospital_code": "H11010100001",
+        "invoice_no": f"INV{seed:08d}",
+        "amount_cents": 100 + seed % 9000,
+        "treated_on": (dt.date.today() - dt.timedelta(days=3)).isoformat(),
+    }
 
 
 _SPECS: tuple[KindSpec[Any], ...] = (
@@ -195,6 +229,17 @@ _SPECS: tuple[KindSpec[Any], ...] = (
             "amount_cents": 100 + seed % (MAX_AMOUNT_CENTS // 2),
             "period": "2026-10",
         },
+    ),
+    KindSpec(
+        name="reimbursement",
+        payload=ReimbursementPayload,
+        labels=Labels("医疗报销", "Medical reimbursement"),
+        receipt="RMB",
+        check=_reimbursement_check,
+        # The core system pays an invoice once: a second claim for it is refused for good.
+        unique=("hospital_code", "invoice_no"),
+        duplicate_error="duplicate_invoice",
+        example=_reimbursement_example,
     ),
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from queue_config.kinds import KINDS
@@ -105,3 +107,54 @@ async def test_exhausted_retries_end_failed_and_dead_lettered(system: System) ->
     assert failed["error"]["code"] == "core_503"
     assert accepted["ticket_id"] in await system.dead_letter_ids("payment")
     assert await system.ledger(accepted["ticket_id"]) == {"effects": 0, "calls": 3}
+
+
+async def test_a_second_claim_for_one_invoice_fails_for_good_and_pays_nothing(system: System) -> None:
+    # Given a reimbursement claim for an invoice that was paid
+    first = submission("reimbursement", system.next_n())
+    code, accepted, _ = await system.submit(first)
+    assert code == 202
+    paid = await system.wait_for_status(accepted["ticket_id"], {"done", "failed"})
+    assert paid["status"] == "done" and paid["result"]["receipt_id"].startswith("RMB-")
+
+    # When the same invoice is claimed again, by another citizen
+    again = submission("reimbursement", system.next_n())
+    again["payload"] = {
+        **again["payload"],
+        **{f: first["payload"][f] for f in ("hospital_code", "invoice_no")},
+    }
+    code, repeated, _ = await system.submit(again)
+    assert code == 202 and repeated["ticket_id"] != accepted["ticket_id"]
+
+    # Then the core refuses it permanently: failed at once, duplicate_invoice, dead-lettered, no effect
+    refused = await system.wait_for_status(repeated["ticket_id"], {"done", "failed"})
+    assert (refused["status"], refused["attempts"]) == ("failed", 1)
+    assert refused["error"]["code"] == "duplicate_invoice"
+    assert repeated["ticket_id"] in await system.dead_letter_ids("reimbursement")
+    assert (await system.ledger(repeated["ticket_id"]))["effects"] == 0
+    assert (await system.ledger(accepted["ticket_id"]))["effects"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "reasons"),
+    [
+        ({"hospital_code": "h1101010000"}, {"hospital_code": "12 digits or capital letters"}),
+        ({"invoice_no": "inv-1"}, {"invoice_no": "8 to 32 digits or capital letters"}),
+        (
+            {"amount_cents": 0, "treated_on": "2026-02-30"},
+            {"amount_cents": "integer", "treated_on": "calendar"},
+        ),
+        ({"treated_on": (dt.date.today() + dt.timedelta(days=1)).isoformat()}, {"treated_on": "future"}),
+        ({"treated_on": (dt.date.today() - dt.timedelta(days=366)).isoformat()}, {"treated_on": "365 days"}),
+        ({"hospital": "H11010100001"}, {"hospital": "unknown field"}),
+    ],
+)
+async def test_a_reimbursement_claim_names_each_invalid_field(
+    system: System, change: dict[str, object], reasons: dict[str, str]
+) -> None:
+    body = submission("reimbursement", system.next_n())
+    body["payload"].update(change)
+    code, doc, _ = await system.submit(body)
+    assert code == 422, doc
+    for field, reason in reasons.items():
+        assert reason in doc["fields"][f"payload.{field}"], doc["fields"]
