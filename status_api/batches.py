@@ -9,6 +9,7 @@ from aiohttp import web
 
 from queue_config.kinds import Status
 from queue_config.planning.admission_plan import PlanReader
+from queue_config.planning.throttle import Mode
 from queue_config.stores.batches import BatchStore
 from queue_config.stores.enterprises import EnterpriseStore, bearer
 from queue_config.ticket_ids import TicketIds
@@ -37,6 +38,6 @@ async def get_batch(request: web.Request) -> web.Response:
         return error_response(404, "not_found", "No such batch")
     if meta.get("enterprise_id") != enterprise.enterprise_id:
         return error_response(403, "forbidden", "This batch belongs to another enterprise")
-    maintenance = reader.plan.throttle.mode == "maintenance"
+    maintenance = reader.plan.throttle.mode is Mode.MAINTENANCE
     doc = await reader.batches.status_document(batch_id, meta, lambda s: Status.shown(s, maintenance))
     return json_response(doc, headers={"Cache-Control": "no-store"})

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from bench.private_rabbit import free_port
 from bench.readiness import wait_http
+from queue_config.kinds import KINDS
 from queue_config.settings import Settings
 from tests.support.processes import start_component
 from tests.support.system import System, start_system, submission
@@ -76,7 +77,7 @@ async def test_put_merges_validates_and_keeps_an_audit_trail(door: System) -> No
 
     # Then the whole document comes back, merged
     assert code == 200
-    assert after["mode"] == "manual" and after["rates"] == {"pension": None, "transfer": None, "payment": 5}
+    assert after["mode"] == "manual" and after["rates"] == {**dict.fromkeys(KINDS), "payment": 5}
     assert after["max_wait_seconds"] == before["max_wait_seconds"]
     assert (await _call(door, "GET", "/v1/admin/throttle"))[1] == after
 

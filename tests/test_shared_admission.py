@@ -12,8 +12,9 @@ from redis.asyncio import Redis
 
 from bench.private_rabbit import free_port
 from bench.readiness import wait_http
+from queue_config.kinds import KINDS
 from queue_config.names import Names
-from queue_config.planning.throttle import Throttle
+from queue_config.planning.throttle import Mode, Throttle
 from queue_config.settings import Settings
 from tests.support.processes import start_component
 from tests.support.system import submission
@@ -31,8 +32,8 @@ async def test_two_front_door_processes_admit_the_set_rate_between_them(
     names = Names(fresh_namespace.namespace)
     # Given an operator's manual admission rate of 20 transfers a second
     throttle = Throttle(
-        mode="manual",
-        rates={"pension": None, "transfer": RATE, "payment": None},
+        mode=Mode.MANUAL,
+        rates={**dict.fromkeys(KINDS), "transfer": RATE},
         per_ip_per_minute=0,
     )
     await redis.set(names.throttle, msgspec.json.encode(throttle))

@@ -10,6 +10,7 @@ import structlog
 
 from queue_config.aio.periodic import Periodic
 from queue_config.planning.admission_plan import PlanReader
+from queue_config.planning.throttle import Mode
 from workers.consumer import KindConsumer
 
 log = structlog.get_logger("maintenance")
@@ -25,7 +26,7 @@ class MaintenanceSwitch:
         self._loop = Periodic("maintenance-switch", CHECK_SECONDS, self.step)
 
     async def step(self) -> None:
-        wanted = self._plan.throttle.mode == "maintenance"
+        wanted = self._plan.throttle.mode is Mode.MAINTENANCE
         if wanted == self.paused:
             return
         if wanted:
@@ -42,7 +43,7 @@ class MaintenanceSwitch:
     async def prepare(self) -> bool:
         """Read the mode before the consumers start; True when they should start paused."""
         await self._plan.refresh()
-        self.paused = self._plan.throttle.mode == "maintenance"
+        self.paused = self._plan.throttle.mode is Mode.MAINTENANCE
         return self.paused
 
     async def start(self) -> None:

@@ -32,7 +32,7 @@ from queue_config.names import Names
 from queue_config.planning import lateness
 from queue_config.planning.admission_plan import AdmissionPlan, KindPlan, encode
 from queue_config.planning.admission_plan import decode as decode_plan
-from queue_config.planning.throttle import Throttle
+from queue_config.planning.throttle import Mode, Throttle
 from queue_config.settings import Settings
 from queue_config.stores import traffic
 from queue_config.stores.backend import Stores
@@ -154,7 +154,7 @@ class AdmissionController:
             assumed=self._settings.assumed_drain_per_second,
             live=live,
         )
-        if throttle.mode == "maintenance" and state.capacity is not None:
+        if throttle.mode is Mode.MAINTENANCE and state.capacity is not None:
             # Workers are stopped on purpose: what they will drain afterwards is what they drained before.
             capacity = state.capacity
         else:
@@ -167,19 +167,17 @@ class AdmissionController:
             if reports
             else 1.0
         )
-        manual = throttle.manual_rate(kind)
-        auto_total = admission.admission_rate(capacity, backlog, throttle.max_wait_seconds)
-        total = manual if manual is not None else auto_total
         offered = await self._traffic.seconds(
             kind, traffic.ENTERPRISE_ARRIVALS, (second - s for s in DEMAND_WINDOW)
         )
         enterprise_demand = sum(offered) / len(DEMAND_WINDOW)
-        rate, enterprise_rate = admission.split_rate(total, throttle.enterprise_share, enterprise_demand)
-        auto_rate, _ = admission.split_rate(auto_total, throttle.enterprise_share, enterprise_demand)
+        rates = admission.effective_rate(
+            throttle, kind, capacity=capacity, backlog=backlog, enterprise_demand=enterprise_demand
+        )
         advice = admission.shed_advice(
             now=now,
             demand=demand,
-            rate=rate,
+            rate=rates.citizens,
             capacity=capacity,
             forecast=state.forecaster,
             max_retry_after=self._settings.shed_max_retry_after_seconds,
@@ -187,9 +185,9 @@ class AdmissionController:
         )
         await self._calibrate(kind, state, now)
         plan = KindPlan(
-            rate=rate,
-            enterprise_rate=round(enterprise_rate, 3),
-            enterprise_cap=round(total * throttle.enterprise_share, 3),
+            rate=rates.citizens,
+            enterprise_rate=round(rates.enterprises, 3),
+            enterprise_cap=round(rates.total * throttle.enterprise_share, 3),
             capacity=round(capacity, 3),
             capacity_measured=state.capacity_measured(now),
             backlog=backlog,
@@ -200,7 +198,6 @@ class AdmissionController:
             retry_after_seconds=round(advice.retry_after_seconds, 1),
             suggested_at=advice.suggested_at,
             workers=len(reports),
-            auto_rate=round(auto_rate, 3),
         )
         if self._outlook.due(kind, now):
             await self._outlook.publish(

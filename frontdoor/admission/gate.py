@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from frontdoor.admission.policy import effective_rate
 from frontdoor.admission.priority import Priority, priority_of
 from frontdoor.intake.client_ip import Network, client_ip
 from frontdoor.intake.validation import Submission
@@ -112,14 +113,17 @@ class AdmissionGate:
         kind = sub.kind
         plan = self._plan.kind(kind)
         admission_key = self._names.admission_limit(kind)
-        rate = plan.rate if plan is not None else None
-        manual = throttle.manual_rate(kind)
-        # The operator's mode applies from the moment this door reads it, not from the controller's next
-        # plan: a change is in force within the re-read (0.5 s, or the change notice).
-        if plan is not None and manual is not None:
-            rate = max(0.0, manual - (plan.enterprise_rate or 0.0))
-        elif plan is not None and plan.auto_rate is not None:
-            rate = plan.auto_rate
+        rate: float | None = None
+        if plan is not None:
+            # The operator's mode applies from the moment this door reads it, not from the controller's
+            # next plan: a change is in force within the re-read (0.5 s, or the change notice).
+            rate = effective_rate(
+                throttle,
+                kind,
+                capacity=plan.capacity,
+                backlog=plan.backlog,
+                enterprise_demand=plan.enterprise_rate or 0.0,
+            ).citizens
         if plan is not None and rate is not None:
             until, remembered = self._shed_until.get((kind, priority), (0.0, 0.0))
             if until > now and remembered == rate:

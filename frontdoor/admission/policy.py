@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 from frontdoor.admission.forecast import Forecaster
+from queue_config.planning.throttle import Throttle
 
 TARGET_SHARE_OF_WAIT = 0.8
 CATCH_UP_SECONDS = 5.0
@@ -107,6 +108,26 @@ def shed_advice(
     overload = demand / rate if rate > 0 else math.inf
     wait = min(max_retry_after, max(1.0, overload))
     return ShedAdvice(wait, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    total: float  # admissions a second of the kind
+    citizens: float
+    enterprises: float  # the bulk items' part, which they use now
+
+
+def effective_rate(
+    throttle: Throttle, kind: str, *, capacity: float, backlog: int, enterprise_demand: float
+) -> Rates:
+    """The one rule from the operator's mode to a kind's admission rate, for the controller's plan,
+    every door's admission and the operator's dry run: in manual mode the operator's rate for the kind
+    where one is set, otherwise (auto, maintenance) the rate that keeps the backlog finishable within
+    the promised wait at ``capacity``; then split between citizens and enterprises."""
+    manual = throttle.manual_rate(kind)
+    total = manual if manual is not None else admission_rate(capacity, backlog, throttle.max_wait_seconds)
+    citizens, enterprises = split_rate(total, throttle.enterprise_share, enterprise_demand)
+    return Rates(total, citizens, enterprises)
 
 
 def split_rate(total: float, enterprise_share: float, enterprise_demand: float) -> tuple[float, float]:

@@ -14,12 +14,12 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from frontdoor.admission.policy import admission_rate
+from frontdoor.admission.policy import effective_rate
 from frontdoor.app_keys import PLAN_READER, STORES
 from frontdoor.intake.request_body import HttpError, read_object
 from frontdoor.operator.auth import operator_only
 from queue_config.kinds import KINDS
-from queue_config.planning.throttle import Throttle, merged
+from queue_config.planning.throttle import Mode, Throttle, merged
 from queue_config.web.http import error_response, iso_utc, json_response
 from queue_config.web.openapi import DRY_RUN_FALSE, DRY_RUN_TRUE
 
@@ -33,8 +33,8 @@ def _problems(doc: dict[str, Any]) -> dict[str, str]:
     known = set(Throttle.__struct_fields__)
     for name in doc.keys() - known:
         errors[name] = "unknown field"
-    if "mode" in doc and doc["mode"] not in ("auto", "manual", "maintenance"):
-        errors["mode"] = "must be auto, manual or maintenance"
+    if "mode" in doc and doc["mode"] not in {m.value for m in Mode}:
+        errors["mode"] = "must be one of: " + ", ".join(Mode)
     rates = doc.get("rates", {})
     if not isinstance(rates, dict):
         errors["rates"] = "must be an object of kind: number or null"
@@ -135,13 +135,15 @@ def _predict(request: web.Request, after: dict[str, Any]) -> dict[str, Any]:
         if plan is None:
             out[kind] = None
             continue
-        manual = after["rates"].get(kind) if after["mode"] == "manual" else None
-        rate = (
-            float(manual)
-            if manual is not None
-            else admission_rate(plan.capacity, plan.backlog, after["max_wait_seconds"])
+        rates = effective_rate(
+            msgspec.convert(after, Throttle),
+            kind,
+            capacity=plan.capacity,
+            backlog=plan.backlog,
+            enterprise_demand=plan.enterprise_rate or 0.0,
         )
-        shed = max(0.0, 1 - rate / plan.demand) if plan.demand > 0 else 0.0
+        rate = rates.total
+        shed = max(0.0, 1 - rates.citizens / plan.demand) if plan.demand > 0 else 0.0
         wait = (plan.backlog + max(0.0, min(rate, plan.demand) - plan.capacity) * 60) / plan.capacity
         out[kind] = {
             "admission_rate": round(rate, 3),

@@ -45,9 +45,6 @@ class KindPlan(msgspec.Struct, frozen=True, kw_only=True):
     retry_after_seconds: float  # what a shed answer tells the client
     suggested_at: float | None  # unix time of the forecast's next window with spare capacity
     workers: int = 0  # worker processes reporting for this kind
-    # The citizens' rate the policy itself sets, whatever the mode: when an operator switches from a
-    # manual rate back to auto, doors apply it at once instead of waiting for the leader's next plan.
-    auto_rate: float | None = None
 
 
 class AdmissionPlan(msgspec.Struct, frozen=True, kw_only=True):

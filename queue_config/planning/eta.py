@@ -32,6 +32,7 @@ import structlog
 
 from queue_config.kinds import KINDS
 from queue_config.planning.admission_plan import PlanReader
+from queue_config.planning.throttle import Mode
 from queue_config.settings import Settings
 from queue_config.stores.tickets import RATE_BUCKET_SECONDS
 
@@ -148,7 +149,7 @@ class EtaEstimator:
 
     @property
     def maintenance(self) -> bool:
-        return self._plan is not None and self._plan.throttle.mode == "maintenance"
+        return self._plan is not None and self._plan.throttle.mode is Mode.MAINTENANCE
 
     @property
     def maintenance_until(self) -> str | None:

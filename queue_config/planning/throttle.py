@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 import msgspec
 
 from queue_config.kinds import KINDS
 from queue_config.settings import Settings
 
-Mode = Literal["auto", "manual", "maintenance"]
+
+class Mode(StrEnum):
+    AUTO = "auto"  # the admission controller sets each kind's rate
+    MANUAL = "manual"  # the operator's rate for a kind, where given; the controller's elsewhere
+    MAINTENANCE = "maintenance"  # workers stop; submissions are still accepted and wait, held
 
 
 class Throttle(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    mode: Mode = "auto"
+    mode: Mode = Mode.AUTO
     # Admissions a second per kind in manual mode; None means the controller decides.
     rates: dict[str, float | None] = msgspec.field(default_factory=lambda: {k: None for k in KINDS})
     max_wait_seconds: float = 900.0
@@ -40,11 +45,11 @@ class Throttle(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         )
 
     def manual_rate(self, kind: str) -> float | None:
-        return self.rates.get(kind) if self.mode == "manual" else None
+        return self.rates.get(kind) if self.mode is Mode.MANUAL else None
 
     def maintenance_ends_at(self) -> float | None:
         """Unix time of the announced end of maintenance; None outside maintenance or when none is set."""
-        if self.mode != "maintenance" or not self.maintenance_until:
+        if self.mode is not Mode.MAINTENANCE or not self.maintenance_until:
             return None
         try:
             return dt.datetime.fromisoformat(self.maintenance_until.replace("Z", "+00:00")).timestamp()
