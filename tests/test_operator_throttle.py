@@ -94,6 +94,8 @@ async def test_put_merges_validates_and_keeps_an_audit_trail(door: System) -> No
     ("change", "field"),
     [
         ({"mode": "fast"}, "mode"),
+        ({"mode": {}}, "mode"),
+        ({"mode": ["auto"]}, "mode"),
         ({"rates": {"payment": -1}}, "rates.payment"),
         ({"rates": {"lottery": 3}}, "rates.lottery"),
         ({"max_wait_seconds": 0}, "max_wait_seconds"),

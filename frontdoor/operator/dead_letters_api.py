@@ -112,7 +112,7 @@ class DeadLetters:
 
 def _kind(value: Any) -> str | None:
     # Anything but a string (a fuzzer's ``{"kind": {}}``) is not a kind; a dict is not even hashable.
-    return value if isinstance(value, str) and value in set(KINDS) else None
+    return value if isinstance(value, str) and value in KINDS else None
 
 
 @operator_only

@@ -33,14 +33,14 @@ def _problems(doc: dict[str, Any]) -> dict[str, str]:
     known = set(Throttle.__struct_fields__)
     for name in doc.keys() - known:
         errors[name] = "unknown field"
-    if "mode" in doc and doc["mode"] not in {m.value for m in Mode}:
+    if "mode" in doc and doc["mode"] not in tuple(Mode):  # a tuple: an unhashable value is no error
         errors["mode"] = "must be one of: " + ", ".join(Mode)
     rates = doc.get("rates", {})
     if not isinstance(rates, dict):
         errors["rates"] = "must be an object of kind: number or null"
     else:
         for kind, rate in rates.items():
-            if kind not in set(KINDS):
+            if kind not in KINDS:
                 errors[f"rates.{kind}"] = "unknown kind"
             elif rate is not None and (
                 isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0
