@@ -7,7 +7,7 @@ status API without credentials and with an enterprise key. Every check schemathe
 ``positive_data_acceptance``: a JSON Schema cannot say that a resident ID's last character is its check
 character, so data the document allows may still be refused with a 422, as it should be. A run fails on
 any 5xx, any answer the document does not describe, and any other check. The suite runs it with a few
-examples per operation (``tests/test_fuzzing.py``); the full-length run is ``--max-examples 300``.
+examples per operation (``tests/integration/test_fuzzing.py``); the full-length run is ``--max-examples 300``.
 """
 
 from __future__ import annotations

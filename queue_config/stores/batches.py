@@ -6,10 +6,20 @@ and what it takes and gives.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from queue_config.kinds import Status
+
+
+def batch_state(accepted: bool, counts: Mapping[str, int]) -> str:
+    """SPEC's batch ``state``: ``accepted`` while any item is open, then ``done`` when every item is
+    done, or ``done_with_failures``; ``accepting`` only while its intake is still under way."""
+    if not accepted:
+        return "accepting"
+    if any(status not in (Status.DONE, Status.FAILED) for status in counts):
+        return "accepted"
+    return "done_with_failures" if counts.get(Status.FAILED, 0) else "done"
 
 
 class BatchStore(Protocol):

@@ -7,6 +7,7 @@ and what it takes and gives.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -41,6 +42,29 @@ class Enterprise(msgspec.Struct, frozen=True, kw_only=True):
 class NewEnterprise(msgspec.Struct, frozen=True, kw_only=True):
     enterprise: Enterprise
     api_key: str
+
+
+KEY_PREFIX = "tge_"
+
+
+def new_enterprise(name: str, quota_per_minute: int, now: float) -> NewEnterprise:
+    """A new enterprise with fresh secrets: its API key (kept only as a hash) and webhook secret."""
+    api_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    enterprise = Enterprise(
+        enterprise_id="ent_" + secrets.token_hex(8),
+        name=name,
+        quota_per_minute=quota_per_minute,
+        key_hash=key_hash(api_key),
+        key_hint=api_key[:10],
+        webhook_secret="whsec_" + secrets.token_urlsafe(32),
+        created_at=round(now, 3),
+    )
+    return NewEnterprise(enterprise=enterprise, api_key=api_key)
+
+
+def plausible_key(api_key: str | None) -> bool:
+    """Whether ``api_key`` could be one of ours at all: anything else is refused without a lookup."""
+    return api_key is not None and api_key.startswith(KEY_PREFIX) and len(api_key) <= 128
 
 
 def key_hash(api_key: str) -> str:

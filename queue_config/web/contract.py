@@ -95,7 +95,11 @@ class FailedItem(Struct, kw_only=True):
 class BatchStatus(Struct, kw_only=True):
     batch_id: str
     total: Count
-    counts: dict[str, Count]
+    accepted: Count
+    rejected: Count
+    # ``accepted`` while any item is open, then ``done`` or ``done_with_failures``
+    state: Literal["accepting", "accepted", "done", "done_with_failures"]
+    counts: dict[str, Count]  # status -> items
     failed: list[FailedItem]
 
 

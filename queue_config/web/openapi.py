@@ -1,7 +1,7 @@
 """``GET /openapi.json``: the HTTP contract (SPEC v1) as OpenAPI 3.1, one document per server: the front
 door's and the status API's, each served by its own app and naming itself as its server (a relative URL,
 so the document is right wherever it runs). Tests check that each names exactly the routes its app
-serves, and fuzz each app against its own (``tests/test_fuzzing.py``).
+serves, and fuzz each app against its own (``tests/integration/test_fuzzing.py``).
 
 Every path parameter is declared, and every operation documents the error answers any request can get:
 400 (a malformed request head), 503 (a backend away), and for those with a body 408, 413 and 415.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 
@@ -28,8 +30,15 @@ from queue_config.stores.redis.traffic import RedisTrafficStore
 _PROBE_KEY = "ticketgate:readiness-probe"
 
 
-def redis_stores(settings: Settings, *, coalesce: bool = False, redis: Redis | None = None) -> Stores:
-    """Stores on ``redis`` (by default a client built from ``settings``, closed with the stores)."""
+def redis_stores(
+    settings: Settings,
+    *,
+    coalesce: bool = False,
+    redis: Redis | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Stores:
+    """Stores on ``redis`` (by default a client built from ``settings``, closed with the stores);
+    ``clock`` is the time the stores record (tests move it)."""
     owned = redis is None
     redis = client.connect(settings) if redis is None else redis
     names = Names(settings.namespace)
@@ -41,13 +50,13 @@ def redis_stores(settings: Settings, *, coalesce: bool = False, redis: Redis | N
 
     return Stores(
         names=names,
-        tickets=RedisTicketStore.from_settings(redis, settings, batcher),
+        tickets=RedisTicketStore.from_settings(redis, settings, batcher, clock=clock),
         throttle=RedisThrottleStore(redis, names, Throttle.defaults(settings)),
         control=RedisControlStore(redis, names),
         traffic=RedisTrafficStore(redis, names),
         capacity=RedisCapacityBoard(redis, names),
-        enterprises=RedisEnterpriseStore(redis, names),
-        batches=RedisBatchStore(redis, names, ttl_seconds=settings.ticket_ttl_seconds),
+        enterprises=RedisEnterpriseStore(redis, names, clock=clock),
+        batches=RedisBatchStore(redis, names, ttl_seconds=settings.ticket_ttl_seconds, clock=clock),
         limiter=RedisGcraLimiter(redis, batcher),
         windows=RedisBulkWindowStore(redis, names),
         audit=RedisAuditLog(redis, names),

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from queue_config.kinds import Status
 from queue_config.names import Names
+from queue_config.stores.batches import batch_state
 from queue_config.stores.redis import lua
 from queue_config.stores.redis.client import store_call
 from queue_config.stores.tickets import as_text
@@ -136,7 +137,7 @@ class RedisBatchStore:
             "total": total,
             "accepted": len(live),
             "rejected": total - len(live) if meta.get("state") == "accepted" else 0,
-            "state": "accepting" if meta.get("state") != "accepted" else "accepted",
+            "state": batch_state(meta.get("state") == "accepted", counts),
             "counts": counts,
             "failed": failed,
         }

@@ -9,7 +9,6 @@ module, so both read the same records.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 
@@ -21,12 +20,11 @@ from queue_config.stores.enterprises import (
     Enterprise,
     NewEnterprise,
     key_hash,
+    new_enterprise,
+    plausible_key,
 )
 from queue_config.stores.redis.client import store_call
 from queue_config.stores.tickets import as_text
-
-KEY_PREFIX = "tge_"
-
 
 _decoder = msgspec.json.Decoder(Enterprise)
 
@@ -39,23 +37,15 @@ class RedisEnterpriseStore:
 
     @store_call
     async def create(self, name: str, quota_per_minute: int) -> NewEnterprise:
-        api_key = KEY_PREFIX + secrets.token_urlsafe(32)
-        enterprise = Enterprise(
-            enterprise_id="ent_" + secrets.token_hex(8),
-            name=name,
-            quota_per_minute=quota_per_minute,
-            key_hash=key_hash(api_key),
-            key_hint=api_key[:10],
-            webhook_secret="whsec_" + secrets.token_urlsafe(32),
-            created_at=round(self._clock(), 3),
-        )
+        new = new_enterprise(name, quota_per_minute, self._clock())
+        enterprise = new.enterprise
         n = self.names
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(n.enterprise(enterprise.enterprise_id), msgspec.json.encode(enterprise))
             pipe.set(n.enterprise_key(enterprise.key_hash), enterprise.enterprise_id)
             pipe.sadd(n.enterprises, enterprise.enterprise_id)
             await pipe.execute()
-        return NewEnterprise(enterprise=enterprise, api_key=api_key)
+        return new
 
     @store_call
     async def get(self, enterprise_id: str) -> Enterprise | None:
@@ -89,7 +79,7 @@ class RedisEnterpriseStore:
     @store_call
     async def authenticate(self, api_key: str | None) -> Enterprise | None:
         """The live enterprise this key belongs to, or None (unknown, malformed or revoked)."""
-        if not api_key or not api_key.startswith(KEY_PREFIX) or len(api_key) > 128:
+        if api_key is None or not plausible_key(api_key):
             return None
         enterprise_id = await self.redis.get(self.names.enterprise_key(key_hash(api_key)))
         if enterprise_id is None:

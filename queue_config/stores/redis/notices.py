@@ -6,6 +6,7 @@ reconnect) finds the change at its next periodic read."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,11 +21,14 @@ class RedisSubscription:
 
     async def next(self, timeout: float) -> str | None:
         """The next notice's text, or None when none came within ``timeout`` seconds."""
-        message = await self._pubsub.get_message(timeout=timeout)
-        if message is None or message.get("type") != "message":
-            return None
-        data = message["data"]
-        return data.decode() if isinstance(data, bytes) else str(data)
+        # Subscription confirmations come through here too (as None): wait on past them.
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=left)
+            if message is not None and message.get("type") == "message":
+                data = message["data"]
+                return data.decode() if isinstance(data, bytes) else str(data)
+        return None
 
 
 class RedisNotices:

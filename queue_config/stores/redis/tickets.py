@@ -76,7 +76,12 @@ class RedisTicketStore:
 
     @classmethod
     def from_settings(
-        cls, redis: Redis, settings: Settings, batcher: ScriptBatcher | None = None
+        cls,
+        redis: Redis,
+        settings: Settings,
+        batcher: ScriptBatcher | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> RedisTicketStore:
         return cls(
             redis,
@@ -85,6 +90,7 @@ class RedisTicketStore:
             idempotency_ttl=settings.idempotency_ttl_seconds,
             pending_ttl=settings.pending_ttl_seconds,
             batcher=batcher,
+            clock=clock,
         )
 
     async def _call(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:

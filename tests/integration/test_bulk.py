@@ -86,7 +86,10 @@ async def wait_batch_finished(
         code, doc = await get_batch(system, key, batch_id)
         assert code == 200, doc
         if set(doc["counts"]) <= {"done", "failed"}:
+            # SPEC: a batch ends done, or done_with_failures when any item failed
+            assert doc["state"] == ("done_with_failures" if doc["counts"].get("failed") else "done"), doc
             return doc
+        assert doc["state"] == "accepted", doc
         await asyncio.sleep(0.5)
     raise AssertionError(f"batch not finished: {doc.get('counts')}")
 

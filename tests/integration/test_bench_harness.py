@@ -16,7 +16,7 @@ from aiohttp import web
 from bench.harness import paced
 from bench.harness.accounting import BULK, CITIZENS, Accounting, PromiseWindow, TicketRow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # Bounded by the harness run's own timeout (600 s): it took 57 s on a slowed 2-core machine.

@@ -26,7 +26,7 @@ from tests.support.system import System, drain, start_system, submission
 
 TOKEN = "op-token-pages"
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
-ARTIFACTS = Path(os.environ.get("TICKETGATE_ARTIFACTS", Path(__file__).parent.parent / ".artifacts"))
+ARTIFACTS = Path(os.environ.get("TICKETGATE_ARTIFACTS", Path(__file__).resolve().parents[2] / ".artifacts"))
 
 
 @pytest.fixture(scope="module")

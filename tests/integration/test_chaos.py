@@ -18,7 +18,7 @@ from bench.chaos.faults import Dealt, Planned, schedule
 from bench.chaos.load import Answer
 from bench.chaos.report import recoveries, verdict
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_ten_minutes_get_the_faults_the_issue_ran_and_the_big_ones_never_overlap() -> None:

@@ -20,9 +20,9 @@ from queue_config.settings import Settings
 from queue_config.web import serving
 from queue_config.web.callback_urls import CallbackPolicy, PublicOnlyResolver
 from queue_config.web.networks import parse_networks
+from tests.integration.test_bulk import TOKEN, create_enterprise, items, post_bulk
+from tests.integration.test_operations import OPERATOR_ENDPOINTS
 from tests.support.system import Served, System, start_system
-from tests.test_bulk import TOKEN, create_enterprise, items, post_bulk
-from tests.test_operations import OPERATOR_ENDPOINTS
 
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
 
