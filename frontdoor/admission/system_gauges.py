@@ -24,8 +24,7 @@ class SystemGauges:
 
     async def refresh(self) -> None:
         minute = int(time.time() // 60)
-        for kind in KINDS:
-            k = kind
+        for k in KINDS:
             plan = self._plan.kind(k)
             if plan is not None:
                 metrics.QUEUE_DEPTH.labels(k).set(plan.backlog)

@@ -205,9 +205,8 @@ class MemoryBulkWindowStore:
 
     async def due(self, limit: int) -> list[str]:
         now = self._clock()
-        return [m for m, _ in sorted(self._opening.items(), key=lambda kv: kv[1]) if self._opening[m] <= now][
-            :limit
-        ]
+        opening = sorted((start, member) for member, start in self._opening.items() if start <= now)
+        return [member for _, member in opening[:limit]]
 
     async def lock(self, member: str, ms: int) -> bool:
         now = self._clock()

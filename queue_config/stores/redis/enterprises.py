@@ -31,16 +31,16 @@ _decoder = msgspec.json.Decoder(Enterprise)
 
 class RedisEnterpriseStore:
     def __init__(self, redis: Redis, names: Names, *, clock: Callable[[], float] = time.time) -> None:
-        self.redis = redis
-        self.names = names
+        self._redis = redis
+        self._names = names
         self._clock = clock
 
     @store_call
     async def create(self, name: str, quota_per_minute: int) -> NewEnterprise:
         new = new_enterprise(name, quota_per_minute, self._clock())
         enterprise = new.enterprise
-        n = self.names
-        async with self.redis.pipeline(transaction=True) as pipe:
+        n = self._names
+        async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(n.enterprise(enterprise.enterprise_id), msgspec.json.encode(enterprise))
             pipe.set(n.enterprise_key(enterprise.key_hash), enterprise.enterprise_id)
             pipe.sadd(n.enterprises, enterprise.enterprise_id)
@@ -49,15 +49,15 @@ class RedisEnterpriseStore:
 
     @store_call
     async def get(self, enterprise_id: str) -> Enterprise | None:
-        raw = await self.redis.get(self.names.enterprise(enterprise_id))
+        raw = await self._redis.get(self._names.enterprise(enterprise_id))
         return _decoder.decode(raw) if raw else None
 
     @store_call
     async def all(self) -> list[Enterprise]:
-        ids = sorted(as_text(m) for m in await self.redis.smembers(self.names.enterprises))
+        ids = sorted(as_text(m) for m in await self._redis.smembers(self._names.enterprises))
         if not ids:
             return []
-        raws = await self.redis.mget([self.names.enterprise(i) for i in ids])
+        raws = await self._redis.mget([self._names.enterprise(i) for i in ids])
         found = [_decoder.decode(raw) for raw in raws if raw]
         return sorted(found, key=lambda e: e.created_at)
 
@@ -69,8 +69,8 @@ class RedisEnterpriseStore:
             return None
         if enterprise.revoked_at is None:
             enterprise = msgspec.structs.replace(enterprise, revoked_at=round(self._clock(), 3))
-        n = self.names
-        async with self.redis.pipeline(transaction=True) as pipe:
+        n = self._names
+        async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(n.enterprise_key(enterprise.key_hash))
             pipe.set(n.enterprise(enterprise_id), msgspec.json.encode(enterprise))
             await pipe.execute()
@@ -81,7 +81,7 @@ class RedisEnterpriseStore:
         """The live enterprise this key belongs to, or None (unknown, malformed or revoked)."""
         if api_key is None or not plausible_key(api_key):
             return None
-        enterprise_id = await self.redis.get(self.names.enterprise_key(key_hash(api_key)))
+        enterprise_id = await self._redis.get(self._names.enterprise_key(key_hash(api_key)))
         if enterprise_id is None:
             return None
         enterprise = await self.get(as_text(enterprise_id))
