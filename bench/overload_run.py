@@ -142,8 +142,11 @@ async def run_once(args: argparse.Namespace, adaptive: bool) -> RunResult:
             names = Names(namespace)
             deadline = time.monotonic() + args.drain_timeout
             while time.monotonic() < deadline:
-                hits, misses = await redis.hmget(names.eta_outcomes("transfer"), "hit", "miss")
-                result.eta_hits, result.eta_misses = int(hits or 0), int(misses or 0)
+                rows = [
+                    await redis.hmget(names.eta_outcomes("transfer", s), "hit", "miss") for s in names.shards
+                ]
+                result.eta_hits = sum(int(h or 0) for h, _ in rows)
+                result.eta_misses = sum(int(m or 0) for _, m in rows)
                 if result.eta_hits + result.eta_misses >= result.admitted:
                     result.drained = True
                     break

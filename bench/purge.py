@@ -10,16 +10,21 @@ import sys
 import aio_pika
 from redis.asyncio import Redis
 
+from queue_config.amqp_nodes import node_urls
 from queue_config.settings import Settings
+from queue_config.stores.redis.client import connect
 from queue_config.topology import Topology
 
 
 async def purge_namespace(settings: Settings, redis: Redis) -> None:
     topology = Topology.from_settings(settings)
-    try:
-        connection = await aio_pika.connect(settings.amqp_url, timeout=10)
-    except (aio_pika.exceptions.AMQPError, OSError):
-        connection = None  # broker gone: nothing to delete there
+    connection = None  # broker gone: nothing to delete there
+    for url in node_urls(settings.amqp_url):
+        try:
+            connection = await aio_pika.connect(url, timeout=10)
+            break
+        except (aio_pika.exceptions.AMQPError, OSError):
+            continue
     names = topology.names
     # Window queues exist only while bulk items are booked into them; the calendar knows which.
     members: list[bytes] = await redis.zrange(names.bulk_windows, 0, -1)  # type: ignore[assignment]
@@ -35,12 +40,16 @@ async def purge_namespace(settings: Settings, redis: Redis) -> None:
             await channel.exchange_delete(topology.names.dead_exchange)
     keys = [key async for key in redis.scan_iter(f"{settings.namespace}:*", count=1000)]
     for i in range(0, len(keys), 500):
-        await redis.delete(*keys[i : i + 500])
+        # One DEL a key: on Redis Cluster the keys are in many slots (the pipeline sends each to its node).
+        async with redis.pipeline(transaction=False) as pipe:
+            for key in keys[i : i + 500]:
+                pipe.delete(key)
+            await pipe.execute()
 
 
 async def _main(namespace: str) -> None:
     settings = Settings.from_env().replace(namespace=namespace)
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect(settings)
     try:
         await purge_namespace(settings, redis)
     finally:

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 from collections.abc import Awaitable, Callable, Mapping
 
 import aio_pika
 import structlog
+from aio_pika import RobustConnection
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection, DeliveryMode
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
+from queue_config.amqp_nodes import FailoverConnection, node_urls
 from queue_config.errors import BrokerUnavailable
 from queue_config.messages import TicketMessage, encode
 from queue_config.topology import Topology
@@ -77,12 +80,21 @@ class BrokerLink:
             wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
             retry=retry_if_exception_type((AMQPError, OSError, asyncio.TimeoutError)),
         )
+        nodes = node_urls(self._url)
+        attempts = itertools.count(random.randrange(len(nodes)))
         async for attempt in retrying:
             with attempt:
                 # Reconnect every second, not aio-pika's default 5 s: after a broker restart the doors
-                # answered no 202 for up to 5 s after the node was back.
+                # answered no 202 for up to 5 s after the node was back. With several nodes, each
+                # attempt goes to the next one (``queue_config.amqp_nodes``).
+                first = nodes[next(attempts) % len(nodes)]
                 connection = await aio_pika.connect_robust(
-                    self._url, timeout=5, reconnect_interval=RECONNECT_INTERVAL_SECONDS
+                    first,
+                    timeout=5,
+                    reconnect_interval=RECONNECT_INTERVAL_SECONDS,
+                    connection_class=FailoverConnection.with_nodes(nodes)
+                    if len(nodes) > 1
+                    else RobustConnection,
                 )
         self.connection = connection
         async with connection.channel() as channel:

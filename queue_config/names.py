@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from queue_config.key_shards import KEY_SHARDS, shard_of_scope, shard_tag
+from queue_config.ticket_ids import shard_of
+
 
 @dataclass(frozen=True, slots=True)
 class Names:
@@ -39,79 +42,109 @@ class Names:
         return f"{self.namespace}.{kind}.window.{window_start}"
 
     # --- Redis ----------------------------------------------------------------------------------
+    # Every key is in one of three kinds of hash slot (see ``queue_config.key_shards``): a ticket's key
+    # shard (its record, its client's idempotency, dedupe and limiter keys, and that shard's share of
+    # the per-kind counters); the namespace's control slot (throttle, plan, lease, traffic, enterprises:
+    # keys read or written together at a low rate); or a slot of its own (the limits every request
+    # charges, which must not all land on one primary).
     @property
     def ticket_prefix(self) -> str:
+        """The start of every ticket key (for a scan); ``ticket_prefix_in`` is a shard's."""
         return f"{self.namespace}:ticket:"
 
+    def ticket_prefix_in(self, shard: int) -> str:
+        return f"{self.namespace}:ticket:{shard_tag(shard)}:"
+
     def ticket(self, ticket_id: str) -> str:
-        return f"{self.ticket_prefix}{ticket_id}"
+        return f"{self.ticket_prefix_in(shard_of(ticket_id))}{ticket_id}"
 
     def idempotency(self, scope: str, key_digest: str) -> str:
-        return f"{self.namespace}:idem:{scope}:{key_digest}"
+        return f"{self.namespace}:idem:{shard_tag(shard_of_scope(scope))}:{scope}:{key_digest}"
 
     def dedupe(self, scope: str, body_digest: str) -> str:
-        return f"{self.namespace}:dedupe:{scope}:{body_digest}"
+        return f"{self.namespace}:dedupe:{shard_tag(shard_of_scope(scope))}:{scope}:{body_digest}"
+
+    def citizen_limit(self, scope: str) -> str:
+        """A citizen's own rate limit, in the shard of its scope (with its tickets)."""
+        return f"{self.namespace}:limit:{shard_tag(shard_of_scope(scope))}:citizen:{scope}"
 
     def rate_limit(self, subject: str) -> str:
         return f"{self.namespace}:limit:{subject}"
 
     @property
     def ticket_secret(self) -> str:
-        return f"{self.namespace}:secret:ticket"
+        return self._control("secret:ticket")
 
     @property
     def events_channel(self) -> str:
         return f"{self.namespace}:events"
 
-    def enqueued_count(self, kind: str) -> str:
-        return f"{self.namespace}:count:{kind}:enqueued"
+    # --- per-kind counters, one of each per key shard: read by summing over ``shards`` --------------
+    @property
+    def shards(self) -> range:
+        return range(KEY_SHARDS)
 
-    def finished_count(self, kind: str) -> str:
-        return f"{self.namespace}:count:{kind}:finished"
+    def enqueued_count(self, kind: str, shard: int) -> str:
+        return f"{self.namespace}:count:{shard_tag(shard)}:{kind}:enqueued"
 
-    def finished_bucket(self, kind: str, bucket: int) -> str:
-        return f"{self.namespace}:rate:{kind}:{bucket}"
+    def finished_count(self, kind: str, shard: int) -> str:
+        return f"{self.namespace}:count:{shard_tag(shard)}:{kind}:finished"
+
+    def finished_bucket(self, kind: str, bucket: int, shard: int) -> str:
+        return f"{self.namespace}:rate:{shard_tag(shard)}:{kind}:{bucket}"
+
+    def eta_outcomes(self, kind: str, shard: int) -> str:
+        """Hash of ``hit`` / ``miss`` counts: finished tickets within / beyond their promised p90."""
+        return f"{self.namespace}:eta:{shard_tag(shard)}:{kind}"
+
+    def eta_lateness(self, kind: str, bucket: int, shard: int) -> str:
+        """Hash of lateness bucket -> tickets of the kind that finished in this rate bucket (5 s)."""
+        return f"{self.namespace}:lateness:{shard_tag(shard)}:{kind}:{bucket}"
+
+    def retrying(self, kind: str, shard: int) -> str:
+        """Sorted set of ``kind``'s tickets waiting in a delay queue, scored by when their message should
+        be back at a worker (``workers.retry_sweeper`` republishes those that are overdue)."""
+        return f"{self.namespace}:retrying:{shard_tag(shard)}:{kind}"
+
+    def dead_letters(self, kind: str, shard: int) -> str:
+        """Sorted set of failed ticket IDs of ``kind`` (their messages are in the dead-letter queue)."""
+        return f"{self.namespace}:dead:{shard_tag(shard)}:{kind}"
 
     # --- traffic accounting, admission and capacity ------------------------------------------------
+    def _control(self, rest: str) -> str:
+        return f"{self.namespace}:{{{self.namespace}.ctl}}:{rest}"
+
     def traffic_second(self, kind: str, metric: str, second: int) -> str:
-        return f"{self.namespace}:traffic:{kind}:{metric}:s{second}"
+        return self._control(f"traffic:{kind}:{metric}:s{second}")
 
     def traffic_minute(self, kind: str, metric: str, minute: int) -> str:
-        return f"{self.namespace}:traffic:{kind}:{metric}:m{minute}"
+        return self._control(f"traffic:{kind}:{metric}:m{minute}")
 
     def admission_limit(self, kind: str) -> str:
         return self.rate_limit(f"admit:{kind}")
 
     @property
     def admission_plan(self) -> str:
-        return f"{self.namespace}:admission:plan"
+        return self._control("admission:plan")
 
     @property
     def admission_plan_kept(self) -> str:
         """The last plan, kept for days: where a controller starting cold resumes capacity and calibration."""
-        return f"{self.namespace}:admission:plan:kept"
+        return self._control("admission:plan:kept")
 
     @property
     def controller_lease(self) -> str:
-        return f"{self.namespace}:admission:lease"
+        return self._control("admission:lease")
 
     def forecast_state(self, kind: str) -> str:
-        return f"{self.namespace}:forecast:{kind}"
+        return self._control(f"forecast:{kind}")
 
     def capacity_reports(self, kind: str) -> str:
-        return f"{self.namespace}:capacity:{kind}"
-
-    def eta_outcomes(self, kind: str) -> str:
-        """Hash of ``hit`` / ``miss`` counts: finished tickets within / beyond their promised p90."""
-        return f"{self.namespace}:eta:{kind}"
-
-    def eta_lateness(self, kind: str, bucket: int) -> str:
-        """Hash of lateness bucket -> tickets of the kind that finished in this rate bucket (5 s)."""
-        return f"{self.namespace}:lateness:{kind}:{bucket}"
+        return self._control(f"capacity:{kind}")
 
     @property
     def throttle(self) -> str:
-        return f"{self.namespace}:throttle"
+        return self._control("throttle")
 
     @property
     def throttle_changed(self) -> str:
@@ -119,59 +152,50 @@ class Names:
 
     @property
     def audit_log(self) -> str:
-        return f"{self.namespace}:audit"
+        return self._control("audit")
 
-    # --- enterprises, batches, bulk scheduling, dead letters ---------------------------------------
+    # --- enterprises, batches, bulk scheduling ------------------------------------------------------
     @property
     def enterprises(self) -> str:
-        return f"{self.namespace}:enterprises"
+        return self._control("enterprises")
 
     def enterprise(self, enterprise_id: str) -> str:
-        return f"{self.namespace}:enterprise:{enterprise_id}"
+        return self._control(f"enterprise:{enterprise_id}")
 
     def enterprise_key(self, key_hash: str) -> str:
-        return f"{self.namespace}:enterprise-key:{key_hash}"
+        return self._control(f"enterprise-key:{key_hash}")
 
     def enterprise_quota(self, enterprise_id: str) -> str:
         return self.rate_limit(f"enterprise:{enterprise_id}")
 
+    # A batch lives in its key shard, which is its enterprise's (its ID is minted there, as its tickets).
     def batch(self, batch_id: str) -> str:
-        return f"{self.namespace}:batch:{batch_id}"
+        return f"{self.namespace}:batch:{shard_tag(shard_of(batch_id))}:{batch_id}"
 
     def batch_tickets(self, batch_id: str) -> str:
-        return f"{self.namespace}:batch:{batch_id}:tickets"
+        return f"{self.batch(batch_id)}:tickets"
 
     def batch_finished(self, batch_id: str) -> str:
-        return f"{self.namespace}:batch:{batch_id}:finished"
+        return f"{self.batch(batch_id)}:finished"
 
     def batch_response(self, batch_id: str) -> str:
-        return f"{self.namespace}:batch:{batch_id}:response"
+        return f"{self.batch(batch_id)}:response"
 
-    @property
-    def batch_callbacks(self) -> str:
-        """Sorted set of batch IDs whose callback is due, scored by when."""
-        return f"{self.namespace}:callbacks"
+    def batch_callbacks(self, shard: int) -> str:
+        """Sorted set of the shard's batch IDs whose callback is due, scored by when."""
+        return f"{self.namespace}:callbacks:{shard_tag(shard)}"
 
     def bulk_calendar(self, kind: str) -> str:
-        return f"{self.namespace}:bulk:calendar:{kind}"
+        return self._control(f"bulk:calendar:{kind}")
 
     def bulk_booked(self, kind: str) -> str:
-        return f"{self.namespace}:bulk:booked:{kind}"
+        return self._control(f"bulk:booked:{kind}")
 
     @property
     def bulk_windows(self) -> str:
         """Sorted set of ``kind:window_start`` whose window queue still holds items, scored by start."""
-        return f"{self.namespace}:bulk:windows"
-
-    def retrying(self, kind: str) -> str:
-        """Sorted set of ``kind``'s tickets waiting in a delay queue, scored by when their message should
-        be back at a worker (``workers.retry_sweeper`` republishes those that are overdue)."""
-        return f"{self.namespace}:retrying:{kind}"
-
-    def dead_letters(self, kind: str) -> str:
-        """Sorted set of failed ticket IDs of ``kind`` (their messages are in the dead-letter queue)."""
-        return f"{self.namespace}:dead:{kind}"
+        return self._control("bulk:windows")
 
     def outlook(self, kind: str) -> str:
         """The controller's per-minute view for operators: recent arrivals and the forecast ahead."""
-        return f"{self.namespace}:outlook:{kind}"
+        return self._control(f"outlook:{kind}")

@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # Set up (see setup.sh), then run the whole system locally: core simulator, workers, front door and
 # status API, each as its own process, logs interleaved on this terminal. Ctrl-C stops them all.
+#   bash scripts/run.sh            on the RabbitMQ and Redis at AMQP_URL / REDIS_URL (started if local)
+#   bash scripts/run.sh --cluster  on the local cluster of scripts/cluster.sh (started if not running),
+#                                  with two front doors and two worker processes; it keeps running after
+#                                  Ctrl-C: bash scripts/cluster.sh down stops it
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+cluster=
+if [ "${1:-}" = "--cluster" ]; then
+  cluster=1
+  bash scripts/cluster.sh up >&2
+  set -a; . .run/cluster/env; set +a
+else
+  bash scripts/setup.sh
+fi
 py=.venv/bin/python
 pids=()
 stopping=
@@ -20,6 +31,15 @@ $py -m bench.coresim & pids+=($!)
 $py -m workers & pids+=($!)
 $py -m frontdoor & pids+=($!)
 $py -m status_api & pids+=($!)
-echo "[run] front door http://127.0.0.1:${FRONTDOOR_PORT:-8080}  status http://127.0.0.1:${STATUS_PORT:-8081}  core simulator http://127.0.0.1:${CORE_PORT:-8090}" >&2
+doors="http://127.0.0.1:${FRONTDOOR_PORT:-8080}"
+if [ -n "$cluster" ]; then
+  # A second front door and a second worker process, as behind a load balancer.
+  second=$(( ${FRONTDOOR_PORT:-8080} + 4 ))
+  FRONTDOOR_PORT=$second $py -m frontdoor & pids+=($!)
+  $py -m workers & pids+=($!)
+  doors="$doors and http://127.0.0.1:$second"
+  echo "[run] on the cluster: AMQP_URL=$AMQP_URL REDIS_URL=$REDIS_URL" >&2
+fi
+echo "[run] front door $doors  status http://127.0.0.1:${STATUS_PORT:-8081}  core simulator http://127.0.0.1:${CORE_PORT:-8090}" >&2
 wait -n "${pids[@]}" || true
 [ -n "$stopping" ] || echo "[run] a component exited; stopping the rest" >&2

@@ -2,6 +2,7 @@
 # One set-up for every entry point: a virtualenv with the project installed, and RabbitMQ and Redis
 # answering at AMQP_URL / REDIS_URL. Servers that already answer are used as they are; local ones that
 # do not are started (installed from the OS packages first when missing). Idempotent: safe to rerun.
+# With --cluster: the virtualenv and the server packages only (scripts/cluster.sh starts the servers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -48,6 +49,14 @@ endpoint() { .venv/bin/python -c 'import sys, urllib.parse as u; p = u.urlsplit(
 answers() { .venv/bin/python -c 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' "$1" "$2" 2>/dev/null; }
 is_local() { case "$1" in 127.*|localhost|::1) return 0;; *) return 1;; esac; }
 wait_for() { for _ in $(seq 1 120); do answers "$1" "$2" && return 0; sleep 0.5; done; return 1; }
+
+if [ "${1:-}" = "--cluster" ]; then
+  # scripts/cluster.sh starts its own servers: here only the packages they run from.
+  command -v redis-server >/dev/null || { say "installing redis-server"; apt_install redis-server; }
+  ls -d /usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin >/dev/null 2>&1 ||
+    { say "installing rabbitmq-server"; apt_install rabbitmq-server; }
+  exit 0
+fi
 
 read -r redis_host redis_port < <(endpoint "$REDIS_URL" 6379)
 if answers "$redis_host" "$redis_port"; then

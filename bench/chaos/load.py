@@ -29,6 +29,7 @@ class Answer:
     status: int | None  # None: no answer (connection lost, timeout)
     tickets: tuple[str, ...]
     error: str = ""
+    kind: str = ""  # a citizen's submission's kind ("" for a batch)
 
 
 @dataclass
@@ -76,13 +77,14 @@ class Load:
     async def _post(
         self, http: aiohttp.ClientSession, path: str, body: Any, headers: dict[str, str], source: str
     ) -> Answer:
+        kind = str(body.get("kind", "")) if isinstance(body, dict) else ""
         sent = self._now()
         try:
             async with http.post(self.front_url + path, json=body, headers=headers) as response:
                 doc = await response.json(content_type=None)
                 status = response.status
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            answer = Answer(sent, self._now(), source, None, (), type(exc).__name__)
+            answer = Answer(sent, self._now(), source, None, (), type(exc).__name__, kind)
             self.answers.append(answer)
             return answer
         tickets: tuple[str, ...] = ()
@@ -92,7 +94,7 @@ class Load:
             elif "tickets" in doc:
                 tickets = tuple(str(t) for t in doc["tickets"] if t)
         error = str(doc.get("error", "")) if isinstance(doc, dict) else ""
-        answer = Answer(sent, self._now(), source, status, tickets, error)
+        answer = Answer(sent, self._now(), source, status, tickets, error, kind)
         self.answers.append(answer)
         return answer
 

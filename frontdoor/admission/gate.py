@@ -96,7 +96,7 @@ class AdmissionGate:
         throttle = self._plan.throttle
         ip = client_ip(request.remote, request.headers.get("X-Forwarded-For"), self._trusted)
         # The resident ID enters the key only through a keyed digest: no resident IDs in Redis keys.
-        citizen = self._names.rate_limit("citizen:" + self._ids.scope("citizen:" + sub.citizen_id))
+        citizen = self._names.citizen_limit(self._ids.scope("citizen:" + sub.citizen_id))
         limits = [
             Limit.per_minute(citizen, throttle.per_client_per_minute),
             Limit.per_minute(self._names.rate_limit("ip:" + ip), throttle.per_ip_per_minute),

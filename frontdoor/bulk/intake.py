@@ -29,6 +29,7 @@ from frontdoor.intake.validation import Submission
 from queue_config import resident_id
 from queue_config.broker import BrokerLink
 from queue_config.errors import BrokerUnavailable, StoreUnavailable, TicketgateError
+from queue_config.key_shards import shard_of_scope
 from queue_config.kinds import Status
 from queue_config.names import Names
 from queue_config.observability import metrics
@@ -177,7 +178,7 @@ class BulkIntake:
         )
         if not verdict.allowed:
             raise QuotaExceeded(verdict.retry_after_seconds)
-        batch_id = self._ids.mint()
+        batch_id = self._ids.mint(shard_of_scope(scope))
         if idem is not None and not await self._batches.keep_key(
             scope, idem, batch_id, digest, ttl_seconds=self._idem_ttl
         ):
@@ -219,7 +220,7 @@ class BulkIntake:
         for kind, group in by_kind(items).items():
             tickets = []
             for item in group:
-                item.ticket_id = self._ids.mint()
+                item.ticket_id = self._ids.mint(shard_of_scope(scope))
                 if key:
                     item.idem = hashlib.sha256(f"{key}\n{item.index}".encode()).hexdigest()
                 tickets.append(

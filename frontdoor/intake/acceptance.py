@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -24,6 +24,7 @@ from frontdoor.intake.validation import Submission
 from queue_config import resident_id
 from queue_config.broker import BrokerLink
 from queue_config.errors import BrokerUnavailable, StoreUnavailable, TicketgateError
+from queue_config.key_shards import shard_of_scope
 from queue_config.kinds import Status
 from queue_config.messages import TicketMessage
 from queue_config.planning.eta import Eta, EtaEstimator
@@ -76,8 +77,9 @@ class Intake:
         digest = sub.digest
         idem = hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key else None
         masked = resident_id.mask(sub.citizen_id)
+        ticket = NewTicket(self._ids.mint(shard_of_scope(scope)), sub.kind, scope, digest, idem, masked)
         outcome, ticket_id, seq = await self._store.reserve(
-            NewTicket(self._ids.mint(), sub.kind, scope, digest, idem, masked)
+            replace(ticket, place=await self._eta.place(sub.kind))
         )
         if outcome is Reservation.CONFLICT:
             raise IdempotencyConflict(ticket_id)

@@ -66,6 +66,7 @@ class Eta:
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
     at: float
+    enqueued: int
     finished: int
     rate: float
     measured: bool
@@ -74,7 +75,7 @@ class _Snapshot:
 class FinishCounts(Protocol):
     """What the ETA reads of the ticket store (``queue_config.stores.tickets.TicketStore``)."""
 
-    async def finishes(self, kind: str, buckets: Sequence[int]) -> tuple[int, int]: ...
+    async def finishes(self, kind: str, buckets: Sequence[int]) -> tuple[int, int, int]: ...
 
 
 class EtaEstimator:
@@ -93,6 +94,7 @@ class EtaEstimator:
         self._service = service_seconds
         self._clock = clock
         self._snapshots: dict[str, _Snapshot] = {}
+        self._placed: dict[str, int] = {}  # places given out since the kind's snapshot
         self._reading: dict[str, asyncio.Future[_Snapshot]] = {}
 
     @classmethod
@@ -142,6 +144,21 @@ class EtaEstimator:
             )
         return eta
 
+    async def place(self, kind: str) -> int | None:
+        """The place in line of a ticket about to be queued: the counters last read (at most half a
+        second old) plus the places this process gave out since; None when they cannot be read.
+
+        With the counters sharded (``queue_config.key_shards``) no one call can hand out a global
+        sequence number, so the place is this estimate. What it misses, other doors' tickets since the
+        read, is at most half a second of admitted arrivals, and admission keeps those near the drain
+        rate: about half a second of ETA."""
+        try:
+            snap = await self._snapshot(kind)
+        except Exception:
+            return None
+        self._placed[kind] = placed = self._placed.get(kind, 0) + 1
+        return snap.enqueued + placed
+
     def maintenance_left(self) -> float:
         """Seconds until the announced end of maintenance (0 when not in maintenance or none is set)."""
         ends = self._plan.throttle.maintenance_ends_at() if self._plan is not None else None
@@ -173,7 +190,8 @@ class EtaEstimator:
         last = self._snapshots.get(kind)
         if last is not None:
             return last
-        return _Snapshot(self._clock(), max(0, (seq or 1) - 1), self._assumed_rate, measured=False)
+        finished = max(0, (seq or 1) - 1)
+        return _Snapshot(self._clock(), finished, finished, self._assumed_rate, measured=False)
 
     async def drain_rate(self, kind: str) -> float:
         return (await self._snapshot(kind)).rate
@@ -195,10 +213,11 @@ class EtaEstimator:
     async def _read(self, kind: str, now: float) -> _Snapshot:
         current = int(now // RATE_BUCKET_SECONDS)
         buckets = [current - i for i in range(1, _WINDOW_BUCKETS + 1)]
-        finished, done = await self._store.finishes(kind, buckets)
+        enqueued, finished, done = await self._store.finishes(kind, buckets)
         measured = done / (_WINDOW_BUCKETS * RATE_BUCKET_SECONDS)
         # With too few finishes the measurement says more about idleness than about capacity.
         rate = measured if done >= 10 else max(measured, self._assumed_rate)
-        snap = _Snapshot(now, finished, rate, measured=done >= 10)
+        snap = _Snapshot(now, enqueued, finished, rate, measured=done >= 10)
         self._snapshots[kind] = snap
+        self._placed[kind] = 0
         return snap

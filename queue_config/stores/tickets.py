@@ -26,7 +26,9 @@ class Reservation(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class NewTicket:
-    """What a reservation needs: the minted ID, and the keys that find a repeat of this submission."""
+    """What a reservation needs: the minted ID, and the keys that find a repeat of this submission.
+    The ID must be minted in the scope's key shard (``TicketIds.mint(shard_of_scope(scope))``): a repeat
+    is looked for among the tickets of that shard."""
 
     ticket_id: str
     kind: str
@@ -36,6 +38,9 @@ class NewTicket:
     masked_client: str
     batch_id: str | None = None
     scheduled: bool = False  # booked for a later window: it takes its place in line when released
+    # Its place in the kind's line (sequence number) as the front door estimates it from the counters it
+    # last read (``EtaEstimator.place``); None: the store reads the counters itself.
+    place: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +150,9 @@ class TicketStore(Protocol):
 
     async def failed_at(self, kind: str, ticket_id: str) -> float | None: ...
 
-    async def finishes(self, kind: str, buckets: Sequence[int]) -> tuple[int, int]:
-        """Tickets of ``kind`` finished in all, and in the given ``RATE_BUCKET_SECONDS`` buckets."""
+    async def finishes(self, kind: str, buckets: Sequence[int]) -> tuple[int, int, int]:
+        """Tickets of ``kind`` queued in all (every place in line given out), finished in all, and
+        finished in the given ``RATE_BUCKET_SECONDS`` buckets."""
 
     async def begin_attempt(
         self, ticket_id: str, *, kind: str, created_at: float, masked_client: str

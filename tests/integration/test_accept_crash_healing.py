@@ -7,6 +7,7 @@ import time
 import uuid
 
 from queue_config import resident_id
+from queue_config.key_shards import shard_of_scope
 from queue_config.stores.redis.tickets import RedisTicketStore
 from queue_config.stores.tickets import NewTicket, Reservation
 from tests.support.system import System, submission
@@ -33,11 +34,12 @@ async def test_a_retry_republishes_a_reservation_whose_front_door_died(system: S
         clock=lambda: long_ago,
     )
     ids = intake._ids
+    scope = ids.scope("citizen:" + sub.citizen_id)
     outcome, ticket_id, _ = await stale_store.reserve(
         NewTicket(
-            ids.mint(),
+            ids.mint(shard_of_scope(scope)),
             sub.kind,
-            ids.scope("citizen:" + sub.citizen_id),
+            scope,
             sub.digest,
             hashlib.sha256(key.encode()).hexdigest(),
             resident_id.mask(sub.citizen_id),

@@ -40,8 +40,12 @@ async def _world(redis: Redis, names: Names, clock: Clock, *, finishing: float, 
     """Workers that finish ``finishing`` transfers a second and hold ``held`` of them."""
     bucket = int(clock.now // RATE_BUCKET_SECONDS)
     into_current = clock.now - bucket * RATE_BUCKET_SECONDS
-    await redis.set(names.finished_bucket("transfer", bucket - 1), round(finishing * RATE_BUCKET_SECONDS))
-    await redis.set(names.finished_bucket("transfer", bucket), round(finishing * into_current))
+    # (in one key shard, the others cleared: the readers sum over all of them)
+    await redis.delete(
+        *[names.finished_bucket("transfer", b, s) for b in (bucket - 1, bucket) for s in names.shards]
+    )
+    await redis.set(names.finished_bucket("transfer", bucket - 1, 3), round(finishing * RATE_BUCKET_SECONDS))
+    await redis.set(names.finished_bucket("transfer", bucket, 3), round(finishing * into_current))
     report = CapacityReport(
         at=clock.now,
         limit=8,
@@ -269,8 +273,10 @@ async def test_the_backlog_counts_tickets_not_messages(fresh_namespace: Settings
     names = Names(fresh_namespace.namespace)
     clock = Clock(1_800_000_000.0)
     # Given 500 transfers queued and 120 finished, in bundles RabbitMQ would count as a few messages
-    await redis.set(names.enqueued_count("transfer"), 500)
-    await redis.set(names.finished_count("transfer"), 120)
+    # (spread over key shards, as the ticket store keeps them)
+    await redis.set(names.enqueued_count("transfer", 0), 300)
+    await redis.set(names.enqueued_count("transfer", 7), 200)
+    await redis.set(names.finished_count("transfer", 15), 120)
 
     # When the controller steps
     plan = await _controller(fresh_namespace, redis, clock).step()

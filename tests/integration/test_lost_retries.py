@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from bench.coresim.model import CoreSettings
 from bench.purge import purge_namespace
 from queue_config.settings import Settings
+from queue_config.ticket_ids import shard_of
 from queue_config.topology import Topology
 from tests.support.system import System, drain, start_system, submission
 
@@ -82,7 +83,8 @@ async def test_a_retry_lost_between_its_delay_queue_and_its_work_queue_is_republ
     for ticket_id in ids:
         assert (await system.ledger(ticket_id))["effects"] == 1
         assert await system.redis.hget(system.names.ticket(ticket_id), "parcel") is None
-    assert await system.redis.zcard(system.names.retrying("payment")) == 0
+    for shard in system.names.shards:
+        assert await system.redis.zcard(system.names.retrying("payment", shard)) == 0
     assert system.pool is not None and system.pool.sweeper.republished == len(ids)
 
 
@@ -110,12 +112,19 @@ async def test_no_retry_is_republished_while_maintenance_holds_every_consumer(sl
     assert code == 202
     await system.wait_for_status(doc["ticket_id"], {"retrying"}, timeout=20)
     # Given its retry overdue (as it would be after its delay, in a maintenance nobody consumes in)
-    await system.redis.zadd(system.names.retrying("payment"), {doc["ticket_id"]: 1.0})
+    await system.redis.zadd(
+        system.names.retrying("payment", shard_of(doc["ticket_id"])), {doc["ticket_id"]: 1.0}
+    )
     system.pool.maintenance.paused = True
     try:
         # Then the sweeper leaves it: its message waits in its work queue, a copy would be a duplicate
         assert await system.pool.sweeper.sweep() == 0
-        assert await system.redis.zscore(system.names.retrying("payment"), doc["ticket_id"]) == 1.0
+        assert (
+            await system.redis.zscore(
+                system.names.retrying("payment", shard_of(doc["ticket_id"])), doc["ticket_id"]
+            )
+            == 1.0
+        )
     finally:
         system.pool.maintenance.paused = False
     assert await system.pool.sweeper.sweep() == 1

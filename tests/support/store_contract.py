@@ -9,12 +9,16 @@ import uuid
 
 import pytest
 
+from queue_config.key_shards import shard_of_scope
 from queue_config.kinds import Status
 from queue_config.planning.capacity import CapacityReport
 from queue_config.planning.throttle import Mode, Throttle
 from queue_config.stores.backend import Stores
 from queue_config.stores.limiter import Limit
 from queue_config.stores.tickets import Commit, NewTicket, Reservation
+from queue_config.ticket_ids import TicketIds
+
+IDS = TicketIds(b"store-contract-secret-of-32-bytes")
 
 
 class Clock:
@@ -32,7 +36,9 @@ def new_ticket(
     kind: str = "payment",
     scheduled: bool = False,
 ) -> NewTicket:
-    return NewTicket(uuid.uuid4().hex, kind, scope, body, idem, "110101********12", scheduled=scheduled)
+    # Minted in its scope's key shard, as the front door mints it (a Redis Cluster holds them together).
+    ticket_id = IDS.mint(shard_of_scope(scope))
+    return NewTicket(ticket_id, kind, scope, body, idem, "110101********12", scheduled=scheduled)
 
 
 async def test_a_reservation_is_created_repeated_or_refused_by_its_keys(stores: Stores) -> None:
@@ -81,7 +87,7 @@ async def test_a_ticket_lives_through_its_transitions_once(stores: Stores, clock
     again = await tickets.begin_attempt(new.ticket_id, kind="payment", created_at=0.0, masked_client="x")
     assert again.status is Status.DONE
     assert await tickets.eta_outcomes("payment") == (1, 0)
-    total, in_buckets = await tickets.finishes("payment", [int(clock.now // 5)])
+    _, total, in_buckets = await tickets.finishes("payment", [int(clock.now // 5)])
     assert total >= 1 and in_buckets == 1
     assert await stores.control.unfinished("payment") == 0
 
@@ -206,7 +212,7 @@ async def test_bulk_windows_are_booked_within_their_budgets(stores: Stores, cloc
 
 
 async def test_batches_keep_their_key_and_answer(stores: Stores) -> None:
-    batch = uuid.uuid4().hex
+    batch = IDS.mint(shard_of_scope("scope"))
     assert await stores.batches.open(batch, enterprise_id="e1", total=2, callback_url=None)
     assert not await stores.batches.open(batch, enterprise_id="e1", total=2, callback_url=None)
     assert await stores.batches.keep_key("scope", "key", batch, "digest", ttl_seconds=60)

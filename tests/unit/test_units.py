@@ -135,10 +135,10 @@ class _Finishes:
         self.reads = 0
         self.per_bucket = finished_per_bucket
 
-    async def finishes(self, kind: str, buckets: Sequence[int]) -> tuple[int, int]:
+    async def finishes(self, kind: str, buckets: Sequence[int]) -> tuple[int, int, int]:
         self.reads += 1
         await asyncio.sleep(0.01)  # the round trip, during which more requests arrive
-        return 40, self.per_bucket * len(buckets)
+        return 50, 40, self.per_bucket * len(buckets)
 
 
 async def test_concurrent_etas_share_one_read_of_the_counters() -> None:

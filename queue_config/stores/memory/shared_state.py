@@ -113,7 +113,7 @@ class MemoryTrafficStore:
 
     async def finish_rate(self, kind: str, now: float, buckets: int = 1) -> float:
         current = int(now // RATE_BUCKET_SECONDS)
-        _, done = await self._tickets.finishes(kind, range(current - buckets, current + 1))
+        _, _, done = await self._tickets.finishes(kind, range(current - buckets, current + 1))
         return done / (now - (current - buckets) * RATE_BUCKET_SECONDS)
 
 

@@ -209,8 +209,12 @@ class MemoryTicketStore:
     async def failed_at(self, kind: str, ticket_id: str) -> float | None:
         return self._dead[kind].get(ticket_id)
 
-    async def finishes(self, kind: str, buckets: Sequence[int]) -> tuple[int, int]:
-        return self._finished[kind], sum(self._finished_buckets[(kind, b)] for b in buckets)
+    async def finishes(self, kind: str, buckets: Sequence[int]) -> tuple[int, int, int]:
+        return (
+            self._enqueued[kind],
+            self._finished[kind],
+            sum(self._finished_buckets[(kind, b)] for b in buckets),
+        )
 
     # --- workers --------------------------------------------------------------------------------
     async def begin_attempt(

@@ -23,15 +23,16 @@ class RedisAuditLog:
         self, *, token: str, action: str, before: Any, after: Any, throttle_changed: bool = False
     ) -> None:
         """Keep one entry (``token`` is the operator token's fingerprint, never the token); with
-        ``throttle_changed`` also announce the change to every process, in the same transaction, so no
-        reader sees the notice without the entry."""
+        ``throttle_changed`` also announce the change to every process, once the entry is kept, so no
+        reader sees the notice without the entry. (Not in the entry's transaction: Redis Cluster takes
+        no PUBLISH in one.)"""
         entry = {"at": time.time(), "token": token, "action": action, "before": before, "after": after}
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.lpush(self._names.audit_log, orjson.dumps(entry))
             pipe.ltrim(self._names.audit_log, 0, KEPT - 1)
-            if throttle_changed:
-                pipe.publish(self._names.throttle_changed, b"1")
             await pipe.execute()
+        if throttle_changed:
+            await self._redis.publish(self._names.throttle_changed, b"1")
 
     @store_call
     async def entries(self) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from queue_config.stores.batches import batch_state
 from queue_config.stores.redis import lua
 from queue_config.stores.redis.client import store_call
 from queue_config.stores.tickets import as_text
+from queue_config.ticket_ids import shard_of
 
 READ_CHUNK = 1000
 
@@ -71,7 +72,7 @@ class RedisBatchStore:
             await pipe.execute()
         accepted = sum(1 for t in tickets if t)
         await self._accepted(
-            keys=[n.batch(batch_id), n.batch_finished(batch_id), n.batch_callbacks],
+            keys=[n.batch(batch_id), n.batch_finished(batch_id), n.batch_callbacks(shard_of(batch_id))],
             args=[batch_id, created, accepted, self._clock()],
         )
 
@@ -145,20 +146,26 @@ class RedisBatchStore:
     # --- callbacks -------------------------------------------------------------------------------
     @store_call
     async def claim_callbacks(self, lease_seconds: float, limit: int = 10) -> list[str]:
-        due = await self._claim(
-            keys=[self._names.batch_callbacks], args=[self._clock(), lease_seconds, limit]
-        )
-        return [as_text(d) for d in due]
+        due: list[str] = []
+        for shard in self._names.shards:
+            if len(due) >= limit:
+                break
+            claimed = await self._claim(
+                keys=[self._names.batch_callbacks(shard)],
+                args=[self._clock(), lease_seconds, limit - len(due)],
+            )
+            due += [as_text(d) for d in claimed]
+        return due
 
     @store_call
     async def callback_delivered(self, batch_id: str) -> None:
         n = self._names
         await self._redis.hset(n.batch(batch_id), "callback_delivered_at", self._clock())
-        await self._redis.zrem(n.batch_callbacks, batch_id)
+        await self._redis.zrem(n.batch_callbacks(shard_of(batch_id)), batch_id)
 
     @store_call
     async def forget_callback(self, batch_id: str) -> None:
-        await self._redis.zrem(self._names.batch_callbacks, batch_id)
+        await self._redis.zrem(self._names.batch_callbacks(shard_of(batch_id)), batch_id)
 
     @store_call
     async def callback_later(self, batch_id: str, *, at: float, attempts: int, error: str) -> None:
@@ -166,7 +173,7 @@ class RedisBatchStore:
         await self._redis.hset(
             n.batch(batch_id), mapping={"callback_attempts": attempts, "callback_error": error[:300]}
         )
-        await self._redis.zadd(n.batch_callbacks, {batch_id: at})
+        await self._redis.zadd(n.batch_callbacks(shard_of(batch_id)), {batch_id: at})
 
     @store_call
     async def callback_abandoned(self, batch_id: str, error: str) -> None:
@@ -175,4 +182,4 @@ class RedisBatchStore:
             n.batch(batch_id),
             mapping={"callback_abandoned_at": self._clock(), "callback_error": error[:300]},
         )
-        await self._redis.zrem(n.batch_callbacks, batch_id)
+        await self._redis.zrem(n.batch_callbacks(shard_of(batch_id)), batch_id)

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from queue_config.names import Names
 from queue_config.stores.redis import lua
-from queue_config.stores.redis.client import store_call
+from queue_config.stores.redis.client import read_many, store_call, total
 
 
 class RedisControlStore:
@@ -59,23 +59,28 @@ class RedisControlStore:
     @store_call
     async def lateness(self, kind: str, slots: Sequence[int]) -> Counter[int]:
         """The lateness buckets (``queue_config.planning.lateness``) of ``slots``, added up."""
+        n = self._names
         async with self._redis.pipeline(transaction=False) as pipe:
             for slot in slots:
-                pipe.hgetall(self._names.eta_lateness(kind, slot))
+                for shard in n.shards:
+                    pipe.hgetall(n.eta_lateness(kind, slot, shard))
             counted: list[dict[bytes, bytes]] = await pipe.execute()
         counts: Counter[int] = Counter()
         for one in counted:
-            for bucket, n in one.items():
-                counts[int(bucket)] += int(n)
+            for bucket, count in one.items():
+                counts[int(bucket)] += int(count)
         return counts
 
     @store_call
     async def unfinished(self, kind: str) -> int:
         """Tickets queued and not yet finished, from the ticket store's counters."""
-        enqueued, finished = await self._redis.mget(
-            self._names.enqueued_count(kind), self._names.finished_count(kind)
+        n = self._names
+        values = await read_many(
+            self._redis,
+            [n.enqueued_count(kind, s) for s in n.shards] + [n.finished_count(kind, s) for s in n.shards],
         )
-        return max(0, int(enqueued or 0) - int(finished or 0))
+        k = len(n.shards)
+        return max(0, total(values[:k]) - total(values[k:]))
 
     @store_call
     async def write_outlook(

@@ -18,16 +18,20 @@ import math
 
 from redis.asyncio import Redis
 
+from queue_config.key_shards import key_slot
 from queue_config.stores.limiter import Limit, Verdict
 from queue_config.stores.redis import lua
-from queue_config.stores.redis.client import store_call
-from queue_config.stores.redis.script_batcher import ScriptBatcher, call_script
+from queue_config.stores.redis.client import is_cluster, store_call
+from queue_config.stores.redis.script_batcher import ScriptBatcher, call_script, pipelined, run_scripts
 
 
 class RedisGcraLimiter:
     def __init__(self, redis: Redis, batcher: ScriptBatcher | None = None) -> None:
+        self._redis = redis
         self._script = redis.register_script(lua.source("limiter_gcra"))
+        self._refund = redis.register_script(lua.source("limiter_refund"))
         self._batcher = batcher
+        self._cluster = is_cluster(redis)
 
     @store_call
     async def acquire(self, limits: list[Limit], cost: int = 1) -> Verdict:
@@ -38,10 +42,49 @@ class RedisGcraLimiter:
         for limit in live:
             if math.isinf(limit.interval_ms):  # a zero rate: nothing passes, no need to ask Redis
                 return Verdict(False, 60.0, limit.key)
-        args = [value for limit in live for value in (limit.interval_ms, limit.tolerance_ms)]
-        args.append(cost)
-        keys = [limit.key for limit in live]
-        first, wait_ms = await call_script(self._script, keys, args, self._batcher)
+        if self._cluster:
+            slots: dict[int, list[Limit]] = {}
+            for limit in live:
+                slots.setdefault(key_slot(limit.key), []).append(limit)
+            if len(slots) > 1:
+                return await self._across_slots(live, list(slots.values()), cost)
+        first, wait_ms = await call_script(self._script, *_call(live, cost), self._batcher)
         if int(first) == 0:
             return Verdict(True)
         return Verdict(False, math.ceil(float(wait_ms)) / 1000, live[int(first) - 1].key)
+
+    async def _across_slots(self, live: list[Limit], groups: list[list[Limit]], cost: int) -> Verdict:
+        replies = await pipelined(self._redis, [(self._script, *_call(group, cost)) for group in groups])
+        refused: list[tuple[int, float, str]] = []  # (the limit's place in the request, wait, key)
+        charged: list[list[Limit]] = []
+        for group, reply in zip(groups, replies, strict=True):
+            if isinstance(reply, Exception):
+                refused.append((-1, 0.0, ""))
+                continue
+            first, wait_ms = int(reply[0]), float(reply[1])
+            if first == 0:
+                charged.append(group)
+            else:
+                refused.append(
+                    (live.index(group[first - 1]), math.ceil(wait_ms) / 1000, group[first - 1].key)
+                )
+        if not refused:
+            return Verdict(True)
+        await run_scripts(
+            self._redis,
+            [
+                (self._refund, [lim.key for lim in group], [*[lim.interval_ms for lim in group], cost])
+                for group in charged
+            ],
+        )
+        errors = [reply for reply in replies if isinstance(reply, Exception)]
+        if errors:
+            raise errors[0]
+        _, wait, key = min(refused)
+        return Verdict(False, wait, key)
+
+
+def _call(limits: list[Limit], cost: int) -> tuple[list[str], list[float | int]]:
+    args: list[float | int] = [value for limit in limits for value in (limit.interval_ms, limit.tolerance_ms)]
+    args.append(cost)
+    return [limit.key for limit in limits], args

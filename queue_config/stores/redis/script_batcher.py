@@ -15,6 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
 from queue_config.aio.turn_batches import TurnBatches
@@ -45,18 +46,42 @@ class ScriptBatcher:
         return await self._batches.call(None, (script, keys, args))
 
     async def _send(self, _: None, calls: list[_Call]) -> list[Any]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            # EVALSHA directly: a Script called on a pipeline makes redis-py ask SCRIPT EXISTS before
-            # every execute (6 % of the door's time); a script Redis does not know (after its restart)
-            # answers NOSCRIPT and is run again below, which loads it.
-            for script, keys, args in calls:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            replies = await pipe.execute(raise_on_error=False)
         # A reply that is an error is that caller's error (``TurnBatches`` raises it for them alone).
-        return [
-            await _rerun(script, keys, args) if isinstance(reply, NoScriptError) else reply
-            for (script, keys, args), reply in zip(calls, replies, strict=True)
-        ]
+        return await pipelined(self._redis, calls)
+
+
+async def pipelined(redis: Redis, calls: Sequence[_Call]) -> list[Any]:
+    """Script calls in one pipeline (on a cluster, redis-py splits it by node); each reply in order, an
+    error reply as the exception itself."""
+    async with redis.pipeline(transaction=False) as pipe:
+        # EVALSHA directly: a Script called on a pipeline makes redis-py ask SCRIPT EXISTS before
+        # every execute (6 % of the door's time); a script Redis does not know (after its restart, or a
+        # replica just promoted) answers NOSCRIPT and is run again below, which loads it.
+        for script, keys, args in calls:
+            # execute_command, not pipe.evalsha: redis-py's cluster pipeline refuses that method (it
+            # cannot know the keys are in one slot); ours always are (``queue_config.key_shards``), and
+            # the pipeline sends each call to its slot's node.
+            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except AttributeError as exc:
+            # redis-py 8's cluster pipeline, writing to a connection that a node's death closed a moment
+            # before, fails on its missing writer ("'NoneType' object has no attribute 'writelines'",
+            # seen in bench.failover when a primary was killed): a lost connection, not our bug.
+            raise RedisConnectionError(f"connection lost while sending: {exc}") from exc
+    return [
+        await _rerun(script, keys, args) if isinstance(reply, NoScriptError) else reply
+        for (script, keys, args), reply in zip(calls, replies, strict=True)
+    ]
+
+
+async def run_scripts(redis: Redis, calls: Sequence[_Call]) -> list[Any]:
+    """``pipelined``, raising the first error reply."""
+    replies = await pipelined(redis, calls) if calls else []
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
 
 
 async def _rerun(script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:

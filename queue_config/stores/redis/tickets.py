@@ -14,8 +14,8 @@ from queue_config.kinds import Status
 from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.stores.redis import lua
-from queue_config.stores.redis.client import store_call
-from queue_config.stores.redis.script_batcher import ScriptBatcher, call_script
+from queue_config.stores.redis.client import read_many, store_call, total
+from queue_config.stores.redis.script_batcher import ScriptBatcher, call_script, run_scripts
 from queue_config.stores.tickets import (
     RATE_BUCKET_SECONDS,
     Attempt,
@@ -25,6 +25,7 @@ from queue_config.stores.tickets import (
     TicketRecord,
     as_text,
 )
+from queue_config.ticket_ids import shard_of
 
 # Tickets per call of a batch script: long enough to amortise the call, short enough (a few ms of Redis
 # time) not to hold up the single submissions behind it.
@@ -100,17 +101,19 @@ class RedisTicketStore:
         self, script: AsyncScript, keys: list[str], head: list[Any], items: list[str]
     ) -> list[Any]:
         """A batch script over ``items`` (one argument each), ``SCRIPT_BATCH`` a call, in one pipeline."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for start in range(0, len(items), SCRIPT_BATCH):
-                await script(keys=keys, args=[*head, *items[start : start + SCRIPT_BATCH]], client=pipe)
-            replies: list[Any] = await pipe.execute()
-        return replies
+        return await run_scripts(
+            self.redis,
+            [
+                (script, keys, [*head, *items[start : start + SCRIPT_BATCH]])
+                for start in range(0, len(items), SCRIPT_BATCH)
+            ],
+        )
 
     # --- front door ------------------------------------------------------------------------------
     @store_call
     async def reserve(self, new: NewTicket) -> tuple[Reservation, str, int | None]:
         """Reserve a new ticket, or find the one this submission repeats (see ``Reservation``)."""
-        keys, args = self._reserve_call(new)
+        keys, args = await self._reserve_call(new)
         return reservation(await self._call(self._reserve, keys, args))
 
     @store_call
@@ -119,8 +122,13 @@ class RedisTicketStore:
     ) -> list[tuple[Reservation, str, int | None]]:
         """``reserve`` for many tickets of one kind, scope and batch, in a few pipelined calls."""
         n = self.names
+        if not tickets:
+            return []
+        # Every ticket of one scope is minted in its scope's shard (tests' made-up IDs: shard 0).
+        shard = shard_of(tickets[0].ticket_id)
+        place = await self._first_place(kind, tickets[0].place)
         head: list[str | float | int] = [
-            n.ticket_prefix,
+            n.ticket_prefix_in(shard),
             n.idempotency(scope, ""),
             n.dedupe(scope, ""),
             self._clock(),
@@ -135,7 +143,16 @@ class RedisTicketStore:
             f"{'1' if t.scheduled else ''}"
             for t in tickets
         ]
-        replies = await self._in_chunks(self._reserve_many, [n.enqueued_count(kind)], head, items)
+        keys = [n.enqueued_count(kind, shard)]
+        # Each chunk's first place assumes the chunks before it queued every ticket: an estimate, and
+        # one that errs towards a longer wait.
+        replies = await run_scripts(
+            self.redis,
+            [
+                (self._reserve_many, keys, [*head, place + start, *items[start : start + SCRIPT_BATCH]])
+                for start in range(0, len(items), SCRIPT_BATCH)
+            ],
+        )
         out: list[tuple[Reservation, str, int | None]] = []
         for reply in replies:
             for i in range(0, len(reply), 3):
@@ -143,18 +160,26 @@ class RedisTicketStore:
                 out.append((Reservation(as_text(reply[i])), as_text(reply[i + 1]), seq or None))
         return out
 
-    def _reserve_call(self, new: NewTicket) -> tuple[list[str], list[str | float | int]]:
+    async def _first_place(self, kind: str, hint: int | None) -> int:
+        """The place in line of the next ticket: the front door's estimate, else the counters read."""
+        if hint:
+            return hint
         n = self.names
+        return total(await read_many(self.redis, [n.enqueued_count(kind, s) for s in n.shards])) + 1
+
+    async def _reserve_call(self, new: NewTicket) -> tuple[list[str], list[str | float | int]]:
+        n = self.names
+        shard = shard_of(new.ticket_id)
         idem = n.idempotency(new.scope, new.idempotency_digest) if new.idempotency_digest else ""
         keys = [
             n.ticket(new.ticket_id),
-            idem,
             n.dedupe(new.scope, new.body_digest),
-            n.enqueued_count(new.kind),
+            n.enqueued_count(new.kind, shard),
         ]
+        place = "" if new.scheduled else await self._first_place(new.kind, new.place)
         args: list[str | float | int] = [
             new.ticket_id,
-            n.ticket_prefix,
+            n.ticket_prefix_in(shard),
             new.body_digest,
             self._clock(),
             self._pending_ttl,
@@ -164,6 +189,8 @@ class RedisTicketStore:
             new.masked_client,
             new.batch_id or "",
             "1" if new.scheduled else "",
+            idem,
+            place,
         ]
         return keys, args
 
@@ -182,7 +209,11 @@ class RedisTicketStore:
         now = self._clock()
         await self._call(
             self._commit,
-            [self.names.ticket(ticket_id), self.names.eta_outcomes(kind), self._lateness(kind, now)],
+            [
+                self.names.ticket(ticket_id),
+                self.names.eta_outcomes(kind, shard_of(ticket_id)),
+                self._lateness(kind, now, shard_of(ticket_id)),
+            ],
             [
                 now,
                 self._ticket_ttl,
@@ -193,22 +224,32 @@ class RedisTicketStore:
             ],
         )
 
-    def _lateness(self, kind: str, now: float) -> str:
-        return self.names.eta_lateness(kind, int(now // RATE_BUCKET_SECONDS))
+    def _lateness(self, kind: str, now: float, shard: int) -> str:
+        return self.names.eta_lateness(kind, int(now // RATE_BUCKET_SECONDS), shard)
 
     @store_call
     async def commit_many(self, kind: str, tickets: Sequence[Commit]) -> None:
         """``commit`` for many tickets of one kind."""
         n = self.names
         now = self._clock()
-        head: list[str | float | int] = [n.ticket_prefix, now, self._ticket_ttl, LATENESS_TTL_SECONDS]
-        items = [
-            f"{c.ticket_id}\t{_optional(c.promised_by)}\t{_optional(c.scheduled_for)}\t{_optional(c.promise_model)}"
-            for c in tickets
-        ]
-        await self._in_chunks(
-            self._commit_many, [n.eta_outcomes(kind), self._lateness(kind, now)], head, items
-        )
+        by_shard: dict[int, list[str]] = {}
+        for c in tickets:
+            by_shard.setdefault(shard_of(c.ticket_id), []).append(
+                f"{c.ticket_id}\t{_optional(c.promised_by)}\t{_optional(c.scheduled_for)}\t{_optional(c.promise_model)}"
+            )
+        for shard, items in by_shard.items():
+            head: list[str | float | int] = [
+                n.ticket_prefix_in(shard),
+                now,
+                self._ticket_ttl,
+                LATENESS_TTL_SECONDS,
+            ]
+            await self._in_chunks(
+                self._commit_many,
+                [n.eta_outcomes(kind, shard), self._lateness(kind, now, shard)],
+                head,
+                items,
+            )
 
     @store_call
     async def release(self, ticket_ids: Sequence[str], kind: str) -> None:
@@ -216,23 +257,29 @@ class RedisTicketStore:
         becomes ``queued`` and takes its place in line; any other is left as it is."""
         n = self.names
         now = self._clock()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for ticket_id in ticket_ids:
-                await self._release(
-                    keys=[n.ticket(ticket_id), n.enqueued_count(kind), n.events_channel],
-                    args=[ticket_id, now],
-                    client=pipe,
+        place = await self._first_place(kind, None)
+        await run_scripts(
+            self.redis,
+            [
+                (
+                    self._release,
+                    [n.ticket(ticket_id), n.enqueued_count(kind, shard_of(ticket_id))],
+                    [ticket_id, now, n.events_channel, place + i],
                 )
-            await pipe.execute()
+                for i, ticket_id in enumerate(ticket_ids)
+            ],
+        )
 
     @store_call
     async def replay(self, ticket_id: str, kind: str) -> bool:
         """Queue a failed ticket again with a fresh attempt budget; False unless it was failed."""
         n = self.names
+        shard = shard_of(ticket_id)
+        place = await self._first_place(kind, None)
         return bool(
             await self._replay(
-                keys=[n.ticket(ticket_id), n.enqueued_count(kind), n.events_channel, n.dead_letters(kind)],
-                args=[ticket_id, self._clock()],
+                keys=[n.ticket(ticket_id), n.enqueued_count(kind, shard), n.dead_letters(kind, shard)],
+                args=[ticket_id, self._clock(), n.events_channel, place],
             )
         )
 
@@ -243,16 +290,24 @@ class RedisTicketStore:
         n = self.names
         idem_key = n.idempotency(scope, idempotency_digest) if idempotency_digest else ""
         await self._discard(
-            keys=[n.ticket(ticket_id), idem_key, n.dedupe(scope, body_digest), n.finished_count(kind)],
-            args=[ticket_id],
+            keys=[
+                n.ticket(ticket_id),
+                n.dedupe(scope, body_digest),
+                n.finished_count(kind, shard_of(ticket_id)),
+            ],
+            args=[ticket_id, idem_key],
         )
 
     # --- everyone -------------------------------------------------------------------------------
     @store_call
     async def eta_outcomes(self, kind: str) -> tuple[int, int]:
         """(hits, misses): finished tickets of ``kind`` within and beyond their promised p90."""
-        hits, misses = await self.redis.hmget(self.names.eta_outcomes(kind), "hit", "miss")
-        return int(hits or 0), int(misses or 0)
+        n = self.names
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for shard in n.shards:
+                pipe.hmget(n.eta_outcomes(kind, shard), "hit", "miss")
+            rows = await pipe.execute()
+        return sum(int(h or 0) for h, _ in rows), sum(int(m or 0) for _, m in rows)
 
     @store_call
     async def get(self, ticket_id: str) -> TicketRecord | None:
@@ -271,27 +326,32 @@ class RedisTicketStore:
     @store_call
     async def dead_letters(self, kind: str, limit: int) -> tuple[int, list[tuple[str, float]]]:
         """How many tickets of ``kind`` failed, and the newest ``limit`` of them with when they failed."""
-        key = self.names.dead_letters(kind)
-        total = await self.redis.zcard(key)
-        rows: list[tuple[bytes, float]] = await self.redis.zrevrange(  # type: ignore[assignment]
-            key, 0, limit - 1, withscores=True
-        )
-        return int(total), [(as_text(member), float(score)) for member, score in rows]
+        n = self.names
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for shard in n.shards:
+                pipe.zcard(n.dead_letters(kind, shard))
+                pipe.zrevrange(n.dead_letters(kind, shard), 0, limit - 1, withscores=True)
+            replies = await pipe.execute()
+        count = sum(int(c) for c in replies[0::2])
+        rows = sorted((row for shard_rows in replies[1::2] for row in shard_rows), key=lambda r: -r[1])
+        return count, [(as_text(member), float(score)) for member, score in rows[:limit]]
 
     @store_call
     async def failed_at(self, kind: str, ticket_id: str) -> float | None:
-        score = await self.redis.zscore(self.names.dead_letters(kind), ticket_id)
+        score = await self.redis.zscore(self.names.dead_letters(kind, shard_of(ticket_id)), ticket_id)
         return None if score is None else float(score)
 
     @store_call
-    async def finishes(self, kind: str, buckets: Sequence[int]) -> tuple[int, int]:
-        """Tickets of ``kind`` finished in all, and in the given ``RATE_BUCKET_SECONDS`` buckets."""
+    async def finishes(self, kind: str, buckets: Sequence[int]) -> tuple[int, int, int]:
+        """Tickets of ``kind`` queued in all, finished in all, and finished in the given
+        ``RATE_BUCKET_SECONDS`` buckets: each the sum of the key shards' counters."""
         n = self.names
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(n.finished_count(kind))
-            pipe.mget([n.finished_bucket(kind, b) for b in buckets])
-            total, counts = await pipe.execute()
-        return int(total or 0), sum(int(c) for c in counts if c)
+        shards = n.shards
+        keys = [n.enqueued_count(kind, s) for s in shards] + [n.finished_count(kind, s) for s in shards]
+        keys += [n.finished_bucket(kind, b, s) for b in buckets for s in shards]
+        values = await read_many(self.redis, keys)
+        k = len(shards)
+        return total(values[:k]), total(values[k : 2 * k]), total(values[2 * k :])
 
     # --- workers --------------------------------------------------------------------------------
     @store_call
@@ -302,8 +362,16 @@ class RedisTicketStore:
         so a redelivered message of a finished ticket is acked without touching the core system."""
         n = self.names
         status, attempts, failures = await self._begin(
-            keys=[n.ticket(ticket_id), n.events_channel, n.retrying(kind)],
-            args=[ticket_id, self._clock(), kind, created_at, masked_client, self._ticket_ttl],
+            keys=[n.ticket(ticket_id), n.retrying(kind, shard_of(ticket_id))],
+            args=[
+                ticket_id,
+                self._clock(),
+                kind,
+                created_at,
+                masked_client,
+                self._ticket_ttl,
+                n.events_channel,
+            ],
         )
         return Attempt(Status(status.decode()), int(attempts), int(failures))
 
@@ -315,19 +383,25 @@ class RedisTicketStore:
         it should be by ``due`` (``sweep_retries`` hands out the overdue ones)."""
         n = self.names
         await self._retrying(
-            keys=[n.ticket(ticket_id), n.events_channel, n.retrying(kind)],
-            args=[ticket_id, self._clock(), orjson.dumps(error), due, message],
+            keys=[n.ticket(ticket_id), n.retrying(kind, shard_of(ticket_id))],
+            args=[ticket_id, self._clock(), orjson.dumps(error), due, message, n.events_channel],
         )
 
     @store_call
     async def sweep_retries(self, kind: str, *, limit: int, rearm_seconds: float) -> list[tuple[str, bytes]]:
         """Tickets of ``kind`` whose message is overdue from its delay queue, each with its message,
         re-armed so that it is handed out again only after ``rearm_seconds`` (doubling each time)."""
-        reply = await self._sweep(
-            keys=[self.names.retrying(kind)],
-            args=[self.names.ticket_prefix, self._clock(), limit, rearm_seconds],
-        )
-        return [(as_text(reply[i]), bytes(reply[i + 1])) for i in range(0, len(reply), 2)]
+        n = self.names
+        found: list[tuple[str, bytes]] = []
+        for shard in n.shards:
+            if len(found) >= limit:
+                break
+            reply = await self._sweep(
+                keys=[n.retrying(kind, shard)],
+                args=[n.ticket_prefix_in(shard), self._clock(), limit - len(found), rearm_seconds],
+            )
+            found += [(as_text(reply[i]), bytes(reply[i + 1])) for i in range(0, len(reply), 2)]
+        return found
 
     @store_call
     async def finish(
@@ -343,21 +417,29 @@ class RedisTicketStore:
         now = self._clock()
         status, field, value = ("failed", "error", error) if error is not None else ("done", "result", result)
         n = self.names
-        bucket = n.finished_bucket(kind, int(now // RATE_BUCKET_SECONDS))
+        shard = shard_of(ticket_id)
         changed = await self._finish(
             keys=[
                 n.ticket(ticket_id),
+                n.finished_count(kind, shard),
+                n.finished_bucket(kind, int(now // RATE_BUCKET_SECONDS), shard),
+                n.eta_outcomes(kind, shard),
+                n.dead_letters(kind, shard),
+                self._lateness(kind, now, shard),
+                n.retrying(kind, shard),
+            ],
+            args=[
+                ticket_id,
+                now,
+                status,
+                field,
+                orjson.dumps(value),
+                600,
+                batch_id or "",
                 n.events_channel,
-                n.finished_count(kind),
-                bucket,
-                n.eta_outcomes(kind),
-                n.dead_letters(kind),
                 n.batch(batch_id) if batch_id else "",
                 n.batch_finished(batch_id) if batch_id else "",
-                n.batch_callbacks if batch_id else "",
-                self._lateness(kind, now),
-                n.retrying(kind),
+                n.batch_callbacks(shard) if batch_id else "",
             ],
-            args=[ticket_id, now, status, field, orjson.dumps(value), 600, batch_id or ""],
         )
         return bool(changed)

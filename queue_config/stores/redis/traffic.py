@@ -10,7 +10,7 @@ import structlog
 from redis.asyncio import Redis
 
 from queue_config.names import Names
-from queue_config.stores.redis.client import store_call
+from queue_config.stores.redis.client import read_many, store_call
 from queue_config.stores.tickets import RATE_BUCKET_SECONDS
 
 log = structlog.get_logger("traffic")
@@ -53,6 +53,9 @@ class RedisTrafficStore:
         """Tickets of ``kind`` finished a second over the current 5-second bucket and the ``buckets``
         before it: recent enough to follow a rush, long enough not to be noise."""
         current = int(now // RATE_BUCKET_SECONDS)
-        keys = [self._names.finished_bucket(kind, b) for b in range(current - buckets, current + 1)]
-        total = sum(int(v or 0) for v in await self._redis.mget(keys))
+        n = self._names
+        keys = [
+            n.finished_bucket(kind, b, s) for b in range(current - buckets, current + 1) for s in n.shards
+        ]
+        total = sum(int(v or 0) for v in await read_many(self._redis, keys))
         return total / (now - (current - buckets) * RATE_BUCKET_SECONDS)

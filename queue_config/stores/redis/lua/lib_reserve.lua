@@ -1,7 +1,9 @@
 -- KEYS: ticket, idempotency key or "", dedupe key, enqueued counter
 -- ARGV: ticket_id, ticket_prefix, body_digest, now, pending_ttl, idem_ttl, dedupe_ttl, kind, citizen,
 --       batch_id or "", "1" when the ticket is scheduled for a later window (it takes its place in line,
---       its sequence number, only when it is released)
+--       its sequence number, only when it is released), (unused), its place in the kind's line as the
+--       front door estimates it over every shard, or "" (then the shard's own count is its place)
+-- Every key is in the ticket's key shard; the enqueued counter is the shard's share of the kind's.
 local function reserve(K, A)
   local prefix = A[2]
   local function open_ticket(tid)
@@ -30,6 +32,7 @@ local function reserve(K, A)
   local seq = false
   if A[11] ~= '1' then
     seq = redis.call('INCR', K[4])
+    if A[13] and A[13] ~= '' then seq = tonumber(A[13]) end
     redis.call('HSET', K[1], 'seq', seq)
   end
   if A[10] ~= '' then redis.call('HSET', K[1], 'batch', A[10]) end

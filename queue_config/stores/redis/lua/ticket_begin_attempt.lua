@@ -1,5 +1,5 @@
--- KEYS: ticket, events channel, retry index of its kind
--- ARGV: ticket_id, now, kind, created_at, citizen, ticket_ttl
+-- KEYS: ticket, retry index of its kind in its shard
+-- ARGV: ticket_id, now, kind, created_at, citizen, ticket_ttl, events channel
 -- Returns status, attempts begun (this one included), and transient failures the core answered so far.
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then
@@ -17,10 +17,10 @@ end
 local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'status', 'processing', 'updated_at', ARGV[2])
 -- Its message is back: nothing left for the retry sweeper to republish.
-redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[1], 'parcel', 'swept')
 -- A record its front door never committed (Redis was away after the publish) still has the short TTL
 -- of a reservation: it now lives as long as any ticket.
 if st == 'accepting' then redis.call('EXPIRE', KEYS[1], ARGV[6]) end
-redis.call('PUBLISH', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[7], ARGV[1])
 return {'processing', n, failures}

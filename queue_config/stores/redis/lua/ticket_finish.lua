@@ -1,7 +1,8 @@
--- KEYS: ticket, events channel, finished counter, finished-rate bucket, ETA outcomes, dead-letter index,
---       batch, batch's finished set, batch callbacks due ("" for the last three without a batch),
---       lateness bucket of now, retry index of its kind
--- ARGV: ticket_id, now, status (done|failed), field (result|error), json, bucket_ttl, batch_id or ""
+-- KEYS (all in the ticket's shard): ticket, finished counter, finished-rate bucket, ETA outcomes,
+--       dead-letter index, lateness bucket of now, retry index of its kind
+-- ARGV: ticket_id, now, status (done|failed), field (result|error), json, bucket_ttl, batch_id or "",
+--       events channel, then the batch, its finished set and the shard's batch callbacks due ("" for
+--       the three without a batch; a batch is in its tickets' shard)
 -- A ticket that was promised a p90 ETA counts, once, as a hit or a miss of that promise, and its lateness
 -- is scored. The last ticket of a batch to finish books the batch's callback, unless it was already
 -- delivered.
@@ -11,24 +12,24 @@ if st == 'done' or st == 'failed' then return 0 end
 local p = redis.call('HMGET', KEYS[1], 'promised_by', 'promised_at', 'promise_model')
 local promised = tonumber(p[1] or '')
 if promised then
-  redis.call('HINCRBY', KEYS[5], tonumber(ARGV[2]) <= promised and 'hit' or 'miss', 1)
-  if p[2] then score_lateness(KEYS[10], tonumber(ARGV[2]) - tonumber(p[2]), tonumber(p[3]), ARGV[6]) end
+  redis.call('HINCRBY', KEYS[4], tonumber(ARGV[2]) <= promised and 'hit' or 'miss', 1)
+  if p[2] then score_lateness(KEYS[6], tonumber(ARGV[2]) - tonumber(p[2]), tonumber(p[3]), ARGV[6]) end
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'updated_at', ARGV[2], ARGV[4], ARGV[5])
 if ARGV[3] == 'done' then redis.call('HDEL', KEYS[1], 'error') end
 redis.call('HDEL', KEYS[1], 'parcel', 'swept')
-redis.call('ZREM', KEYS[11], ARGV[1])
+redis.call('ZREM', KEYS[7], ARGV[1])
+redis.call('INCR', KEYS[2])
 redis.call('INCR', KEYS[3])
-redis.call('INCR', KEYS[4])
-redis.call('EXPIRE', KEYS[4], ARGV[6])
-if ARGV[3] == 'failed' then redis.call('ZADD', KEYS[6], ARGV[2], ARGV[1]) end
-if KEYS[7] ~= '' then
-  redis.call('SADD', KEYS[8], ARGV[1])
-  local b = redis.call('HMGET', KEYS[7], 'state', 'created', 'callback_url', 'callback_delivered_at')
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+if ARGV[3] == 'failed' then redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1]) end
+if ARGV[9] ~= '' then
+  redis.call('SADD', ARGV[10], ARGV[1])
+  local b = redis.call('HMGET', ARGV[9], 'state', 'created', 'callback_url', 'callback_delivered_at')
   if b[1] == 'accepted' and b[3] and b[3] ~= '' and not b[4]
-     and redis.call('SCARD', KEYS[8]) >= tonumber(b[2]) then
-    redis.call('ZADD', KEYS[9], 'NX', ARGV[2], ARGV[7])
+     and redis.call('SCARD', ARGV[10]) >= tonumber(b[2]) then
+    redis.call('ZADD', ARGV[11], 'NX', ARGV[2], ARGV[7])
   end
 end
-redis.call('PUBLISH', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[8], ARGV[1])
 return 1

@@ -1,5 +1,6 @@
--- KEYS: ticket, events channel, retry index of its kind
--- ARGV: ticket_id, now, error json, when the message is due back at a worker (unix seconds), the message
+-- KEYS: ticket, retry index of its kind in its shard
+-- ARGV: ticket_id, now, error json, when the message is due back at a worker (unix seconds), the message,
+--       events channel
 -- Counts the core's transient answer and keeps a copy of the message until it is back: a message that
 -- crosses from a delay queue back to its work queue is dead-lettered at most once by RabbitMQ and is lost
 -- if the broker stops during that hop, which left tickets ``retrying`` for ever.
@@ -8,6 +9,6 @@ if not st or st == 'done' or st == 'failed' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'retrying', 'updated_at', ARGV[2], 'error', ARGV[3], 'parcel', ARGV[5])
 redis.call('HDEL', KEYS[1], 'swept')
 redis.call('HINCRBY', KEYS[1], 'failures', 1)
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-redis.call('PUBLISH', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+redis.call('PUBLISH', ARGV[6], ARGV[1])
 return 1

@@ -1,4 +1,4 @@
--- KEYS: retry index of a kind; ARGV: ticket_prefix, now, most tickets, seconds of the first re-arm
+-- KEYS: retry index of a kind in one shard; ARGV: ticket prefix of the shard, now, most tickets, seconds of the first re-arm
 -- The overdue tickets of the index that still wait for their message, with that message; each is
 -- re-armed (doubling each time it is swept), so that one sweep republishes it once and a copy that was
 -- only slow (a long work queue) costs a handful of duplicates at most, each harmless.

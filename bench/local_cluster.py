@@ -1,0 +1,435 @@
+"""A RabbitMQ cluster of three nodes and a Redis Cluster of three primaries with a replica each, on this
+one machine, for development, the failover tests and the benchmarks (``scripts/cluster.sh`` runs it).
+
+Every process is started by us, on its own ports, with its data under ``.run/cluster`` (or
+``TICKETGATE_CLUSTER_DIR``), and recorded in a pid file there, so ``down`` (from any process) stops what
+``up`` started and removes the directory. The shared servers on 5672 and 6379 are never touched.
+
+    python -m bench.local_cluster up|down|status|env
+
+Why a module rather than shell: the failover tests kill and restart single nodes of this cluster, find
+the node that leads a queue and the primary that holds a slot, and they use the same code as the script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RABBIT_PORTS = (5681, 5682, 5683)
+REDIS_PORTS = (7001, 7002, 7003, 7004, 7005, 7006)  # three primaries first, then their replicas
+# A failed primary is noticed after this long, and its replica promoted about a second later: inside the
+# 8 s the operators allow for a failover, with room for the clients to follow.
+REDIS_NODE_TIMEOUT_MS = 2000
+# The RabbitMQ nodes this process started, kept so that they are reaped (and Python does not warn of a
+# child left running) when they are killed.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def cluster_dir() -> Path:
+    return Path(os.environ.get("TICKETGATE_CLUSTER_DIR", ROOT / ".run" / "cluster"))
+
+
+def _sbin() -> Path:
+    found = sorted(glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin"))
+    if not found:
+        raise RuntimeError("rabbitmq-server is not installed (scripts/cluster.sh installs it)")
+    return Path(found[-1])
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def _wait_port(port: int, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _answers(port):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} did not open port {port}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+@dataclass(frozen=True)
+class RabbitNode:
+    index: int
+    base: Path
+
+    @property
+    def port(self) -> int:
+        return RABBIT_PORTS[self.index]
+
+    @property
+    def name(self) -> str:
+        return f"tgcluster{self.index + 1}@localhost"
+
+    @property
+    def dir(self) -> Path:
+        return self.base / f"rabbit-{self.index + 1}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.dir / "pid"
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "HOME": str(self.dir / "home"),
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.port + 20000),
+            "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq"),
+        }
+
+    def prepare(self, cookie: str) -> None:
+        (self.dir / "home").mkdir(parents=True, exist_ok=True)
+        (self.dir / "log").mkdir(exist_ok=True)
+        (self.dir / "enabled_plugins").write_text("[].\n")
+        # Quorum queue leaders spread over the nodes rather than all on the node a declare reached.
+        (self.dir / "rabbitmq.conf").write_text(
+            "queue_leader_locator = balanced\nloopback_users.guest = true\nlisteners.tcp.default = 127.0.0.1:"
+            f"{self.port}\n"
+        )
+        cookie_file = self.dir / "home" / ".erlang.cookie"
+        if not cookie_file.exists():
+            cookie_file.write_text(cookie)
+            cookie_file.chmod(0o400)
+
+    def start(self) -> None:
+        if self.running:
+            return
+        log = (self.dir / "console.log").open("ab")
+        # Our own server binary with our own arguments; Popen only forks (the node runs on its own).
+        proc = subprocess.Popen(  # noqa: S603
+            [str(_sbin() / "rabbitmq-server")],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.dir,
+            start_new_session=True,
+        )
+        log.close()
+        _children[proc.pid] = proc
+        self.pid_file.write_text(str(proc.pid))
+
+    @property
+    def running(self) -> bool:
+        pid = self.pid
+        return pid is not None and _alive(pid)
+
+    @property
+    def pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def ctl(self, *args: str, check: bool = True, timeout: float = 60) -> str:
+        done = subprocess.run(  # noqa: S603
+            [str(_sbin() / "rabbitmqctl"), "-n", self.name, *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {self.name}: {done.stderr or done.stdout}")
+        return done.stdout
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Signal the node's whole process group (SIGKILL: no goodbye to anyone)."""
+        pid = self.pid
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + 60
+        child = _children.pop(pid, None)
+        if child is not None:
+            child.wait(60)
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # The Erlang port mapper and the node's epmd registration may linger a moment after SIGKILL.
+        while _answers(self.port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class RedisNode:
+    port: int
+    base: Path
+
+    @property
+    def dir(self) -> Path:
+        return self.base / f"redis-{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.dir / "redis.pid"
+
+    @property
+    def pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    @property
+    def running(self) -> bool:
+        pid = self.pid
+        return pid is not None and _alive(pid) and _answers(self.port)
+
+    def start(self) -> None:
+        if self.running:
+            return
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (scripts/cluster.sh installs it)")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        subprocess.run(  # noqa: S603
+            [
+                binary,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--daemonize", "yes",
+                "--dir", str(self.dir),
+                "--pidfile", str(self.pid_file),
+                "--logfile", str(self.dir / "redis.log"),
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(self.dir / "nodes.conf"),
+                "--cluster-node-timeout", str(REDIS_NODE_TIMEOUT_MS),
+                # A replica may always take over: under load its last contact can be older than the
+                # default validity window allows, and then nobody would.
+                "--cluster-replica-validity-factor", "0",
+                "--cluster-require-full-coverage", "no",
+                "--appendonly", "yes",
+                "--appendfsync", "everysec",
+                "--save", "",
+            ],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        _wait_port(self.port, 20, f"Redis {self.port}")
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(  # noqa: S603
+            ["redis-cli", "-p", str(self.port), *args],  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        return done.stdout
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        pid = self.pid
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + 30
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+
+
+class LocalCluster:
+    def __init__(self, base: Path | None = None) -> None:
+        self.base = base or cluster_dir()
+        self.rabbits = [RabbitNode(i, self.base) for i in range(len(RABBIT_PORTS))]
+        self.redises = [RedisNode(p, self.base) for p in REDIS_PORTS]
+
+    # --- what clients use ---------------------------------------------------------------------------
+    @property
+    def amqp_url(self) -> str:
+        return ",".join(node.url for node in self.rabbits)
+
+    @property
+    def redis_url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.redises[:3])
+
+    def env_lines(self) -> str:
+        return f"AMQP_URL={self.amqp_url}\nREDIS_URL={self.redis_url}\n"
+
+    # --- life cycle -------------------------------------------------------------------------------
+    def up(self) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
+        self._up_redis()
+        self._up_rabbit()
+        (self.base / "env").write_text(self.env_lines())
+
+    def _up_redis(self) -> None:
+        for node in self.redises:
+            node.start()
+        first = self.redises[0]
+        if "cluster_state:ok" in first.cli("cluster", "info") and "cluster_known_nodes:6" in first.cli(
+            "cluster", "info"
+        ):
+            return
+        done = subprocess.run(  # noqa: S603
+            [  # noqa: S607
+                "redis-cli",
+                "--cluster",
+                "create",
+                *[f"127.0.0.1:{node.port}" for node in self.redises],
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout}{done.stderr}")
+        self.wait_redis_ok(60)
+
+    def wait_redis_ok(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            live = [node for node in self.redises if node.running]
+            if live and all("cluster_state:ok" in node.cli("cluster", "info") for node in live):
+                return
+            time.sleep(0.3)
+        raise TimeoutError("the Redis Cluster did not reach cluster_state:ok")
+
+    def _up_rabbit(self) -> None:
+        cookie_file = self.base / "erlang.cookie"
+        if not cookie_file.exists():
+            cookie_file.write_text(secrets.token_hex(20).upper())
+        cookie = cookie_file.read_text()
+        for node in self.rabbits:
+            node.prepare(cookie)
+            node.start()
+        for node in self.rabbits:
+            _wait_port(node.port, 90, node.name)
+        first = self.rabbits[0]
+        for node in self.rabbits[1:]:
+            if not self._joined(node):
+                node.ctl("stop_app")
+                node.ctl("join_cluster", first.name)
+                node.ctl("start_app")
+        for node in self.rabbits:
+            _wait_port(node.port, 90, node.name)
+
+    def _joined(self, node: RabbitNode) -> bool:
+        status = node.ctl("cluster_status", "--formatter", "json", check=False)
+        return self.rabbits[0].name in status
+
+    def start_rabbit(self, node: RabbitNode, timeout: float = 90) -> None:
+        """Restart a node that was killed: it rejoins the cluster it belonged to."""
+        node.start()
+        _wait_port(node.port, timeout, node.name)
+
+    def down(self) -> None:
+        for rabbit in self.rabbits:
+            if rabbit.running:
+                rabbit.kill(signal.SIGTERM)
+        for redis in self.redises:
+            if redis.running or redis.pid is not None:
+                redis.kill(signal.SIGTERM)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    # --- what the failover tests look at ------------------------------------------------------------
+    def queue_leader(self, queue: str) -> RabbitNode:
+        for node in self.rabbits:
+            if not node.running:
+                continue
+            out = node.ctl("list_queues", "-q", "name", "leader", check=False, timeout=30)
+            for line in out.splitlines():
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == queue:
+                    return next(n for n in self.rabbits if n.name == parts[1])
+        raise LookupError(f"no leader found for {queue}")
+
+    def redis_primary_of(self, slot: int) -> RedisNode:
+        for node in self.redises:
+            if not node.running:
+                continue
+            for line in node.cli("cluster", "nodes").splitlines():
+                fields = line.split()
+                if "master" not in fields[2] or "fail" in fields[2]:
+                    continue
+                for spec in fields[8:]:
+                    lo, _, hi = spec.partition("-")
+                    if lo.isdigit() and int(lo) <= slot <= int(hi or lo):
+                        port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
+                        return next(n for n in self.redises if n.port == port)
+        raise LookupError(f"no primary found for slot {slot}")
+
+    def status(self) -> str:
+        lines = []
+        for rabbit in self.rabbits:
+            lines.append(f"rabbitmq {rabbit.name} :{rabbit.port} {'up' if rabbit.running else 'down'}")
+        for redis in self.redises:
+            role = ""
+            if redis.running:
+                role = next(
+                    (line.split(":")[1] for line in redis.cli("info", "replication").splitlines() if
+                     line.startswith("role:")),
+                    "?",
+                )  # fmt: skip
+            lines.append(f"redis :{redis.port} {'up ' + role if redis.running else 'down'}")
+        return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.local_cluster",
+        description="A 3-node RabbitMQ cluster and a 3+3 Redis Cluster on this machine.",
+    )
+    parser.add_argument("command", choices=["up", "down", "status", "env"], help="what to do")
+    args = parser.parse_args(argv)
+    cluster = LocalCluster()
+    if args.command == "up":
+        cluster.up()
+        print(cluster.status())
+        print(cluster.env_lines(), end="")
+    elif args.command == "down":
+        cluster.down()
+        print("cluster stopped; removed", cluster.base)
+    elif args.command == "status":
+        print(cluster.status())
+    else:
+        print(cluster.env_lines(), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
