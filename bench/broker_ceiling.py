@@ -1,7 +1,9 @@
 """``python -m bench.broker_ceiling``: the broker's own intake, the ceiling for any front door.
 
 A pipelined publisher with hundreds of persistent messages in flight, each confirmed, into a fresh
-quorum queue of its own (deleted afterwards). It talks aiormq directly, below aio-pika's message
+quorum queue of its own (deleted afterwards); with ``--queues N``, into N such queues, each publisher
+connection to its own queue (and, when ``--amqp-url`` lists the nodes of a cluster, to the next node),
+which is what sharding one kind over N queues would buy. It talks aiormq directly, below aio-pika's message
 objects, so what it measures is RabbitMQ on this machine rather than the client library.
 
 Prints one JSON line: ``{"messages", "seconds", "per_second", "connections", "in_flight"}``.
@@ -20,6 +22,7 @@ import aiormq
 import orjson
 from pamqp.commands import Basic
 
+from queue_config.amqp_nodes import node_urls
 from queue_config.settings import Settings
 
 _BODY = orjson.dumps(
@@ -51,19 +54,32 @@ async def _publisher(url: str, queue: str, count: int, in_flight: int) -> None:
         await connection.close()
 
 
-async def measure(url: str, messages: int, connections: int, in_flight: int) -> dict[str, float]:
-    queue = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
-    admin = await aiormq.connect(url)
+async def measure(
+    url: str, messages: int, connections: int, in_flight: int, queues: int = 1
+) -> dict[str, float]:
+    nodes = node_urls(url)
+    names = [f"bench-ceiling-{uuid.uuid4().hex[:8]}" for _ in range(queues)]
+    # Each queue declared through another node: with leader locator "client-local" or "balanced" the
+    # leaders spread over the cluster.
+    admins = [await aiormq.connect(nodes[i % len(nodes)]) for i in range(queues)]
     try:
-        channel = await admin.channel()
-        await channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
+        channels = [await admin.channel() for admin in admins]
+        for channel, queue in zip(channels, names, strict=True):
+            await channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
         share = messages // connections
         began = time.perf_counter()
-        await asyncio.gather(*(_publisher(url, queue, share, in_flight) for _ in range(connections)))
+        await asyncio.gather(
+            *(
+                _publisher(nodes[i % len(nodes)], names[i % queues], share, in_flight)
+                for i in range(connections)
+            )
+        )
         seconds = time.perf_counter() - began
-        await channel.queue_delete(queue)
+        for channel, queue in zip(channels, names, strict=True):
+            await channel.queue_delete(queue)
     finally:
-        await admin.close()
+        for admin in admins:
+            await admin.close()
     total = share * connections
     return {
         "messages": total,
@@ -71,6 +87,7 @@ async def measure(url: str, messages: int, connections: int, in_flight: int) -> 
         "per_second": round(total / seconds, 1),
         "connections": connections,
         "in_flight": in_flight,
+        "queues": queues,
     }
 
 
@@ -79,9 +96,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--in-flight", type=int, default=500, help="unconfirmed messages per connection")
-    parser.add_argument("--amqp-url", default=Settings.from_env().amqp_url)
+    parser.add_argument("--queues", type=int, default=1, help="queues the connections spread over")
+    parser.add_argument("--amqp-url", default=Settings.from_env().amqp_url, help="one node, or a cluster's")
     args = parser.parse_args(argv)
-    result = asyncio.run(measure(args.amqp_url, args.messages, args.connections, args.in_flight))
+    result = asyncio.run(measure(args.amqp_url, args.messages, args.connections, args.in_flight, args.queues))
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
 
 

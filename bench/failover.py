@@ -7,7 +7,7 @@ front doors on one port; two worker processes; the status API) on the local clus
 load of every kind with enterprise batches, and ``--kills`` times over:
 
 - **rabbit**: SIGKILLs the RabbitMQ node that leads the payment queue, then restarts it;
-- **redis**: SIGKILLs a Redis primary (each time the one holding the next key shard), waits for its
+- **redis**: SIGKILLs a Redis primary (each time another third of the slot space), waits for its
   replica's promotion, then restarts it (it rejoins as a replica).
 
 Just before each kill a surge (a 200-item batch and 30 submissions at once) puts work in the staging,
@@ -124,9 +124,9 @@ async def _kills(
                 at = now()
                 await asyncio.to_thread(node.kill)
             else:
-                primary = await asyncio.to_thread(
-                    cluster.redis_primary_of, key_slot(shard_tag(i % KEY_SHARDS))
-                )
+                # Shards 0, 6, 12, 2, …: each kill lands in another third of the slot space.
+                shard = (i * 6) % KEY_SHARDS
+                primary = await asyncio.to_thread(cluster.redis_primary_of, key_slot(shard_tag(shard)))
                 held = [
                     s
                     for s in range(KEY_SHARDS)

@@ -393,6 +393,18 @@ class LocalCluster:
                         return next(n for n in self.redises if n.port == port)
         raise LookupError(f"no primary found for slot {slot}")
 
+    def replica_of(self, primary: RedisNode) -> RedisNode:
+        for line in primary.cli("cluster", "nodes").splitlines():
+            fields = line.split()
+            if "myself" in fields[2]:
+                me = fields[0]
+        for line in primary.cli("cluster", "nodes").splitlines():
+            fields = line.split()
+            if "slave" in fields[2] and fields[3] == me and "fail" not in fields[2]:
+                port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
+                return next(n for n in self.redises if n.port == port)
+        raise LookupError(f"no replica of {primary.port}")
+
     def status(self) -> str:
         lines = []
         for rabbit in self.rabbits:

@@ -52,6 +52,12 @@ class Settings:
     publish_timeout_seconds: float = 5.0
     publisher_channels: int = 4
     redis_timeout_seconds: float = 2.0
+    # Replicas that must hold a ticket's reservation and commit before its 202 (Redis WAIT): "auto" is 1
+    # on Redis Cluster and 0 on one Redis (a lone Redis has no replica to wait for).
+    redis_wait_replicas: str = "auto"
+    # How long a 202 waits for them; past it the 202 goes out anyway (the message in RabbitMQ is the
+    # durable copy) and ticketgate_redis_unreplicated_commits counts it.
+    redis_wait_timeout_ms: int = 50
     # Connections per process; requests beyond it wait (up to the Redis timeout) for a free one.
     redis_max_connections: int = 128
     worker_concurrency: Mapping[str, int] = field(default_factory=lambda: {kind: 32 for kind in KINDS})
@@ -135,7 +141,15 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
+    def wait_replicas(self, cluster: bool) -> int:
+        """Replicas a ticket's commit waits for (``redis_wait_replicas``)."""
+        if self.redis_wait_replicas == "auto":
+            return 1 if cluster else 0
+        return int(self.redis_wait_replicas)
+
     def validate(self) -> None:
+        if self.redis_wait_replicas != "auto" and not self.redis_wait_replicas.isdigit():
+            raise ConfigError("REDIS_WAIT_REPLICAS must be 'auto' or a number of replicas")
         if self.max_attempts < 1:
             raise ConfigError("MAX_ATTEMPTS must be at least 1")
         if self.retry_base_seconds <= 0 or self.retry_max_seconds < self.retry_base_seconds:

@@ -55,6 +55,10 @@ PROCESSING = Histogram(
 )
 RETRIES = Counter("ticketgate_retries", "Transient failures scheduled for another attempt", ["kind"])
 DEAD_LETTERS = Counter("ticketgate_dead_letters", "Tickets failed and dead-lettered", ["kind"])
+UNREPLICATED = Counter(
+    "ticketgate_redis_unreplicated_commits",
+    "Pipelines of ticket commits answered before a replica confirmed them (Redis WAIT timed out)",
+)
 CALLBACKS = Counter("ticketgate_callbacks", "Batch callback deliveries, by result", ["result"])
 
 

@@ -90,12 +90,28 @@ def total(values: list[bytes | None]) -> int:
     return sum(int(v) for v in values if v)
 
 
+def torn_connection(exc: BaseException) -> bool:
+    """redis-py 8's cluster client, writing on a connection that a node's death closed a moment before,
+    fails on the dead transport instead of raising ConnectionError: "'NoneType' object has no attribute
+    'writelines'", or uvloop's "unable to perform operation on <TCPTransport closed=True ...>; the
+    handler is closed" (both seen in bench.failover as a primary was killed, as 500s). Those two are a
+    lost connection; any other AttributeError or RuntimeError is a bug and stays one."""
+    text = str(exc)
+    return (isinstance(exc, AttributeError) and "writelines" in text) or (
+        isinstance(exc, RuntimeError) and "handler is closed" in text
+    )
+
+
 def store_call(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await fn(*args, **kwargs)
         except (RedisConnectionError, RedisTimeoutError, OSError, ClusterError, RedisClusterException) as exc:
             raise StoreUnavailable(f"redis unavailable: {exc}") from exc
+        except (AttributeError, RuntimeError) as exc:
+            if torn_connection(exc):
+                raise StoreUnavailable(f"redis connection lost: {exc}") from exc
+            raise
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__

@@ -14,8 +14,8 @@ from queue_config.kinds import Status
 from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.stores.redis import lua
-from queue_config.stores.redis.client import read_many, store_call, total
-from queue_config.stores.redis.script_batcher import ScriptBatcher, call_script, run_scripts
+from queue_config.stores.redis.client import is_cluster, read_many, store_call, total
+from queue_config.stores.redis.script_batcher import ScriptBatcher, Wait, call_script, run_scripts
 from queue_config.stores.tickets import (
     RATE_BUCKET_SECONDS,
     Attempt,
@@ -55,8 +55,10 @@ class RedisTicketStore:
         pending_ttl: int,
         clock: Callable[[], float] = time.time,
         batcher: ScriptBatcher | None = None,
+        wait: Wait = None,
     ) -> None:
         self.redis = redis
+        self._wait = wait  # for commits: the last write before a ticket's 202 (``pipelined``)
         self._batcher = batcher
         self.names = names
         self._ticket_ttl = ticket_ttl
@@ -92,13 +94,16 @@ class RedisTicketStore:
             pending_ttl=settings.pending_ttl_seconds,
             batcher=batcher,
             clock=clock,
+            wait=(replicas, settings.redis_wait_timeout_ms)
+            if (replicas := settings.wait_replicas(is_cluster(redis)))
+            else None,
         )
 
-    async def _call(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
-        return await call_script(script, keys, args, self._batcher)
+    async def _call(self, script: AsyncScript, keys: list[str], args: list[Any], wait: Wait = None) -> Any:
+        return await call_script(script, keys, args, self._batcher, wait=wait)
 
     async def _in_chunks(
-        self, script: AsyncScript, keys: list[str], head: list[Any], items: list[str]
+        self, script: AsyncScript, keys: list[str], head: list[Any], items: list[str], wait: Wait = None
     ) -> list[Any]:
         """A batch script over ``items`` (one argument each), ``SCRIPT_BATCH`` a call, in one pipeline."""
         return await run_scripts(
@@ -107,6 +112,7 @@ class RedisTicketStore:
                 (script, keys, [*head, *items[start : start + SCRIPT_BATCH]])
                 for start in range(0, len(items), SCRIPT_BATCH)
             ],
+            wait=wait,
         )
 
     # --- front door ------------------------------------------------------------------------------
@@ -222,6 +228,7 @@ class RedisTicketStore:
                 _optional(promise_model),
                 LATENESS_TTL_SECONDS,
             ],
+            wait=self._wait,
         )
 
     def _lateness(self, kind: str, now: float, shard: int) -> str:
@@ -249,6 +256,7 @@ class RedisTicketStore:
                 [n.eta_outcomes(kind, shard), self._lateness(kind, now, shard)],
                 head,
                 items,
+                wait=self._wait,
             )
 
     @store_call

@@ -1,0 +1,304 @@
+"""``python -m bench.cluster_costs``: the CPU each role spends per ticket, on one Redis and RabbitMQ and on
+the local cluster, with and without the replica WAIT before a 202, measured side by side in one run.
+
+For each setup (``--setups``, run in turn, ``--rounds`` times alternating, so a noisy neighbour hits
+all of them alike) it starts a front door, a worker process, the status API and a fast core simulator
+on a new namespace with the throttle open, then:
+
+1. **accept**: ``--submissions`` citizens' submissions from ``--concurrency`` clients without pause
+   (closed loop), every kind; the accept latency of each; then waits until the workers have finished
+   every ticket;
+2. **read**: ``--reads`` status reads of those tickets from ``--concurrency`` clients.
+
+CPU is read from the kernel (user + system time of each process and its children: every Redis and
+RabbitMQ node of the setup, the door, the worker, the status API), so a busy machine slows the run but
+barely moves the figures; the load generator and the core simulator are not counted. Per ticket: the
+door's and RabbitMQ's over the accept phase and drain, the worker's over the drain, Redis's split by
+phase, the status API's and Redis's per read.
+
+Setups: ``single`` (the Redis and RabbitMQ at REDIS_URL / AMQP_URL), ``cluster`` (the local cluster,
+WAIT 1 before each 202, the default there), ``cluster-nowait`` (the same, no WAIT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+from bench.chaos.supervisor import ROOT, Supervised, Supervisor
+from bench.harness.targets import Layout
+from bench.local_cluster import RABBIT_PORTS, REDIS_PORTS, LocalCluster
+from bench.ports import free_port_block
+from bench.readiness import wait_http
+from bench.submissions import submission
+from queue_config.kinds import KINDS
+from queue_config.settings import Settings
+
+AUTH = {"Authorization": "Bearer bench-operator-token"}
+
+
+def _listening_pids(ports: set[int]) -> set[int]:
+    return {
+        c.pid
+        for c in psutil.net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port in ports and c.pid
+    }
+
+
+def _cpu(pids: set[int]) -> float:
+    """User + system seconds of ``pids`` and their children (a RabbitMQ node is several processes)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            family = [proc, *proc.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for p in family:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                continue
+    return total
+
+
+@dataclass
+class Measured:
+    setup: str
+    accepted: int = 0
+    refused: int = 0
+    accept_seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    reads: int = 0
+    read_seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # role/phase -> CPU seconds
+
+    def per_ticket_ms(self, key: str) -> float:
+        return 1000 * self.cpu.get(key, 0.0) / max(1, self.accepted)
+
+    def per_read_ms(self, key: str) -> float:
+        return 1000 * self.cpu.get(key, 0.0) / max(1, self.reads)
+
+
+async def _closed_loop(concurrency: int, total: int, send: object) -> tuple[list[float], list[int]]:
+    latencies: list[float] = []
+    codes: list[int] = []
+    counter = iter(range(total))
+
+    async def client() -> None:
+        for n in counter:
+            started = time.perf_counter()
+            code = await send(n)  # type: ignore[operator]
+            latencies.append(time.perf_counter() - started)
+            codes.append(code)
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return latencies, codes
+
+
+async def measure(setup: str, options: argparse.Namespace, logs: Path) -> Measured:
+    cluster = LocalCluster()
+    extra = {"LOG_LEVEL": "warning", "OPERATOR_TOKEN": AUTH["Authorization"].split()[1]}
+    if setup.startswith("cluster"):
+        extra |= {"AMQP_URL": cluster.amqp_url, "REDIS_URL": cluster.redis_url}
+        extra["REDIS_WAIT_REPLICAS"] = "0" if setup == "cluster-nowait" else "1"
+        redis_ports, rabbit_ports = set(REDIS_PORTS), set(RABBIT_PORTS)
+    else:
+        settings = Settings.from_env()
+        redis_ports = {int(settings.redis_url.rsplit(":", 1)[1].split("/")[0])}
+        rabbit_ports = {int(settings.amqp_url.rsplit(":", 1)[1].split("/")[0])}
+    layout = Layout(
+        namespace=f"tgcost-{uuid.uuid4().hex[:8]}",
+        port_base=free_port_block(3),
+        core_slots=512,
+        core_service_ms=2,
+        extra_env=extra,
+    )
+    env = layout.env()
+    door = Supervised("front door", "frontdoor", env, logs)
+    worker = Supervised("worker", "workers", env, logs)
+    status = Supervised("status API", "status_api", env, logs)
+    supervisor = Supervisor([Supervised("core simulator", "bench.coresim", env, logs), door, worker, status])
+    result = Measured(setup)
+    try:
+        supervisor.start()
+        connector = aiohttp.TCPConnector(limit=options.concurrency * 2)
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+        ) as http:
+            for url in (
+                layout.core_url + "/v1/ledger",
+                layout.front_url + "/readyz",
+                layout.status_url + "/readyz",
+            ):
+                await wait_http(http, url, timeout=90)
+            wide = {"mode": "manual", "rates": dict.fromkeys(KINDS, 1e6)}
+            async with http.put(layout.front_url + "/v1/admin/throttle", json=wide, headers=AUTH) as response:
+                response.raise_for_status()
+            await asyncio.sleep(2.0)
+            assert door.proc and worker.proc and status.proc
+            roles = {
+                "door": {door.proc.pid},
+                "worker": {worker.proc.pid},
+                "status": {status.proc.pid},
+                "redis": _listening_pids(redis_ports),
+                "rabbitmq": _listening_pids(rabbit_ports),
+            }
+            tickets: list[str] = []
+            seed = uuid.uuid4().int % 1_000_000 * 100_000
+
+            async def submit(n: int) -> int:
+                async with http.post(layout.front_url + "/v1/submissions", json=submission(seed + n)) as r:
+                    doc = await r.json(content_type=None)
+                    if r.status == 202:
+                        tickets.append(doc["ticket_id"])
+                    return r.status
+
+            before = {role: _cpu(pids) for role, pids in roles.items()}
+            started = time.monotonic()
+            latencies, codes = await _closed_loop(options.concurrency, options.submissions, submit)
+            result.accept_seconds = time.monotonic() - started
+            accepted_cpu = {role: _cpu(pids) for role, pids in roles.items()}
+            result.accepted, result.latencies = len(tickets), latencies
+            result.refused = sum(1 for c in codes if c != 202)
+            # Drain: every ticket finished (the worker's own count, from the simulator's ledger)
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                async with http.get(layout.core_url + "/v1/ledger") as response:
+                    ledger = await response.json()
+                if int(ledger.get("effects", 0)) >= len(tickets):
+                    break
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)
+            drained_cpu = {role: _cpu(pids) for role, pids in roles.items()}
+
+            async def read(n: int) -> int:
+                async with http.get(f"{layout.status_url}/v1/tickets/{tickets[n % len(tickets)]}") as r:
+                    await r.read()
+                    return r.status
+
+            started = time.monotonic()
+            _, read_codes = await _closed_loop(options.concurrency, options.reads, read)
+            result.read_seconds = time.monotonic() - started
+            result.reads = sum(1 for c in read_codes if c == 200)
+            read_cpu = {role: _cpu(pids) for role, pids in roles.items()}
+        for role in roles:
+            result.cpu[f"{role}:accept"] = accepted_cpu[role] - before[role]
+            result.cpu[f"{role}:drain"] = drained_cpu[role] - accepted_cpu[role]
+            result.cpu[f"{role}:read"] = read_cpu[role] - drained_cpu[role]
+        return result
+    finally:
+        await supervisor.stop()
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def figures(r: Measured) -> dict[str, float]:
+    """One round's figures: rates, accept latency, CPU ms per ticket or per read by role."""
+    return {
+        "accepted/s": r.accepted / r.accept_seconds,
+        "p50": 1000 * _pct(r.latencies, 0.5),
+        "p99": 1000 * _pct(r.latencies, 0.99),
+        "door": r.per_ticket_ms("door:accept") + r.per_ticket_ms("door:drain"),
+        "rabbitmq": r.per_ticket_ms("rabbitmq:accept") + r.per_ticket_ms("rabbitmq:drain"),
+        "redis accept": r.per_ticket_ms("redis:accept"),
+        "redis drain": r.per_ticket_ms("redis:drain"),
+        "worker": r.per_ticket_ms("worker:accept") + r.per_ticket_ms("worker:drain"),
+        "status read": r.per_read_ms("status:read"),
+        "redis read": r.per_read_ms("redis:read"),
+        "reads/s": r.reads / r.read_seconds,
+    }
+
+
+def report(results: list[Measured], command: str) -> str:
+    setups = list(dict.fromkeys(r.setup for r in results))
+    lines = [
+        "# CPU per ticket by role",
+        "",
+        f"`{command}`",
+        "",
+        "Medians over the rounds; ms of CPU (user + system) per accepted ticket, or per status read.",
+        "",
+        "| setup | accepted/s | accept p50 / p99 (ms) | door | RabbitMQ | Redis (accept + drain) | worker "
+        "| status read | Redis per read | reads/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for setup in setups:
+        rounds = [figures(r) for r in results if r.setup == setup]
+        m = {key: statistics.median(f[key] for f in rounds) for key in rounds[0]}
+        lines.append(
+            f"| {setup} | {m['accepted/s']:,.0f} | {m['p50']:.1f} / {m['p99']:.1f} | {m['door']:.3f} "
+            f"| {m['rabbitmq']:.3f} | {m['redis accept']:.3f} + {m['redis drain']:.3f} | {m['worker']:.3f} "
+            f"| {m['status read']:.3f} | {m['redis read']:.3f} | {m['reads/s']:,.0f} |"
+        )
+    lines += ["", "Each round:", ""]
+    for r in results:
+        lines.append(
+            f"- {r.setup}: {r.accepted} accepted ({r.refused} refused) in {r.accept_seconds:.1f} s, "
+            f"{r.reads} reads in {r.read_seconds:.1f} s; CPU s: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.cpu.items()))
+        )
+    return "\n".join(lines) + "\n"
+
+
+async def run(options: argparse.Namespace) -> list[Measured]:
+    logs = options.out / "logs"
+    cluster = LocalCluster()
+    setups = options.setups.split(",")
+    started_here = any(s.startswith("cluster") for s in setups) and not all(
+        n.running for n in cluster.rabbits + cluster.redises
+    )
+    if started_here:
+        await asyncio.to_thread(cluster.up)
+    results = []
+    try:
+        for round_ in range(options.rounds):
+            for setup in setups:
+                print(f"[costs] round {round_ + 1}: {setup}", flush=True)
+                results.append(await measure(setup, options, logs))
+    finally:
+        if started_here:
+            await asyncio.to_thread(cluster.down)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.cluster_costs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--setups", default="single,cluster,cluster-nowait", help="comma-separated (see above)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of every setup, alternating (default 3)"
+    )
+    parser.add_argument("--submissions", type=int, default=6000, help="submissions a round (default 6000)")
+    parser.add_argument("--reads", type=int, default=10000, help="status reads a round (default 10000)")
+    parser.add_argument("--concurrency", type=int, default=64, help="concurrent clients (default 64)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "cluster-costs")
+    options = parser.parse_args()
+    (options.out / "logs").mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(run(options))
+    text = report(results, "python -m bench.cluster_costs " + shlex.join(sys.argv[1:]))
+    (options.out / "report.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
