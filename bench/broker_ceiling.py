@@ -6,7 +6,9 @@ connection to its own queue (and, when ``--amqp-url`` lists the nodes of a clust
 which is what sharding one kind over N queues would buy. It talks aiormq directly, below aio-pika's message
 objects, so what it measures is RabbitMQ on this machine rather than the client library.
 
-Prints one JSON line: ``{"messages", "seconds", "per_second", "connections", "in_flight"}``.
+Prints one JSON line: ``{"messages", "seconds", "per_second", "connections", "in_flight", "queues",
+"broker_cpu_ms_per_message"}``; the last is the CPU (user + system) of the broker nodes at the URLs, when
+they run on this machine (else null).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from collections.abc import Sequence
 import aiormq
 import orjson
 from pamqp.commands import Basic
+from yarl import URL
 
+from bench.cluster_costs import cpu_seconds, listening_pids
 from queue_config.amqp_nodes import node_urls
 from queue_config.settings import Settings
 
@@ -56,7 +60,7 @@ async def _publisher(url: str, queue: str, count: int, in_flight: int) -> None:
 
 async def measure(
     url: str, messages: int, connections: int, in_flight: int, queues: int = 1
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     nodes = node_urls(url)
     names = [f"bench-ceiling-{uuid.uuid4().hex[:8]}" for _ in range(queues)]
     # Each queue declared through another node: with leader locator "client-local" or "balanced" the
@@ -67,6 +71,8 @@ async def measure(
         for channel, queue in zip(channels, names, strict=True):
             await channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
         share = messages // connections
+        brokers = listening_pids({URL(u).port or 5672 for u in nodes})
+        cpu_before = cpu_seconds(brokers)
         began = time.perf_counter()
         await asyncio.gather(
             *(
@@ -75,6 +81,7 @@ async def measure(
             )
         )
         seconds = time.perf_counter() - began
+        cpu = cpu_seconds(brokers) - cpu_before
         for channel, queue in zip(channels, names, strict=True):
             await channel.queue_delete(queue)
     finally:
@@ -88,6 +95,7 @@ async def measure(
         "connections": connections,
         "in_flight": in_flight,
         "queues": queues,
+        "broker_cpu_ms_per_message": round(1000 * cpu / (share * connections), 4) if brokers else None,
     }
 
 

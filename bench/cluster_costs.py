@@ -17,7 +17,9 @@ door's and RabbitMQ's over the accept phase and drain, the worker's over the dra
 phase, the status API's and Redis's per read.
 
 Setups: ``single`` (the Redis and RabbitMQ at REDIS_URL / AMQP_URL), ``cluster`` (the local cluster,
-WAIT 1 before each 202, the default there), ``cluster-nowait`` (the same, no WAIT).
+WAIT 1 before each 202, the default there), ``cluster-nowait`` (the same, no WAIT), ``cluster-1primary``
+(the local RabbitMQ cluster with a Redis Cluster of one primary and its replica: what a second and third
+primary add per ticket).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import psutil
 
 from bench.chaos.supervisor import ROOT, Supervised, Supervisor
 from bench.harness.targets import Layout
-from bench.local_cluster import RABBIT_PORTS, REDIS_PORTS, LocalCluster
+from bench.local_cluster import RABBIT_PORTS, REDIS_PORTS, LocalCluster, OnePrimaryRedisCluster
 from bench.ports import free_port_block
 from bench.readiness import wait_http
 from bench.submissions import submission
@@ -47,7 +49,7 @@ from queue_config.settings import Settings
 AUTH = {"Authorization": "Bearer bench-operator-token"}
 
 
-def _listening_pids(ports: set[int]) -> set[int]:
+def listening_pids(ports: set[int]) -> set[int]:
     return {
         c.pid
         for c in psutil.net_connections("tcp")
@@ -55,7 +57,7 @@ def _listening_pids(ports: set[int]) -> set[int]:
     }
 
 
-def _cpu(pids: set[int]) -> float:
+def cpu_seconds(pids: set[int]) -> float:
     """User + system seconds of ``pids`` and their children (a RabbitMQ node is several processes)."""
     total = 0.0
     for pid in pids:
@@ -110,7 +112,11 @@ async def _closed_loop(concurrency: int, total: int, send: object) -> tuple[list
 async def measure(setup: str, options: argparse.Namespace, logs: Path) -> Measured:
     cluster = LocalCluster()
     extra = {"LOG_LEVEL": "warning", "OPERATOR_TOKEN": AUTH["Authorization"].split()[1]}
-    if setup.startswith("cluster"):
+    if setup == "cluster-1primary":
+        small = OnePrimaryRedisCluster()
+        extra |= {"AMQP_URL": cluster.amqp_url, "REDIS_URL": small.redis_url, "REDIS_WAIT_REPLICAS": "1"}
+        redis_ports, rabbit_ports = {small.primary.port, small.replica.port}, set(RABBIT_PORTS)
+    elif setup.startswith("cluster"):
         extra |= {"AMQP_URL": cluster.amqp_url, "REDIS_URL": cluster.redis_url}
         extra["REDIS_WAIT_REPLICAS"] = "0" if setup == "cluster-nowait" else "1"
         redis_ports, rabbit_ports = set(REDIS_PORTS), set(RABBIT_PORTS)
@@ -152,11 +158,11 @@ async def measure(setup: str, options: argparse.Namespace, logs: Path) -> Measur
                 "door": {door.proc.pid},
                 "worker": {worker.proc.pid},
                 "status": {status.proc.pid},
-                "redis": _listening_pids(redis_ports),
-                "rabbitmq": _listening_pids(rabbit_ports),
+                "redis": listening_pids(redis_ports),
+                "rabbitmq": listening_pids(rabbit_ports),
             }
             tickets: list[str] = []
-            seed = uuid.uuid4().int % 1_000_000 * 100_000
+            seed = 1  # a new namespace each round: the same citizens again are new submissions
 
             async def submit(n: int) -> int:
                 async with http.post(layout.front_url + "/v1/submissions", json=submission(seed + n)) as r:
@@ -165,11 +171,11 @@ async def measure(setup: str, options: argparse.Namespace, logs: Path) -> Measur
                         tickets.append(doc["ticket_id"])
                     return r.status
 
-            before = {role: _cpu(pids) for role, pids in roles.items()}
+            before = {role: cpu_seconds(pids) for role, pids in roles.items()}
             started = time.monotonic()
             latencies, codes = await _closed_loop(options.concurrency, options.submissions, submit)
             result.accept_seconds = time.monotonic() - started
-            accepted_cpu = {role: _cpu(pids) for role, pids in roles.items()}
+            accepted_cpu = {role: cpu_seconds(pids) for role, pids in roles.items()}
             result.accepted, result.latencies = len(tickets), latencies
             result.refused = sum(1 for c in codes if c != 202)
             # Drain: every ticket finished (the worker's own count, from the simulator's ledger)
@@ -181,7 +187,7 @@ async def measure(setup: str, options: argparse.Namespace, logs: Path) -> Measur
                     break
                 await asyncio.sleep(0.5)
             await asyncio.sleep(1.0)
-            drained_cpu = {role: _cpu(pids) for role, pids in roles.items()}
+            drained_cpu = {role: cpu_seconds(pids) for role, pids in roles.items()}
 
             async def read(n: int) -> int:
                 async with http.get(f"{layout.status_url}/v1/tickets/{tickets[n % len(tickets)]}") as r:
@@ -192,7 +198,7 @@ async def measure(setup: str, options: argparse.Namespace, logs: Path) -> Measur
             _, read_codes = await _closed_loop(options.concurrency, options.reads, read)
             result.read_seconds = time.monotonic() - started
             result.reads = sum(1 for c in read_codes if c == 200)
-            read_cpu = {role: _cpu(pids) for role, pids in roles.items()}
+            read_cpu = {role: cpu_seconds(pids) for role, pids in roles.items()}
         for role in roles:
             result.cpu[f"{role}:accept"] = accepted_cpu[role] - before[role]
             result.cpu[f"{role}:drain"] = drained_cpu[role] - accepted_cpu[role]
@@ -264,6 +270,9 @@ async def run(options: argparse.Namespace) -> list[Measured]:
     )
     if started_here:
         await asyncio.to_thread(cluster.up)
+    small = OnePrimaryRedisCluster() if "cluster-1primary" in setups else None
+    if small is not None:
+        await asyncio.to_thread(small.up)
     results = []
     try:
         for round_ in range(options.rounds):
@@ -271,6 +280,8 @@ async def run(options: argparse.Namespace) -> list[Measured]:
                 print(f"[costs] round {round_ + 1}: {setup}", flush=True)
                 results.append(await measure(setup, options, logs))
     finally:
+        if small is not None:
+            await asyncio.to_thread(small.down)
         if started_here:
             await asyncio.to_thread(cluster.down)
     return results
@@ -283,7 +294,9 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--setups", default="single,cluster,cluster-nowait", help="comma-separated (see above)"
+        "--setups",
+        default="single,cluster,cluster-nowait,cluster-1primary",
+        help="comma-separated (see above)",
     )
     parser.add_argument(
         "--rounds", type=int, default=3, help="rounds of every setup, alternating (default 3)"

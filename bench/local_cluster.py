@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SLOTS = 16384
 RABBIT_PORTS = (5681, 5682, 5683)
 REDIS_PORTS = (7001, 7002, 7003, 7004, 7005, 7006)  # three primaries first, then their replicas
 # A failed primary is noticed after this long, and its replica promoted about a second later: inside the
@@ -419,6 +420,47 @@ class LocalCluster:
                 )  # fmt: skip
             lines.append(f"redis :{redis.port} {'up ' + role if redis.running else 'down'}")
         return "\n".join(lines)
+
+
+class OnePrimaryRedisCluster:
+    """Redis Cluster with one primary (all 16,384 slots) and its replica, on 7011/7012 beside the main
+    cluster: what ``bench.cluster_costs`` compares three primaries against. (``redis-cli --cluster
+    create`` wants three primaries at least, so the slots are assigned by hand.)"""
+
+    def __init__(self, base: Path | None = None) -> None:
+        self.base = (base or cluster_dir()) / "one-primary"
+        self.primary, self.replica = RedisNode(7011, self.base), RedisNode(7012, self.base)
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.primary.port}"
+
+    def up(self) -> None:
+        self.primary.start()
+        self.replica.start()
+        if "cluster_state:ok" not in self.primary.cli("cluster", "info"):
+            self.primary.cli("cluster", "addslotsrange", "0", str(SLOTS - 1))
+        primary_id = self.primary.cli("cluster", "myid").strip()
+        self.replica.cli("cluster", "meet", "127.0.0.1", str(self.primary.port))
+        deadline = time.monotonic() + 60
+        # REPLICATE answers "Unknown node" until the MEET has gone round; a replica already is one.
+        while time.monotonic() < deadline:
+            if "role:slave" in self.replica.cli("info", "replication"):
+                break
+            self.replica.cli("cluster", "replicate", primary_id)
+            time.sleep(0.3)
+        while time.monotonic() < deadline:
+            states = [node.cli("cluster", "info") for node in (self.primary, self.replica)]
+            roles = self.replica.cli("info", "replication")
+            if all("cluster_state:ok" in st for st in states) and "master_link_status:up" in roles:
+                return
+            time.sleep(0.3)
+        raise TimeoutError("the one-primary Redis Cluster did not come up")
+
+    def down(self) -> None:
+        for node in (self.primary, self.replica):
+            node.kill(signal.SIGTERM)
+        shutil.rmtree(self.base, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
