@@ -12,7 +12,9 @@ on a new namespace with the throttle open, then:
 
 CPU is read from the kernel (user + system time of each process and its children: every Redis and
 RabbitMQ node of the setup, the door, the worker, the status API), so a busy machine slows the run but
-barely moves the figures; the load generator and the core simulator are not counted. Per ticket: the
+barely moves the figures; the load generator and the core simulator are not counted. What each role
+spends while idle (``--idle-seconds``, measured first: periodic reads, the controller, a cluster's
+gossip) is reported apart and subtracted from each phase, pro rata of its length. Per ticket: the
 door's and RabbitMQ's over the accept phase and drain, the worker's over the drain, Redis's split by
 phase, the status API's and Redis's per read.
 
@@ -41,10 +43,12 @@ from bench.chaos.supervisor import ROOT, Supervised, Supervisor
 from bench.harness.targets import Layout
 from bench.local_cluster import RABBIT_PORTS, REDIS_PORTS, LocalCluster, OnePrimaryRedisCluster
 from bench.ports import free_port_block
+from bench.purge import purge_namespace
 from bench.readiness import wait_http
 from bench.submissions import submission
 from queue_config.kinds import KINDS
 from queue_config.settings import Settings
+from queue_config.stores.redis.client import connect
 
 AUTH = {"Authorization": "Bearer bench-operator-token"}
 
@@ -84,7 +88,8 @@ class Measured:
     latencies: list[float] = field(default_factory=list)
     reads: int = 0
     read_seconds: float = 0.0
-    cpu: dict[str, float] = field(default_factory=dict)  # role/phase -> CPU seconds
+    cpu: dict[str, float] = field(default_factory=dict)  # role:phase -> CPU seconds, idle subtracted
+    idle_per_second: dict[str, float] = field(default_factory=dict)  # role -> CPU seconds a second
 
     def per_ticket_ms(self, key: str) -> float:
         return 1000 * self.cpu.get(key, 0.0) / max(1, self.accepted)
@@ -171,11 +176,21 @@ async def measure(setup: str, options: argparse.Namespace, logs: Path) -> Measur
                         tickets.append(doc["ticket_id"])
                     return r.status
 
+            # What the setup spends doing nothing (periodic reads, the controller, the cluster's own
+            # gossip): subtracted from each phase, so that the figures are per ticket, not per second.
+            idle_from = {role: cpu_seconds(pids) for role, pids in roles.items()}
+            await asyncio.sleep(options.idle_seconds)
+            idle = {
+                role: (cpu_seconds(pids) - idle_from[role]) / options.idle_seconds
+                for role, pids in roles.items()
+            }
+            result.idle_per_second = idle
             before = {role: cpu_seconds(pids) for role, pids in roles.items()}
-            started = time.monotonic()
+            started = started_accept = time.monotonic()
             latencies, codes = await _closed_loop(options.concurrency, options.submissions, submit)
             result.accept_seconds = time.monotonic() - started
             accepted_cpu = {role: cpu_seconds(pids) for role, pids in roles.items()}
+            accepted_at = time.monotonic()
             result.accepted, result.latencies = len(tickets), latencies
             result.refused = sum(1 for c in codes if c != 202)
             # Drain: every ticket finished (the worker's own count, from the simulator's ledger)
@@ -188,6 +203,7 @@ async def measure(setup: str, options: argparse.Namespace, logs: Path) -> Measur
                 await asyncio.sleep(0.5)
             await asyncio.sleep(1.0)
             drained_cpu = {role: cpu_seconds(pids) for role, pids in roles.items()}
+            drained_at = time.monotonic()
 
             async def read(n: int) -> int:
                 async with http.get(f"{layout.status_url}/v1/tickets/{tickets[n % len(tickets)]}") as r:
@@ -199,13 +215,37 @@ async def measure(setup: str, options: argparse.Namespace, logs: Path) -> Measur
             result.read_seconds = time.monotonic() - started
             result.reads = sum(1 for c in read_codes if c == 200)
             read_cpu = {role: cpu_seconds(pids) for role, pids in roles.items()}
+            read_at = time.monotonic()
+        spans = {
+            "accept": accepted_at - started_accept,
+            "drain": drained_at - accepted_at,
+            "read": read_at - drained_at,
+        }
+        marks = {
+            "accept": (before, accepted_cpu),
+            "drain": (accepted_cpu, drained_cpu),
+            "read": (drained_cpu, read_cpu),
+        }
         for role in roles:
-            result.cpu[f"{role}:accept"] = accepted_cpu[role] - before[role]
-            result.cpu[f"{role}:drain"] = drained_cpu[role] - accepted_cpu[role]
-            result.cpu[f"{role}:read"] = read_cpu[role] - drained_cpu[role]
+            for phase, (start, end) in marks.items():
+                spent = end[role] - start[role] - idle[role] * spans[phase]
+                result.cpu[f"{role}:{phase}"] = max(0.0, spent)
         return result
     finally:
         await supervisor.stop()
+        await _purge(layout.namespace, env)
+
+
+async def _purge(namespace: str, env: dict[str, str]) -> None:
+    """Delete the round's queues and keys: a namespace declares some 60 quorum queues, and a broker
+    left with a few hundred of them runs out of file handles (RabbitMQ's default budget under ``ulimit
+    -n 1024``) and then stops accepting connections."""
+    settings = Settings.from_env(env).replace(namespace=namespace)
+    redis = connect(settings)
+    try:
+        await purge_namespace(settings, redis)
+    finally:
+        await redis.aclose()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -250,6 +290,13 @@ def report(results: list[Measured], command: str) -> str:
             f"| {setup} | {m['accepted/s']:,.0f} | {m['p50']:.1f} / {m['p99']:.1f} | {m['door']:.3f} "
             f"| {m['rabbitmq']:.3f} | {m['redis accept']:.3f} + {m['redis drain']:.3f} | {m['worker']:.3f} "
             f"| {m['status read']:.3f} | {m['redis read']:.3f} | {m['reads/s']:,.0f} |"
+        )
+    lines += ["", "CPU a second while idle (medians, subtracted above):", ""]
+    for setup in setups:
+        idle = [r.idle_per_second for r in results if r.setup == setup]
+        lines.append(
+            f"- {setup}: "
+            + ", ".join(f"{role} {statistics.median(i[role] for i in idle):.3f}" for role in idle[0])
         )
     lines += ["", "Each round:", ""]
     for r in results:
@@ -304,6 +351,9 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=6000, help="submissions a round (default 6000)")
     parser.add_argument("--reads", type=int, default=10000, help="status reads a round (default 10000)")
     parser.add_argument("--concurrency", type=int, default=64, help="concurrent clients (default 64)")
+    parser.add_argument(
+        "--idle-seconds", type=float, default=5.0, help="idle CPU measured first, subtracted (default 5)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "cluster-costs")
     options = parser.parse_args()
     (options.out / "logs").mkdir(parents=True, exist_ok=True)

@@ -75,9 +75,11 @@ class Names:
     def ticket_secret(self) -> str:
         return self._control("secret:ticket")
 
-    @property
-    def events_channel(self) -> str:
-        return f"{self.namespace}:events"
+    def events_channel(self, shard: int) -> str:
+        """Where a ticket of key shard ``shard`` announces its changes: a shard channel (SPUBLISH), so
+        that on Redis Cluster a notice travels only within the ticket's own primary and its replica
+        instead of to every node."""
+        return f"{self.namespace}:events:{shard_tag(shard)}"
 
     # --- per-kind counters, one of each per key shard: read by summing over ``shards`` --------------
     @property

@@ -56,9 +56,6 @@ def _options() -> argparse.Namespace:
         "--out", type=Path, help="report folder (default bench/reports/<date>-chaos-<minutes>m)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument(
-        "--cluster", action="store_true", help="kill cluster nodes (needs the RabbitMQ and Redis cluster)"
-    )
     return parser.parse_args()
 
 
@@ -93,9 +90,6 @@ async def _faults(dealer: faults.Faults, plan: list[faults.Planned], began: floa
 
 
 async def run(options: argparse.Namespace) -> int:
-    if options.cluster:
-        print("--cluster needs the RabbitMQ and Redis cluster (scripts/cluster.sh), which is not built yet")
-        return 2
     seconds = options.minutes * 60
     out = options.out or ROOT / "bench" / "reports" / f"{dt.date.today():%Y-%m-%d}-chaos-{options.minutes:g}m"
     logs = out / "logs"

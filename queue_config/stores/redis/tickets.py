@@ -272,7 +272,7 @@ class RedisTicketStore:
                 (
                     self._release,
                     [n.ticket(ticket_id), n.enqueued_count(kind, shard_of(ticket_id))],
-                    [ticket_id, now, n.events_channel, place + i],
+                    [ticket_id, now, n.events_channel(shard_of(ticket_id)), place + i],
                 )
                 for i, ticket_id in enumerate(ticket_ids)
             ],
@@ -287,7 +287,7 @@ class RedisTicketStore:
         return bool(
             await self._replay(
                 keys=[n.ticket(ticket_id), n.enqueued_count(kind, shard), n.dead_letters(kind, shard)],
-                args=[ticket_id, self._clock(), n.events_channel, place],
+                args=[ticket_id, self._clock(), n.events_channel(shard), place],
             )
         )
 
@@ -369,8 +369,9 @@ class RedisTicketStore:
         """Mark the ticket ``processing`` and count the attempt; a terminal status is returned as is,
         so a redelivered message of a finished ticket is acked without touching the core system."""
         n = self.names
+        shard = shard_of(ticket_id)
         status, attempts, failures = await self._begin(
-            keys=[n.ticket(ticket_id), n.retrying(kind, shard_of(ticket_id))],
+            keys=[n.ticket(ticket_id), n.retrying(kind, shard)],
             args=[
                 ticket_id,
                 self._clock(),
@@ -378,7 +379,7 @@ class RedisTicketStore:
                 created_at,
                 masked_client,
                 self._ticket_ttl,
-                n.events_channel,
+                n.events_channel(shard),
             ],
         )
         return Attempt(Status(status.decode()), int(attempts), int(failures))
@@ -392,7 +393,14 @@ class RedisTicketStore:
         n = self.names
         await self._retrying(
             keys=[n.ticket(ticket_id), n.retrying(kind, shard_of(ticket_id))],
-            args=[ticket_id, self._clock(), orjson.dumps(error), due, message, n.events_channel],
+            args=[
+                ticket_id,
+                self._clock(),
+                orjson.dumps(error),
+                due,
+                message,
+                n.events_channel(shard_of(ticket_id)),
+            ],
         )
 
     @store_call
@@ -444,7 +452,7 @@ class RedisTicketStore:
                 orjson.dumps(value),
                 600,
                 batch_id or "",
-                n.events_channel,
+                n.events_channel(shard),
                 n.batch(batch_id) if batch_id else "",
                 n.batch_finished(batch_id) if batch_id else "",
                 n.batch_callbacks(shard) if batch_id else "",

@@ -22,5 +22,5 @@ redis.call('HDEL', KEYS[1], 'parcel', 'swept')
 -- A record its front door never committed (Redis was away after the publish) still has the short TTL
 -- of a reservation: it now lives as long as any ticket.
 if st == 'accepting' then redis.call('EXPIRE', KEYS[1], ARGV[6]) end
-redis.call('PUBLISH', ARGV[7], ARGV[1])
+redis.call('SPUBLISH', ARGV[7], ARGV[1])
 return {'processing', n, failures}

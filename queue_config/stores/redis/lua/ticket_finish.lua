@@ -31,5 +31,5 @@ if ARGV[9] ~= '' then
     redis.call('ZADD', ARGV[11], 'NX', ARGV[2], ARGV[7])
   end
 end
-redis.call('PUBLISH', ARGV[8], ARGV[1])
+redis.call('SPUBLISH', ARGV[8], ARGV[1])
 return 1

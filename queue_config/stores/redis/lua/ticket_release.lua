@@ -6,5 +6,5 @@ local seq = redis.call('INCR', KEYS[2])
 if ARGV[4] ~= '' then seq = tonumber(ARGV[4]) end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'seq', seq, 'updated_at', ARGV[2])
 redis.call('HDEL', KEYS[1], 'scheduled_for')
-redis.call('PUBLISH', ARGV[3], ARGV[1])
+redis.call('SPUBLISH', ARGV[3], ARGV[1])
 return 1

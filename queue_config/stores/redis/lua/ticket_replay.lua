@@ -8,5 +8,5 @@ redis.call('HSET', KEYS[1], 'status', 'queued', 'seq', seq, 'attempts', 0, 'upda
   'replayed_at', ARGV[2])
 redis.call('HDEL', KEYS[1], 'error', 'promised_by', 'promised_at', 'promise_model', 'failures')
 redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('PUBLISH', ARGV[3], ARGV[1])
+redis.call('SPUBLISH', ARGV[3], ARGV[1])
 return 1

@@ -10,5 +10,5 @@ redis.call('HSET', KEYS[1], 'status', 'retrying', 'updated_at', ARGV[2], 'error'
 redis.call('HDEL', KEYS[1], 'swept')
 redis.call('HINCRBY', KEYS[1], 'failures', 1)
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-redis.call('PUBLISH', ARGV[6], ARGV[1])
+redis.call('SPUBLISH', ARGV[6], ARGV[1])
 return 1
