@@ -39,6 +39,7 @@ from pathlib import Path
 import aiohttp
 import psutil
 
+from bench.chaos import accounting
 from bench.chaos.supervisor import ROOT, Supervised, Supervisor
 from bench.harness.targets import Layout
 from bench.local_cluster import RABBIT_PORTS, REDIS_PORTS, LocalCluster, OnePrimaryRedisCluster
@@ -47,6 +48,7 @@ from bench.purge import purge_namespace
 from bench.readiness import wait_http
 from bench.submissions import submission
 from queue_config.kinds import KINDS
+from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.stores.redis.client import connect
 
@@ -193,14 +195,12 @@ async def measure(setup: str, options: argparse.Namespace, logs: Path) -> Measur
             accepted_at = time.monotonic()
             result.accepted, result.latencies = len(tickets), latencies
             result.refused = sum(1 for c in codes if c != 202)
-            # Drain: every ticket finished (the worker's own count, from the simulator's ledger)
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                async with http.get(layout.core_url + "/v1/ledger") as response:
-                    ledger = await response.json()
-                if int(ledger.get("effects", 0)) >= len(tickets):
-                    break
-                await asyncio.sleep(0.5)
+            # Drain: every ticket done or failed, as its record says
+            redis = connect(Settings.from_env(env))
+            try:
+                await accounting.wait_for_drain(redis, Names(layout.namespace), tickets, 300, progress=False)
+            finally:
+                await redis.aclose()
             await asyncio.sleep(1.0)
             drained_cpu = {role: cpu_seconds(pids) for role, pids in roles.items()}
             drained_at = time.monotonic()

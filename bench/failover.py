@@ -42,7 +42,7 @@ from bench.chaos import accounting
 from bench.chaos.accounting import Accounting
 from bench.chaos.load import Answer, Load
 from bench.chaos.report import server_errors
-from bench.chaos.supervisor import ROOT, Supervised, Supervisor
+from bench.chaos.supervisor import ROOT, Supervisor
 from bench.harness.targets import Layout, create_enterprise
 from bench.local_cluster import LocalCluster
 from bench.ports import free_port_block
@@ -194,16 +194,7 @@ async def run_failover(
         },
     )
     env = layout.env()
-    supervisor = Supervisor(
-        [
-            Supervised("core simulator", "bench.coresim", env, logs),
-            Supervised("status API", "status_api", env, logs),
-            Supervised("front door 1", "frontdoor", env, logs),
-            Supervised("front door 2", "frontdoor", env, logs),
-            Supervised("worker 1", "workers", env, logs),
-            Supervised("worker 2", "workers", env, logs),
-        ]
-    )
+    supervisor = Supervisor.whole_system(env, logs)
     redis = connect(Settings.from_env(env))
     names = Names(layout.namespace)
     try:

@@ -67,6 +67,13 @@ def _wait_port(port: int, timeout: float, what: str) -> None:
     raise TimeoutError(f"{what} did not open port {port}")
 
 
+def _pid_in(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -154,10 +161,7 @@ class RabbitNode:
 
     @property
     def pid(self) -> int | None:
-        try:
-            return int(self.pid_file.read_text())
-        except (OSError, ValueError):
-            return None
+        return _pid_in(self.pid_file)
 
     def ctl(self, *args: str, check: bool = True, timeout: float = 60) -> str:
         done = subprocess.run(  # noqa: S603
@@ -205,10 +209,7 @@ class RedisNode:
 
     @property
     def pid(self) -> int | None:
-        try:
-            return int(self.pid_file.read_text())
-        except (OSError, ValueError):
-            return None
+        return _pid_in(self.pid_file)
 
     @property
     def running(self) -> bool:

@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 
 from bench.chaos import accounting, faults, report
 from bench.chaos.load import Load
-from bench.chaos.supervisor import ROOT, Supervised, Supervisor
+from bench.chaos.supervisor import ROOT, Supervisor
 from bench.harness.targets import Layout, create_enterprise
 from bench.ports import free_port_block
 from bench.private_rabbit import PrivateRabbit
@@ -114,16 +114,7 @@ async def run(options: argparse.Namespace) -> int:
         },
     )
     env = layout.env()
-    supervisor = Supervisor(
-        [
-            Supervised("core simulator", "bench.coresim", env, logs),
-            Supervised("status API", "status_api", env, logs),
-            Supervised("front door 1", "frontdoor", env, logs),
-            Supervised("front door 2", "frontdoor", env, logs),
-            Supervised("worker 1", "workers", env, logs),
-            Supervised("worker 2", "workers", env, logs),
-        ]
-    )
+    supervisor = Supervisor.whole_system(env, logs)
     redis = Redis.from_url(redis_server.url)
     code = 1
     try:

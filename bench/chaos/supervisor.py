@@ -77,7 +77,24 @@ class Supervised:
 
 @dataclass
 class Supervisor:
+    """Processes restarted when they die, sampled for their resources."""
+
     processes: list[Supervised]
+
+    @classmethod
+    def whole_system(cls, env: Mapping[str, str], logs: Path) -> Supervisor:
+        """The core simulator, the status API, two front doors (on one port) and two worker processes."""
+        return cls(
+            [
+                Supervised("core simulator", "bench.coresim", env, logs),
+                Supervised("status API", "status_api", env, logs),
+                Supervised("front door 1", "frontdoor", env, logs),
+                Supervised("front door 2", "frontdoor", env, logs),
+                Supervised("worker 1", "workers", env, logs),
+                Supervised("worker 2", "workers", env, logs),
+            ]
+        )
+
     restart_after: float = 1.0
     began: float = field(default_factory=time.monotonic)
     samples: list[ResourceSample] = field(default_factory=list)

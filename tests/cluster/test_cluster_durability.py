@@ -14,7 +14,7 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from bench.local_cluster import LocalCluster
+from bench.local_cluster import LocalCluster, RedisNode
 from queue_config.key_shards import key_slot, shard_of_scope, shard_tag
 from queue_config.names import Names
 from queue_config.observability.metrics import UNREPLICATED
@@ -36,12 +36,17 @@ async def _reserve_and_commit(stores_settings: Settings, redis: Redis, scope: st
     return ticket.ticket_id
 
 
+async def _primary_and_replica(cluster: LocalCluster, scope: str) -> tuple[RedisNode, RedisNode]:
+    """The primary that holds ``scope``'s key shard, and its replica."""
+    primary = await asyncio.to_thread(cluster.redis_primary_of, key_slot(shard_tag(shard_of_scope(scope))))
+    return primary, await asyncio.to_thread(cluster.replica_of, primary)
+
+
 async def test_a_committed_ticket_is_on_the_replica_when_commit_returns(
     cluster: LocalCluster, cluster_settings: Settings, cluster_redis: Redis
 ) -> None:
     scope = uuid.uuid4().hex
-    primary = await asyncio.to_thread(cluster.redis_primary_of, key_slot(shard_tag(shard_of_scope(scope))))
-    replica = await asyncio.to_thread(cluster.replica_of, primary)
+    _, replica = await _primary_and_replica(cluster, scope)
     before = UNREPLICATED._value.get()
     ticket_id = await _reserve_and_commit(cluster_settings, cluster_redis, scope)
     # Read from the replica itself, at once: WAIT answered only once it had the writes
@@ -59,8 +64,7 @@ async def test_a_replica_too_slow_to_confirm_delays_the_commit_no_longer_than_th
     cluster: LocalCluster, cluster_settings: Settings, cluster_redis: Redis
 ) -> None:
     scope = uuid.uuid4().hex
-    primary = await asyncio.to_thread(cluster.redis_primary_of, key_slot(shard_tag(shard_of_scope(scope))))
-    replica = await asyncio.to_thread(cluster.replica_of, primary)
+    _, replica = await _primary_and_replica(cluster, scope)
     before = UNREPLICATED._value.get()
     # Given the replica stopped (SIGSTOP: it cannot acknowledge anything until SIGCONT)
     assert replica.pid is not None
