@@ -41,8 +41,9 @@ import psutil
 
 from bench.chaos import accounting
 from bench.chaos.supervisor import ROOT, Supervised, Supervisor
+from bench.cluster_nodes import RABBIT_PORTS, REDIS_PORTS
 from bench.harness.targets import Layout
-from bench.local_cluster import RABBIT_PORTS, REDIS_PORTS, LocalCluster, OnePrimaryRedisCluster
+from bench.local_cluster import LocalCluster, OnePrimaryRedisCluster
 from bench.ports import free_port_block
 from bench.purge import purge_namespace
 from bench.readiness import wait_http

@@ -14,7 +14,8 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from bench.local_cluster import LocalCluster, RedisNode
+from bench.cluster_nodes import RedisNode
+from bench.local_cluster import LocalCluster
 from queue_config.key_shards import key_slot, shard_of_scope, shard_tag
 from queue_config.names import Names
 from queue_config.observability.metrics import UNREPLICATED
