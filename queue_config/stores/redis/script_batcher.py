@@ -91,8 +91,8 @@ async def pipelined(redis: Redis, calls: Sequence[_Call], *, wait: Wait = None) 
         waits = 0
         if wait is not None and wait[0] > 0:
             if is_cluster(redis):
-                nodes = {redis.get_node_from_key(keys[0]).name: redis.get_node_from_key(keys[0])  # type: ignore[attr-defined]
-                         for _, keys, _ in calls}  # fmt: skip
+                owners = [redis.get_node_from_key(keys[0]) for _, keys, _ in calls]  # type: ignore[attr-defined]
+                nodes = {node.name: node for node in owners}
                 for node in nodes.values():
                     pipe.execute_command("WAIT", wait[0], wait[1], target_nodes=node)
                 waits = len(nodes)
