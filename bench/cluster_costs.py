@@ -21,7 +21,8 @@ phase, the status API's and Redis's per read.
 Setups: ``single`` (the Redis and RabbitMQ at REDIS_URL / AMQP_URL), ``cluster`` (the local cluster,
 WAIT 1 before each 202, the default there), ``cluster-nowait`` (the same, no WAIT), ``cluster-1primary``
 (the local RabbitMQ cluster with a Redis Cluster of one primary and its replica: what a second and third
-primary add per ticket).
+primary add per ticket). Any of them with ``+q<N>`` appended (``cluster+q3``) spreads every kind over
+N work queues (``QUEUE_SHARDS``): what a queue shard adds per ticket.
 """
 
 from __future__ import annotations
@@ -117,9 +118,12 @@ async def _closed_loop(concurrency: int, total: int, send: object) -> tuple[list
     return latencies, codes
 
 
-async def measure(setup: str, options: argparse.Namespace, logs: Path) -> Measured:
+async def measure(name: str, options: argparse.Namespace, logs: Path) -> Measured:
     cluster = LocalCluster()
     extra = {"LOG_LEVEL": "warning", "OPERATOR_TOKEN": AUTH["Authorization"].split()[1]}
+    setup, _, shards = name.partition("+q")
+    if shards:
+        extra["QUEUE_SHARDS"] = shards
     if setup == "cluster-1primary":
         small = OnePrimaryRedisCluster()
         extra |= {"AMQP_URL": cluster.amqp_url, "REDIS_URL": small.redis_url, "REDIS_WAIT_REPLICAS": "1"}
@@ -144,7 +148,7 @@ async def measure(setup: str, options: argparse.Namespace, logs: Path) -> Measur
     worker = Supervised("worker", "workers", env, logs)
     status = Supervised("status API", "status_api", env, logs)
     supervisor = Supervisor([Supervised("core simulator", "bench.coresim", env, logs), door, worker, status])
-    result = Measured(setup)
+    result = Measured(name)
     try:
         supervisor.start()
         connector = aiohttp.TCPConnector(limit=options.concurrency * 2)
@@ -318,7 +322,7 @@ async def run(options: argparse.Namespace) -> list[Measured]:
     )
     if started_here:
         await asyncio.to_thread(cluster.up)
-    small = OnePrimaryRedisCluster() if "cluster-1primary" in setups else None
+    small = OnePrimaryRedisCluster() if any(s.startswith("cluster-1primary") for s in setups) else None
     if small is not None:
         await asyncio.to_thread(small.up)
     results = []

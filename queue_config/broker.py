@@ -142,11 +142,15 @@ class BrokerLink:
         """Publish a persistent message and wait for the broker's confirm.
 
         ``to_queue`` publishes straight to the queue named ``routing_key`` (the default exchange), as the
-        workers do for the delay queues; otherwise the message goes to the work exchange."""
+        workers do for the delay queues; otherwise ``routing_key`` is a kind and the message goes to the
+        work exchange, to the kind's next work-queue shard."""
         if not self.ready:
             raise BrokerUnavailable("RabbitMQ is not connected")
         pool = self._default_exchanges if to_queue else self._exchanges
-        exchange = pool[next(self._next) % len(pool)]
+        turn = next(self._next)
+        exchange = pool[turn % len(pool)]
+        if not to_queue:
+            routing_key = self._topology.work_route(routing_key, turn)
         message = aio_pika.Message(
             body,
             delivery_mode=DeliveryMode.PERSISTENT,

@@ -22,8 +22,15 @@ class Names:
     def dead_exchange(self) -> str:
         return f"{self.namespace}.dead"
 
-    def queue(self, kind: str) -> str:
-        return f"{self.namespace}.{kind}"
+    def queue(self, kind: str, shard: int = 0) -> str:
+        """``kind``'s work queue number ``shard`` (``QUEUE_SHARDS``); the first keeps the unsharded name,
+        so one shard is exactly the topology before sharding."""
+        return f"{self.namespace}.{kind}" if shard == 0 else f"{self.namespace}.{kind}.q{shard}"
+
+    @staticmethod
+    def work_route(kind: str, shard: int = 0) -> str:
+        """The work exchange's routing key of ``kind``'s work queue number ``shard``."""
+        return kind if shard == 0 else f"{kind}.q{shard}"
 
     def delay_queue(self, kind: str, ttl_ms: int) -> str:
         # The TTL is part of the name: two processes configured differently declare two queues

@@ -51,6 +51,10 @@ class Settings:
     pending_ttl_seconds: int = 3600
     publish_timeout_seconds: float = 5.0
     publisher_channels: int = 4
+    # Work queues per kind. One quorum queue lives on one leader node and is one Erlang process, so a
+    # kind whose traffic one queue cannot carry is spread over several; every process must use the same
+    # number (raise it freely; to lower it, drain the queues that go away first).
+    queue_shards: int = 1
     redis_timeout_seconds: float = 2.0
     # Replicas that must hold a ticket's reservation and commit before its 202 (Redis WAIT): "auto" is 1
     # on Redis Cluster and 0 on one Redis (a lone Redis has no replica to wait for).
@@ -150,6 +154,8 @@ class Settings:
     def validate(self) -> None:
         if self.redis_wait_replicas != "auto" and not self.redis_wait_replicas.isdigit():
             raise ConfigError("REDIS_WAIT_REPLICAS must be 'auto' or a number of replicas")
+        if not 1 <= self.queue_shards <= 64:
+            raise ConfigError("QUEUE_SHARDS must lie between 1 and 64")
         if self.max_attempts < 1:
             raise ConfigError("MAX_ATTEMPTS must be at least 1")
         if self.retry_base_seconds <= 0 or self.retry_max_seconds < self.retry_base_seconds:

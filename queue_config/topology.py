@@ -1,8 +1,11 @@
 """The RabbitMQ topology, declared idempotently by every component at start.
 
 Per kind:
-- ``<ns>.<kind>``: durable quorum queue bound to the work exchange; rejected messages and those past
-  ``x-delivery-limit`` go to the dead exchange.
+- ``<ns>.<kind>`` (and ``<ns>.<kind>.q1`` … with ``QUEUE_SHARDS`` > 1): durable quorum work queues bound
+  to the work exchange; rejected messages and those past ``x-delivery-limit`` go to the dead exchange.
+  Each publisher deals its messages over a kind's shards in turn (per-door choice: no broker plugin,
+  and bundles hold tickets of many key shards anyway); workers consume every shard. Retries come back
+  from the delay queues to the first shard, which is why it keeps the unsharded name and routing key.
 - ``<ns>.<kind>.delay.<ttl>ms``: quorum queues with a queue-level TTL that dead-letter back to the work
   exchange. RabbitMQ before 3.12 has no per-message TTL on quorum queues, and per-message TTL on any
   queue only expires at the head, so each (attempt level, jitter step) gets its own fixed-TTL queue:
@@ -30,6 +33,7 @@ from queue_config.settings import Settings
 class Topology:
     names: Names
     delivery_limit: int
+    queue_shards: int
     delay_ttls_ms: tuple[tuple[int, ...], ...]
     """``delay_ttls_ms[level]`` are the jitter steps after the ``level + 1``-th failed attempt."""
 
@@ -46,7 +50,14 @@ class Topology:
                     for j in range(steps)
                 )
             )
-        return cls(Names(settings.namespace), settings.delivery_limit, tuple(levels))
+        return cls(Names(settings.namespace), settings.delivery_limit, settings.queue_shards, tuple(levels))
+
+    def work_queues(self, kind: str) -> list[str]:
+        return [self.names.queue(kind, shard) for shard in range(self.queue_shards)]
+
+    def work_route(self, kind: str, turn: int) -> str:
+        """The routing key of the shard of ``kind`` whose turn ``turn`` is."""
+        return self.names.work_route(kind, turn % self.queue_shards)
 
     def delay_ttl_for(self, attempt: int, wanted_seconds: float) -> int:
         """The declared TTL closest to ``wanted_seconds`` for a retry after ``attempt`` attempts."""
@@ -83,14 +94,17 @@ class Topology:
         work = await channel.declare_exchange(names.work_exchange, ExchangeType.DIRECT, durable=True)
         dead = await channel.declare_exchange(names.dead_exchange, ExchangeType.DIRECT, durable=True)
         for kind in KINDS:
-            main = await channel.declare_queue(
-                names.queue(kind), durable=True, arguments=self.main_queue_arguments()
-            )
-            await main.bind(work, routing_key=kind)
             dead_queue = await channel.declare_queue(
                 names.dead_queue(kind), durable=True, arguments={"x-queue-type": "quorum"}
             )
-            await dead_queue.bind(dead, routing_key=kind)
+            for shard in range(self.queue_shards):
+                main = await channel.declare_queue(
+                    names.queue(kind, shard), durable=True, arguments=self.main_queue_arguments()
+                )
+                route = names.work_route(kind, shard)
+                await main.bind(work, routing_key=route)
+                # Dead-lettered messages keep the routing key they came with.
+                await dead_queue.bind(dead, routing_key=route)
             await channel.declare_queue(
                 names.staging_queue(kind), durable=True, arguments=self.window_queue_arguments()
             )
@@ -108,6 +122,7 @@ class Topology:
     def all_queue_names(self) -> list[str]:
         out: list[str] = []
         for kind in KINDS:
-            out += [self.names.queue(kind), self.names.dead_queue(kind), self.names.staging_queue(kind)]
+            out += self.work_queues(kind)
+            out += [self.names.dead_queue(kind), self.names.staging_queue(kind)]
             out += self.delay_queue_names(kind)
         return out

@@ -1,6 +1,6 @@
 """A consumer per queue: its own channel, prefetch equal to its concurrency, and a clean drain on stop.
-Each kind has one on its work queue (tickets to process) and one on its staging queue (bulk bundles to
-split onto the work queue).
+Each kind has one on each of its work-queue shards (tickets to process; the kind's concurrency split
+over them) and one on its staging queue (bulk bundles to split onto the work queue).
 
 Shutdown order matters: stop taking deliveries first, then let in-flight tickets finish (within a bound)
 while the connection stays open so their acks can still reach the broker, and only then close it.
@@ -39,6 +39,7 @@ class KindConsumer:
         processor: MessageProcessor,
         concurrency: int,
         staging: bool = False,
+        shard: int = 0,
     ) -> None:
         self.kind = kind
         self._topology = topology
@@ -47,7 +48,7 @@ class KindConsumer:
         self._concurrency = concurrency
         self._staging = staging
         names = topology.names
-        self.queue_name = names.staging_queue(kind) if staging else names.queue(kind)
+        self.queue_name = names.staging_queue(kind) if staging else names.queue(kind, shard)
         self._arguments: dict[str, aio_pika.abc.FieldValue] = (
             topology.window_queue_arguments() if staging else topology.main_queue_arguments()
         )

@@ -87,15 +87,19 @@ class WorkerPool:
             interval=min(5.0, settings.retry_overdue_seconds / 2),
             paused=lambda: self.maintenance.paused,
         )
+        # The kind's prefetch is split over its shards, so a process holds no more messages than with
+        # one queue; the processor's slots and adaptive limit bound the core calls whatever it holds.
         self.consumers = [
             KindConsumer(
                 kind,
                 topology,
                 broker=self.broker,
                 processor=processor,
-                concurrency=settings.worker_concurrency.get(kind, 1),
+                concurrency=-(-settings.worker_concurrency.get(kind, 1) // settings.queue_shards),
+                shard=shard,
             )
             for kind in kinds
+            for shard in range(settings.queue_shards)
         ]
         # Two bundles a kind at once: each already puts its 200 tickets' publishes in flight together.
         mover = BundleMover(self.broker, paused=lambda: self.maintenance.paused)
@@ -117,11 +121,10 @@ class WorkerPool:
             settings.worker_metrics_port,
             {"broker": self._broker_ready, "redis": stores.probe},
         )
-        by_kind = {c.kind: c for c in self.consumers}
         self.reporter = CapacityReporter(
             stores.capacity,
             self.limits,
-            lambda kind: by_kind[kind].inflight,
+            lambda kind: sum(c.inflight for c in self.consumers if c.kind == kind),
         )
 
     async def _broker_ready(self) -> bool:

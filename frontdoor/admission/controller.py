@@ -28,7 +28,6 @@ from frontdoor.admission.outlook import Outlook
 from queue_config.aio.periodic import Periodic
 from queue_config.broker import BrokerLink
 from queue_config.kinds import KINDS
-from queue_config.names import Names
 from queue_config.planning import lateness
 from queue_config.planning.admission_plan import AdmissionPlan, KindPlan, encode
 from queue_config.planning.admission_plan import decode as decode_plan
@@ -37,6 +36,7 @@ from queue_config.settings import Settings
 from queue_config.stores import traffic
 from queue_config.stores.backend import Stores
 from queue_config.stores.tickets import RATE_BUCKET_SECONDS
+from queue_config.topology import Topology
 
 log = structlog.get_logger("controller")
 
@@ -87,7 +87,7 @@ class AdmissionController:
     ) -> None:
         self._control = stores.control
         self._settings = settings
-        self._names = Names(settings.namespace)
+        self._topology = Topology.from_settings(settings)
         self._broker = broker
         self._throttle = stores.throttle
         self._traffic = stores.traffic
@@ -259,8 +259,11 @@ class AdmissionController:
             # Through the underlying aiormq channel: aio-pika's robust channel answers a repeated
             # declare_queue with the queue object it cached, whose message count never changes.
             raw = await self._channel.get_underlay_channel()
-            declared = await raw.queue_declare(self._names.queue(kind), passive=True)
-            return int(declared.message_count or 0)
+            depth = 0
+            for queue in self._topology.work_queues(kind):
+                declared = await raw.queue_declare(queue, passive=True)
+                depth += int(declared.message_count or 0)
+            return depth
         except Exception as exc:
             log.debug("queue_depth_failed", kind=kind, error=repr(exc))
             self._channel = None

@@ -53,7 +53,7 @@ async def test_a_committed_ticket_is_on_the_replica_when_commit_returns(
     # Read from the replica itself, at once: WAIT answered only once it had the writes
     direct = Redis(port=replica.port)
     try:
-        await direct.execute_command("READONLY")
+        await direct.execute_command("READONLY")  # type: ignore[no-untyped-call]
         record = await direct.hgetall(Names(cluster_settings.namespace).ticket(ticket_id))
     finally:
         await direct.aclose()

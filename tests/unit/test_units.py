@@ -108,6 +108,23 @@ def test_retry_delays_are_capped() -> None:
     assert max(max(level) for level in topology.delay_ttls_ms) == 5000
 
 
+def test_one_queue_shard_is_the_unsharded_topology_and_more_are_dealt_in_turn() -> None:
+    one = Topology.from_settings(Settings(namespace="tg"))
+    assert one.work_queues("payment") == ["tg.payment"]
+    assert {one.work_route("payment", turn) for turn in range(7)} == {"payment"}
+    three = Topology.from_settings(Settings(namespace="tg", queue_shards=3))
+    assert three.work_queues("payment") == ["tg.payment", "tg.payment.q1", "tg.payment.q2"]
+    assert [three.work_route("payment", turn) for turn in range(4)] == [
+        "payment",
+        "payment.q1",
+        "payment.q2",
+        "payment",
+    ]
+    assert set(three.work_queues("payment")) <= set(three.all_queue_names())
+    with pytest.raises(ConfigError):
+        Settings(queue_shards=0).validate()
+
+
 # --- messages ------------------------------------------------------------------------------------
 def test_messages_round_trip_and_reject_garbage_and_other_versions() -> None:
     msg = TicketMessage(ticket_id="t", kind="payment", citizen_id="c", payload={"a": 1}, created_at=1.5)
