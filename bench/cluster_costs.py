@@ -22,7 +22,8 @@ Setups: ``single`` (the Redis and RabbitMQ at REDIS_URL / AMQP_URL), ``cluster``
 WAIT 1 before each 202, the default there), ``cluster-nowait`` (the same, no WAIT), ``cluster-1primary``
 (the local RabbitMQ cluster with a Redis Cluster of one primary and its replica: what a second and third
 primary add per ticket). Any of them with ``+q<N>`` appended (``cluster+q3``) spreads every kind over
-N work queues (``QUEUE_SHARDS``): what a queue shard adds per ticket.
+N work queues (``QUEUE_SHARDS``): what a queue shard adds per ticket; and ``@<clients>``
+(``cluster-1primary@21``) runs that setup with its own number of concurrent clients.
 """
 
 from __future__ import annotations
@@ -121,7 +122,9 @@ async def _closed_loop(concurrency: int, total: int, send: object) -> tuple[list
 async def measure(name: str, options: argparse.Namespace, logs: Path) -> Measured:
     cluster = LocalCluster()
     extra = {"LOG_LEVEL": "warning", "OPERATOR_TOKEN": AUTH["Authorization"].split()[1]}
-    setup, _, shards = name.partition("+q")
+    name_and_shards, _, clients = name.partition("@")
+    concurrency = int(clients) if clients else options.concurrency
+    setup, _, shards = name_and_shards.partition("+q")
     if shards:
         extra["QUEUE_SHARDS"] = shards
     if setup == "cluster-1primary":
@@ -151,7 +154,7 @@ async def measure(name: str, options: argparse.Namespace, logs: Path) -> Measure
     result = Measured(name)
     try:
         supervisor.start()
-        connector = aiohttp.TCPConnector(limit=options.concurrency * 2)
+        connector = aiohttp.TCPConnector(limit=concurrency * 2)
         async with aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=60)
         ) as http:
@@ -194,7 +197,7 @@ async def measure(name: str, options: argparse.Namespace, logs: Path) -> Measure
             result.idle_per_second = idle
             before = {role: cpu_seconds(pids) for role, pids in roles.items()}
             started = started_accept = time.monotonic()
-            latencies, codes = await _closed_loop(options.concurrency, options.submissions, submit)
+            latencies, codes = await _closed_loop(concurrency, options.submissions, submit)
             result.accept_seconds = time.monotonic() - started
             accepted_cpu = {role: cpu_seconds(pids) for role, pids in roles.items()}
             accepted_at = time.monotonic()
@@ -216,7 +219,7 @@ async def measure(name: str, options: argparse.Namespace, logs: Path) -> Measure
                     return r.status
 
             started = time.monotonic()
-            _, read_codes = await _closed_loop(options.concurrency, options.reads, read)
+            _, read_codes = await _closed_loop(concurrency, options.reads, read)
             result.read_seconds = time.monotonic() - started
             result.reads = sum(1 for c in read_codes if c == 200)
             read_cpu = {role: cpu_seconds(pids) for role, pids in roles.items()}

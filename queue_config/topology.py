@@ -93,18 +93,23 @@ class Topology:
         names = self.names
         work = await channel.declare_exchange(names.work_exchange, ExchangeType.DIRECT, durable=True)
         dead = await channel.declare_exchange(names.dead_exchange, ExchangeType.DIRECT, durable=True)
+        # The work queues first, shard by shard across the kinds: a broker placing leaders "balanced"
+        # gives consecutive declarations to different nodes, so a kind's shards (and the kinds' first
+        # shards) land on different nodes. Declared kind by kind, each kind's dozen queues put every
+        # kind's first shard on the same node.
+        for shard in range(self.queue_shards):
+            for kind in KINDS:
+                main = await channel.declare_queue(
+                    names.queue(kind, shard), durable=True, arguments=self.main_queue_arguments()
+                )
+                await main.bind(work, routing_key=names.work_route(kind, shard))
         for kind in KINDS:
             dead_queue = await channel.declare_queue(
                 names.dead_queue(kind), durable=True, arguments={"x-queue-type": "quorum"}
             )
             for shard in range(self.queue_shards):
-                main = await channel.declare_queue(
-                    names.queue(kind, shard), durable=True, arguments=self.main_queue_arguments()
-                )
-                route = names.work_route(kind, shard)
-                await main.bind(work, routing_key=route)
                 # Dead-lettered messages keep the routing key they came with.
-                await dead_queue.bind(dead, routing_key=route)
+                await dead_queue.bind(dead, routing_key=names.work_route(kind, shard))
             await channel.declare_queue(
                 names.staging_queue(kind), durable=True, arguments=self.window_queue_arguments()
             )

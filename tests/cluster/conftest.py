@@ -13,6 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bench.local_cluster import LocalCluster
+from bench.purge import purge_namespace
 from queue_config.settings import Settings
 from queue_config.stores.redis.client import connect
 from tests.conftest import _settings
@@ -33,7 +34,8 @@ def cluster() -> Iterator[LocalCluster]:
 @pytest.fixture(scope="session")
 def cluster_settings(cluster: LocalCluster) -> Settings:
     base = _settings(f"tgtest-{uuid.uuid4().hex[:10]}")
-    return base.replace(amqp_url=cluster.amqp_url, redis_url=cluster.redis_url)
+    # Each kind over three work queues, as a deployment past one queue's ceiling would run
+    return base.replace(amqp_url=cluster.amqp_url, redis_url=cluster.redis_url, queue_shards=3)
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +53,5 @@ async def cluster_system(
     await asyncio.sleep(0)
     yield system
     await system.stop()
+    # A cluster kept running between test runs would otherwise gather some 50 quorum queues a run.
+    await purge_namespace(cluster_settings, cluster_redis)

@@ -1,6 +1,6 @@
 """The whole system, unchanged, on the cluster: every kind end to end with its tickets spread over the
-Redis primaries, long-polls woken through cluster pub/sub, one admission controller between two doors,
-and the queue leaders spread over the RabbitMQ nodes."""
+Redis primaries and its messages over three queue shards, long-polls woken through cluster pub/sub, one
+admission controller between two doors, and the queue leaders spread over the RabbitMQ nodes."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from queue_config.key_shards import key_slot, shard_tag
 from queue_config.kinds import KINDS
 from queue_config.settings import Settings
 from queue_config.ticket_ids import shard_of
+from queue_config.topology import Topology
 from tests.support.system import Served, System, drain, submission
 
 pytestmark = pytest.mark.cluster
@@ -81,3 +82,10 @@ async def test_queue_leaders_are_spread_over_the_nodes(cluster_system: System, c
         for kind in KINDS
     }
     assert len(leaders) >= 2, leaders
+    # And a kind's shards are led from more than one node, so one kind is no longer one leader's work
+    topology = Topology.from_settings(cluster_system.settings)
+    shard_leaders = {
+        (await asyncio.to_thread(cluster.queue_leader, queue)).name
+        for queue in topology.work_queues("payment")
+    }
+    assert len(topology.work_queues("payment")) == 3 and len(shard_leaders) >= 2, shard_leaders
