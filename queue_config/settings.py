@@ -6,6 +6,7 @@ Nothing reads ``os.environ`` on import: ``Settings.from_env()`` is called by eac
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import tomllib
 from collections.abc import Mapping
@@ -84,6 +85,9 @@ class Settings:
     shed_max_retry_after_seconds: float = 300.0
     # Time of day for the forecast's daily and weekly pattern: the portal's citizens' local time.
     local_timezone: str = "Asia/Shanghai"
+    # Dates (YYYY-MM-DD, comma-separated) the forecast treats as rest days: public holidays. Its daily and
+    # weekly shapes would otherwise expect a working day's peaks.
+    forecast_holidays: str = ""
     # Workers bound their core calls with an adaptive concurrency limit (up to WORKER_CONCURRENCY).
     adaptive_concurrency: bool = True
     # Bulk (issue 4): items a batch may hold, the largest bulk body, and the length of the windows that
@@ -103,6 +107,14 @@ class Settings:
     # Several processes of one component on one port (SO_REUSEPORT: the kernel spreads connections),
     # for a machine with more cores than one event loop can use.
     reuse_port: bool = False
+
+    @property
+    def holidays(self) -> list[str]:
+        return [
+            dt.date.fromisoformat(d.strip()).isoformat()
+            for d in self.forecast_holidays.split(",")
+            if d.strip()
+        ]
 
     @property
     def frontdoor_url(self) -> str:
@@ -154,6 +166,12 @@ class Settings:
     def validate(self) -> None:
         if self.redis_wait_replicas != "auto" and not self.redis_wait_replicas.isdigit():
             raise ConfigError("REDIS_WAIT_REPLICAS must be 'auto' or a number of replicas")
+        try:
+            _ = self.holidays
+        except ValueError as exc:
+            raise ConfigError(
+                f"FORECAST_HOLIDAYS must be dates YYYY-MM-DD separated by commas: {exc}"
+            ) from None
         if not 1 <= self.queue_shards <= 64:
             raise ConfigError("QUEUE_SHARDS must lie between 1 and 64")
         if self.max_attempts < 1:

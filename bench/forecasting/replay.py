@@ -1,28 +1,60 @@
-"""Replay an arrival trace through ticketgate's forecaster and a statsforecast reference, and score both.
+"""Replay an arrival trace through ticketgate's forecaster and everything it must beat, and score them all
+at the same origins.
 
-At each forecast origin (after the burn-in) both models forecast the next 15 minutes from what they have
-seen; the report gives WAPE (sum of absolute errors over sum of actuals) and the share of actuals inside
-the 90 % prediction interval, at 1, 5 and 15 minutes ahead, with the CPU each model used. The reference
-is statsforecast's MSTL (daily seasonality, AutoETS on the rest), refitted on a trailing window at every
-reference origin, since it has no online update; ours is scored on the same origins too.
+Models: ticketgate's forecaster, last value, the mean of the last 5 and 15 minutes, seasonal naive (a
+day and a week back), the true rate where the trace was drawn from one (the noise floor), and
+statsforecast's MSTL (daily and weekly seasons on 5-minute aggregates, refitted every
+``--reference-every`` minutes; those origins are scored in a table of their own, with every model).
 
-    python -m bench.forecasting.replay --synthetic                # 21 days with a policy-day surge
-    python -m bench.forecasting.replay --trace arrivals.csv       # any CSV of timestamp,count
+At each origin after the burn-in every model forecasts 1, 5, 15 and 60 minutes ahead. The report gives
+WAPE (sum of absolute errors over sum of actuals) and, for models with one, the share of actuals inside
+the 90 % interval, for the whole trace, each 30-day month, and the days marked as anomalies (holidays,
+policy days, storms) apart from the rest; and the CPU each model spends per minute.
+
+It also checks the quiet times a shed citizen is given: at every origin where that minute's arrivals
+exceed the capacity the replay assumes (``--capacity-share`` of the 99th percentile of the trace's rate
+per minute), the suggested
+minute (the first one ahead forecast below capacity) is checked against what came: was it in fact
+below capacity, and how much later was it than the first minute that was.
+
+    python -m bench.forecasting.replay --synthetic --days 120          # the seed's pattern
+    python -m bench.forecasting.replay --trace arrivals.csv            # per-minute counts
+    python -m bench.forecasting.replay --trace bench/forecasting/data/taylor_2000.csv --as-rate
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import math
+import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from bench.forecasting.traces import read_csv, synthetic
-from frontdoor.admission.forecast import HORIZONS, Forecaster
+from bench.forecasting.models import (
+    BUCKET,
+    LastValue,
+    OnlineModel,
+    RecentMean,
+    Reference,
+    SeasonalNaive,
+    Ticketgate,
+    TrueRate,
+)
+from bench.forecasting.traces import (
+    poisson_counts,
+    rates_from_series,
+    read_csv,
+    read_points,
+    synthetic_rates,
+)
 
-LEVEL = 90
+HORIZONS = (1, 5, 15, 60)
+MONTH_DAYS = 30
 
 
 @dataclass
@@ -30,13 +62,16 @@ class Score:
     abs_error: float = 0.0
     actual: float = 0.0
     inside: int = 0
+    with_interval: int = 0
     n: int = 0
 
     def add(self, actual: float, mean: float, low: float, high: float) -> None:
         self.abs_error += abs(actual - mean)
         self.actual += actual
-        self.inside += low <= actual <= high
         self.n += 1
+        if not math.isnan(low):
+            self.with_interval += 1
+            self.inside += low <= actual <= high
 
     @property
     def wape(self) -> float:
@@ -44,118 +79,262 @@ class Score:
 
     @property
     def coverage(self) -> float:
-        return self.inside / self.n if self.n else float("nan")
+        return self.inside / self.with_interval if self.with_interval else float("nan")
 
 
 @dataclass
 class ModelResult:
     name: str
-    scores: dict[tuple[str, int], Score] = field(default_factory=dict)
+    scores: dict[tuple[str, str, int], Score] = field(default_factory=dict)
     cpu_seconds: float = 0.0
-    steps: int = 0  # updates (ours) or fits (reference)
+    steps: int = 0
 
-    def score(self, segment: str, h: int) -> Score:
-        return self.scores.setdefault((segment, h), Score())
+    def score(self, table: str, segment: str, h: int) -> Score:
+        return self.scores.setdefault((table, segment, h), Score())
+
+
+@dataclass
+class QuietTimes:
+    """How the suggested quiet minutes of one model held."""
+
+    name: str
+    asked: int = 0
+    found: int = 0
+    below: int = 0
+    later_by: list[int] = field(default_factory=list)  # suggested minus the first minute truly below
+
+
+@dataclass
+class Trace:
+    description: str
+    counts: list[tuple[int, float]]
+    rates: dict[int, float] | None  # what the counts were drawn from, when known
+    anomaly_days: set[dt.date]  # scored apart
+    holidays: list[str]  # told to the forecaster in advance (the operators' calendar)
 
 
 def replay(
-    series: list[tuple[int, float]],
+    trace: Trace,
     *,
     burn_in_minutes: int,
     origin_every: int,
     reference_every: int,
-    reference_window: int,
-    segments: dict[str, tuple[int, int]],
+    reference_window_days: float,
     timezone: str,
     reference: bool,
-) -> list[ModelResult]:
-    minutes = [m for m, _ in series]
-    counts = [y for _, y in series]
+    capacity_share: float,
+) -> tuple[list[ModelResult], list[QuietTimes]]:
+    tz = ZoneInfo(timezone)
+    minutes = [m for m, _ in trace.counts]
+    counts = [y for _, y in trace.counts]
     start = minutes[0]
-    ours, ours_same = (
-        ModelResult("ticketgate Holt-Winters (online)"),
-        ModelResult("ticketgate, reference origins"),
-    )
-    ref = ModelResult("statsforecast MSTL + AutoETS (refit)")
-    model = Forecaster(timezone)
-    mstl = _reference_model() if reference else None
+    ours = Ticketgate(timezone, trace.holidays)
+    models: list[OnlineModel] = [
+        ours,
+        LastValue(),
+        RecentMean(5),
+        RecentMean(15),
+        SeasonalNaive(1440, "a day back"),
+        SeasonalNaive(7 * 1440, "a week back"),
+    ]
+    if trace.rates is not None:
+        models.append(TrueRate(trace.rates))
+    mstl = Reference(reference_window_days) if reference else None
+    results = {m.name: ModelResult(m.name) for m in models}
+    if mstl is not None:
+        results[mstl.name] = ModelResult(mstl.name)
+    truth = trace.rates or dict(trace.counts)
+    # A share of the busy minutes' rate (99th percentile), not of the highest: a surge 30 times the
+    # usual would otherwise put every ordinary peak below capacity.
+    ordered = sorted(truth.values())
+    capacity = capacity_share * ordered[int(0.99 * (len(ordered) - 1))]
+    quiet = {name: QuietTimes(name) for name in (ours.name, "seasonal naive (a day back)")}
+    day_back: list[float] = []
     horizon = max(HORIZONS)
-    for i, (minute, y) in enumerate(series):
-        began = time.process_time()
-        model.observe(minute, y)
-        ours.cpu_seconds += time.process_time() - began
-        ours.steps += 1
-        if minute - start < burn_in_minutes or i + horizon >= len(series):
+
+    def segments(target: int) -> list[str]:
+        local = dt.datetime.fromtimestamp(target * 60, tz).date()
+        special = "anomaly days" if local in trace.anomaly_days else "ordinary days"
+        return ["all", f"month {(target - start) // (MONTH_DAYS * 1440) + 1}", special]
+
+    for i, (minute, y) in enumerate(trace.counts):
+        for model in models:
+            began = time.process_time()
+            model.observe(minute, y)
+            result = results[model.name]
+            result.cpu_seconds += time.process_time() - began
+            result.steps += 1
+        if mstl is not None:
+            mstl.observe(minute, y)
+        day_back.append(y)
+        if minute - start < burn_in_minutes or i + horizon >= len(counts):
             continue
         at_origin = (minute - start) % origin_every == 0
-        at_reference = (minute - start) % reference_every == 0
-        if not (at_origin or at_reference):
-            continue
-        began = time.process_time()
-        predictions = {h: model.predict(h) for h in HORIZONS}
-        ours.cpu_seconds += time.process_time() - began
-        for name, (lo, hi) in segments.items():
-            for h, p in predictions.items():
-                target = minute + h
-                if not lo <= target < hi:
-                    continue
-                actual = counts[i + h]
-                if at_origin:
-                    ours.score(name, h).add(actual, p.mean, p.low, p.high)
-                if at_reference and mstl is not None:
-                    ours_same.score(name, h).add(actual, p.mean, p.low, p.high)
+        at_reference = (
+            mstl is not None
+            and (minute - start) % reference_every == reference_every - 1
+            and minute % BUCKET == BUCKET - 1
+        )
         if at_reference and mstl is not None:
-            window = counts[max(0, i + 1 - reference_window) : i + 1]
             began = time.process_time()
-            forecast = _reference_forecast(mstl, window, horizon)
-            ref.cpu_seconds += time.process_time() - began
-            ref.steps += 1
-            for name, (lo, hi) in segments.items():
-                for h in HORIZONS:
-                    if lo <= minute + h < hi:
-                        mean, low, high = forecast[h - 1]
-                        ref.score(name, h).add(counts[i + h], mean, low, high)
-    return [ours, ours_same, ref] if mstl is not None else [ours]
+            fitted = mstl.refit(horizon)
+            results[mstl.name].cpu_seconds += time.process_time() - began
+            results[mstl.name].steps += fitted
+            at_reference = fitted
+        tables = (["every origin"] if at_origin else []) + (["reference origins"] if at_reference else [])
+        if not tables:
+            continue
+        scored: list[OnlineModel | Reference] = list(models)
+        if at_reference and mstl is not None:
+            scored.append(mstl)
+        for model in scored:
+            for h in HORIZONS:
+                p = model.predict(h)
+                for table in tables:
+                    if table == "every origin" and model is mstl:
+                        continue
+                    for segment in segments(minute + h):
+                        results[model.name].score(table, segment, h).add(counts[i + h], p.mean, p.low, p.high)
+        if at_origin and truth.get(minute, 0.0) > capacity:
+            _check_quiet_times(quiet, ours, day_back, minutes, i, truth=truth, capacity=capacity)
+    return list(results.values()), list(quiet.values())
 
 
-def _reference_model() -> object:
-    from statsforecast.models import MSTL, AutoETS
+def _check_quiet_times(
+    quiet: Mapping[str, QuietTimes],
+    ours: Ticketgate,
+    day_back: list[float],
+    minutes: list[int],
+    i: int,
+    *,
+    truth: Mapping[int, float],
+    capacity: float,
+) -> None:
+    """At an overloaded origin: the minute each model suggests, against the first truly below capacity."""
+    minute = minutes[i]
+    first_below = next((h for h in range(1, 1441) if truth.get(minute + h, 0.0) < capacity), None)
+    suggested = {
+        ours.name: ours.model.first_minute_below(capacity),
+        "seasonal naive (a day back)": next(
+            (h for h in range(1, 1441) if len(day_back) >= 1440 and day_back[-1440 + h - 1] < capacity),
+            None,
+        ),
+    }
+    for name, h in suggested.items():
+        q = quiet[name]
+        q.asked += 1
+        if h is None:
+            continue
+        q.found += 1
+        if truth.get(minute + h, 0.0) < capacity:
+            q.below += 1
+            if first_below is not None:
+                q.later_by.append(h - first_below)
 
-    return MSTL(season_length=[24 * 60], trend_forecaster=AutoETS(model="ZZN"))
 
-
-def _reference_forecast(model: object, window: list[float], horizon: int) -> list[tuple[float, float, float]]:
-    import numpy as np
-
-    fitted = model.fit(np.asarray(window, dtype=float))  # type: ignore[attr-defined]
-    out = fitted.predict(horizon, level=[LEVEL])
-    return [
-        (max(0.0, float(m)), max(0.0, float(lo)), float(hi))
-        for m, lo, hi in zip(out["mean"], out[f"lo-{LEVEL}"], out[f"hi-{LEVEL}"], strict=True)
-    ]
-
-
-def report(results: list[ModelResult], command: str, trace: str) -> str:
+# --- report ----------------------------------------------------------------------------------------
+def report(results: list[ModelResult], quiet: list[QuietTimes], command: str, trace: str) -> str:
     lines = [
         "# Forecast replay",
         "",
         f"Command: `{command}`  ",
         f"Trace: {trace}",
         "",
-        "| model | segment | h (min) | WAPE | 90 % interval coverage | origins |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "WAPE (and the 90 % interval's coverage, for models with one) at each horizon, every model at",
+        "the same origins.",
     ]
-    for result in results:
-        for (segment, h), s in sorted(result.scores.items()):
-            lines.append(f"| {result.name} | {segment} | {h} | {s.wape:.1%} | {s.coverage:.1%} | {s.n} |")
-    lines += ["", "| model | CPU seconds | steps | CPU per step |", "| --- | ---: | ---: | ---: |"]
-    for result in results:
-        if result.steps:
-            per = result.cpu_seconds / result.steps
-            unit = f"{per * 1e6:.0f} µs" if per < 0.01 else f"{per:.2f} s"
-            kind = "minute updates" if "online" in result.name else "fits"
-            lines.append(f"| {result.name} | {result.cpu_seconds:.1f} | {result.steps} {kind} | {unit} |")
+    for table in ("every origin", "reference origins"):
+        keys = sorted({(seg, h) for r in results for (t, seg, h) in r.scores if t == table}, key=_order)
+        if not keys:
+            continue
+        segments = list(dict.fromkeys(seg for seg, _ in keys))
+        lines += ["", f"## {table.capitalize()}", ""]
+        for segment in segments:
+            shown = [r for r in results if any((table, segment, h) in r.scores for h in HORIZONS)]
+            if not shown:
+                continue
+            n = max(
+                r.scores[(table, segment, h)].n
+                for r in shown
+                for h in HORIZONS
+                if (table, segment, h) in r.scores
+            )
+            lines += [f"### {segment} ({n} origins)", ""]
+            lines += ["| model | " + " | ".join(f"{h} min" for h in HORIZONS) + " |"]
+            lines += ["| --- |" + " ---: |" * len(HORIZONS)]
+            for r in shown:
+                cells = []
+                for h in HORIZONS:
+                    s = r.scores.get((table, segment, h))
+                    if s is None:
+                        cells.append("–")
+                    elif math.isnan(s.coverage):
+                        cells.append(f"{s.wape:.2%}")
+                    else:
+                        cells.append(f"{s.wape:.2%} ({s.coverage:.0%})")
+                lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
+            lines.append("")
+    lines += ["## CPU", "", "| model | CPU seconds | steps | CPU per step |", "| --- | ---: | ---: | ---: |"]
+    for r in results:
+        if r.steps:
+            per = r.cpu_seconds / r.steps
+            unit = f"{per * 1e6:.1f} µs" if per < 0.01 else f"{per:.2f} s"
+            kind = "fits" if "refit" in r.name else "minute updates"
+            lines.append(f"| {r.name} | {r.cpu_seconds:.1f} | {r.steps:,} {kind} | {unit} |")
+    lines += [
+        "",
+        "## Quiet times suggested to shed citizens",
+        "",
+        "At origins where arrivals exceeded the assumed capacity: the first minute ahead each model",
+        "forecast below capacity, checked against what came.",
+        "",
+        "| model | overloaded origins | a time suggested | suggested minute below capacity "
+        "| later than needed, median / p90 (min) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for q in quiet:
+        share = f"{q.below / q.found:.1%}" if q.found else "–"
+        later = f"{statistics.median(q.later_by):.0f} / {_p90(q.later_by):.0f}" if q.later_by else "–"
+        lines.append(f"| {q.name} | {q.asked} | {q.found} | {share} | {later} |")
     return "\n".join(lines) + "\n"
+
+
+def _order(key: tuple[str, int]) -> tuple[int, int, str, int]:
+    segment, h = key
+    if segment == "all":
+        return (0, 0, segment, h)
+    if segment.startswith("month "):
+        return (1, int(segment.split()[1]), segment, h)
+    return (2, 0, segment, h)
+
+
+def _p90(values: list[int]) -> float:
+    ordered = sorted(values)
+    return float(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))])
+
+
+# --- traces ----------------------------------------------------------------------------------------
+def load_trace(args: argparse.Namespace) -> Trace:
+    holidays = [d for d in (args.holidays or "").split(",") if d]
+    anomalies = {dt.date.fromisoformat(d) for d in holidays}
+    anomalies |= {dt.date.fromisoformat(d) for d in (args.anomaly_days or "").split(",") if d}
+    if args.trace and args.as_rate:
+        rates = rates_from_series(read_points(args.trace), peak_per_minute=args.peak_per_minute)
+        counts = poisson_counts(rates, args.seed)
+        description = (
+            f"{args.trace}, as per-minute Poisson arrivals from its interpolated rate "
+            f"(peak {args.peak_per_minute:,.0f}/min, seed {args.seed})"
+        )
+        return Trace(description, counts, rates, anomalies, holidays)
+    if args.trace:
+        return Trace(str(args.trace), read_csv(args.trace), None, anomalies, holidays)
+    surge = None if args.surge_day < 0 else args.surge_day
+    rows = synthetic_rates(days=args.days, surge_day=surge, timezone=args.timezone, seed=args.seed)
+    rates = {int(at.timestamp()) // 60: rate for at, rate in rows}
+    if surge is not None:
+        anomalies.add(rows[0][0].date() + dt.timedelta(days=surge))
+    description = f"synthetic, {args.days} days, policy-day surge on day {surge}, seed {args.seed}"
+    return Trace(description, poisson_counts(rates, args.seed), rates, anomalies, holidays)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -167,46 +346,57 @@ def main(argv: Sequence[str] | None = None) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--trace", type=Path, help="CSV of timestamp,count (ISO 8601 or unix seconds)")
     source.add_argument("--synthetic", action="store_true", help="generate the seed's pattern")
-    parser.add_argument("--days", type=int, default=21, help="synthetic: days to generate")
-    parser.add_argument("--surge-day", type=int, default=15, help="synthetic: policy day index, -1 none")
-    parser.add_argument("--burn-in-days", type=float, default=7.0)
-    parser.add_argument("--origin-every", type=int, default=15, help="minutes between our origins")
-    parser.add_argument("--reference-every", type=int, default=180, help="minutes between reference fits")
-    parser.add_argument("--reference-window-days", type=float, default=4.0)
+    parser.add_argument(
+        "--as-rate",
+        action="store_true",
+        help="the trace is a rate in any unit at any resolution: replay Poisson arrivals drawn from it",
+    )
+    parser.add_argument(
+        "--peak-per-minute", type=float, default=3000.0, help="--as-rate: the peak (default 3000)"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="Poisson draws and synthetic trace (default 7)")
+    parser.add_argument("--days", type=int, default=120, help="synthetic: days (default 120)")
+    parser.add_argument("--surge-day", type=int, default=75, help="synthetic: policy day index, -1 none")
+    parser.add_argument("--holidays", help="comma-separated dates the forecaster is told of in advance")
+    parser.add_argument("--anomaly-days", help="comma-separated dates scored apart but not told of")
+    parser.add_argument("--burn-in-days", type=float, default=7.0, help="default 7")
+    parser.add_argument("--origin-every", type=int, default=15, help="minutes between origins (default 15)")
+    parser.add_argument(
+        "--reference-every", type=int, default=360, help="minutes between statsforecast fits (default 360)"
+    )
+    parser.add_argument(
+        "--reference-window-days", type=float, default=28.0, help="statsforecast's window (default 28)"
+    )
     parser.add_argument("--no-reference", action="store_true", help="skip statsforecast")
-    parser.add_argument("--timezone", default="Asia/Shanghai")
+    parser.add_argument(
+        "--capacity-share",
+        type=float,
+        default=0.7,
+        help="capacity as a share of the 99th percentile of the rate (default 0.7)",
+    )
+    parser.add_argument(
+        "--timezone", default="Asia/Shanghai", help="the trace's local time (default Asia/Shanghai)"
+    )
     parser.add_argument("--report", type=Path, help="also write the Markdown report here")
     args = parser.parse_args(argv)
 
-    if args.trace:
-        series = read_csv(args.trace)
-        trace = str(args.trace)
-        segments = {"all": (series[0][0], series[-1][0] + 1)}
-    else:
-        surge = None if args.surge_day < 0 else args.surge_day
-        rows = synthetic(days=args.days, surge_day=surge, timezone=args.timezone)
-        series = [(int(at.timestamp()) // 60, float(n)) for at, n in rows]
-        trace = f"synthetic, {args.days} days, policy-day surge on day {surge}"
-        first = series[0][0]
-        segments = {"all": (first, series[-1][0] + 1)}
-        if surge is not None:
-            segments["policy day"] = (first + surge * 1440, first + (surge + 1) * 1440)
-            segments["other days"] = (first, first + surge * 1440)
-    results = replay(
-        series,
+    trace = load_trace(args)
+    results, quiet = replay(
+        trace,
         burn_in_minutes=int(args.burn_in_days * 1440),
         origin_every=args.origin_every,
         reference_every=args.reference_every,
-        reference_window=int(args.reference_window_days * 1440),
-        segments=segments,
+        reference_window_days=args.reference_window_days,
         timezone=args.timezone,
         reference=not args.no_reference,
+        capacity_share=args.capacity_share,
     )
     given = list(argv) if argv is not None else sys.argv[1:]
     command = "python -m bench.forecasting.replay " + " ".join(given)
-    text = report(results, command.strip(), trace)
+    text = report(results, quiet, command.strip(), trace.description)
     print(text)
     if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(text)
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import itertools
 import math
 import random
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 # Share of the peak rate at local hours 0..24 (linear in between).
@@ -35,7 +36,7 @@ def _shape(hour: float, weekend: bool) -> float:
     return value
 
 
-def synthetic(
+def synthetic_rates(
     *,
     days: int = 21,
     start: dt.date = dt.date(2026, 11, 2),
@@ -44,10 +45,11 @@ def synthetic(
     surge_factor: float = 30.0,
     timezone: str = "Asia/Shanghai",
     seed: int = 7,
-) -> list[tuple[dt.datetime, int]]:
+) -> list[tuple[dt.datetime, float]]:
+    """The expected arrivals of every minute (the rate the counts are drawn from)."""
     rng = random.Random(seed)
     tz = ZoneInfo(timezone)
-    rows: list[tuple[dt.datetime, int]] = []
+    rows: list[tuple[dt.datetime, float]] = []
     wobble = 1.0
     for day in range(days):
         date = start + dt.timedelta(days=day)
@@ -63,11 +65,37 @@ def synthetic(
                 ramp = min(1.0, since / 10)  # reaches the full surge in ten minutes
                 decay = 0.5 ** (since / 180)  # halves every three hours
                 rate *= 1 + (surge_factor - 1) * ramp * decay
-            rows.append((at, _poisson(rng, rate)))
+            rows.append((at, rate))
     return rows
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
+def synthetic(seed: int = 7, **kwargs: Any) -> list[tuple[dt.datetime, int]]:
+    """Poisson counts, one row a minute, around ``synthetic_rates`` (same arguments)."""
+    rng = random.Random(seed + 1_000_003)
+    return [(at, poisson(rng, rate)) for at, rate in synthetic_rates(seed=seed, **kwargs)]
+
+
+def rates_from_series(series: list[tuple[int, float]], *, peak_per_minute: float) -> dict[int, float]:
+    """A per-minute rate from a coarser series (any unit): linear between its points, scaled so its
+    largest value is ``peak_per_minute``. ``series`` is (unix minute, value) at the coarse points."""
+    points = [(m, v) for m, v in series]
+    top = max(v for _, v in points)
+    rates: dict[int, float] = {}
+    for (m0, v0), (m1, v1) in itertools.pairwise(points):
+        for m in range(m0, m1):
+            w = (m - m0) / (m1 - m0)
+            rates[m] = peak_per_minute * ((1 - w) * v0 + w * v1) / top
+    last_m, last_v = points[-1]
+    rates[last_m] = peak_per_minute * last_v / top
+    return rates
+
+
+def poisson_counts(rates: dict[int, float], seed: int) -> list[tuple[int, float]]:
+    rng = random.Random(seed)
+    return [(m, float(poisson(rng, rates[m]))) for m in sorted(rates)]
+
+
+def poisson(rng: random.Random, lam: float) -> int:
     if lam < 50:
         threshold, k, p = math.exp(-lam), 0, 1.0
         while True:
@@ -85,9 +113,9 @@ def write_csv(rows: Iterable[tuple[dt.datetime, int]], out: TextIO) -> None:
         writer.writerow([at.isoformat(), count])
 
 
-def read_csv(path: Path) -> list[tuple[int, float]]:
-    """Per-minute counts from a CSV of ``timestamp,count`` (ISO 8601 or unix seconds; any resolution,
-    summed into minutes; missing minutes are zero). Returns (unix minute, count) in order."""
+def read_points(path: Path) -> list[tuple[int, float]]:
+    """(unix minute, value) of each row of a CSV of ``timestamp,value`` (ISO 8601 with an offset, or
+    unix seconds), rows of the same minute summed, in order, without filling gaps."""
     totals: dict[int, float] = {}
     with path.open(newline="") as fh:
         for row in csv.reader(fh):
@@ -105,6 +133,13 @@ def read_csv(path: Path) -> list[tuple[int, float]]:
             totals[minute] = totals.get(minute, 0.0) + float(raw)
     if not totals:
         raise ValueError(f"{path}: no rows")
+    return sorted(totals.items())
+
+
+def read_csv(path: Path) -> list[tuple[int, float]]:
+    """Per-minute counts from a CSV of ``timestamp,count`` (any resolution, summed into minutes; missing
+    minutes are zero). Returns (unix minute, count) in order."""
+    totals = dict(read_points(path))
     first, last = min(totals), max(totals)
     return [(m, totals.get(m, 0.0)) for m in range(first, last + 1)]
 

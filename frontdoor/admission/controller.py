@@ -278,7 +278,12 @@ class AdmissionController:
         previous = decode_plan(raw_plan).kinds if raw_plan else {}
         for kind in KINDS:
             saved = await self._control.forecast_state(kind)
-            forecaster = Forecaster.from_state(saved, tz) if saved else Forecaster(tz)
+            holidays = self._settings.holidays
+            forecaster = (
+                Forecaster.from_state(saved, tz, holidays=holidays)
+                if saved
+                else Forecaster(tz, holidays=holidays)
+            )
             state = _KindState(forecaster)
             if kind in previous:
                 state.capacity = previous[kind].capacity

@@ -80,6 +80,9 @@ class Outlook:
             "arrivals": [[m * 60, c] for m, c in zip(past, counts, strict=True)],
             "forecast": ahead,
             "coverage": forecaster.params.coverage,
+            # Which of the forecaster's candidates carry it at each horizon, and how much: operators see
+            # when the seasonal shape has lost its place (a holiday, a storm) and the recent level leads.
+            "weights": {str(h): w for h, w in forecaster.weights().items()},
             # The upper bound of the coming hour's busiest minute, a second: what workers should serve.
             "peak_per_second": max((row[3] for row in ahead), default=plan.demand * 60) / 60,
         }

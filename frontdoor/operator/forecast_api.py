@@ -39,6 +39,7 @@ async def get_forecast(request: web.Request, _: str) -> web.Response:
                 {"at": t, "mean": m, "low": lo, "high": hi} for t, m, lo, hi in outlook.get("forecast", [])
             ],
             "interval_coverage": outlook.get("coverage"),
+            "forecast_weights": outlook.get("weights"),
             "demand_per_second": plan.demand if plan else None,
             "capacity_per_second": plan.capacity if plan else None,
             # False while the capacity is ASSUMED_DRAIN_PER_SECOND, not yet measured under load

@@ -36,6 +36,22 @@ class TurnBatches(Generic[K, T, R]):
         self._pending.setdefault(key, []).append((item, future))
         return await future
 
+    async def call_many(self, key: K, items: Sequence[T]) -> list[R | Exception]:
+        """Each item's result or error, in order, sent with this turn's other items of ``key``: one
+        caller's several calls (a request charging limits on several Redis nodes) share the batches."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[R]] = [loop.create_future() for _ in items]
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.setdefault(key, []).extend(zip(items, futures, strict=True))
+        results: list[R | Exception] = []
+        for future in futures:
+            try:
+                results.append(await future)
+            except Exception as exc:
+                results.append(exc)
+        return results
+
     def _flush(self) -> None:
         pending, self._pending = self._pending, {}
         for key, waiting in pending.items():

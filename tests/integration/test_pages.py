@@ -158,6 +158,10 @@ async def test_the_forecast_endpoint_gives_each_kind_its_outlook(shown: tuple[Sy
     assert len(payment["forecast_per_minute"]) == 60
     first = payment["forecast_per_minute"][0]
     assert first["low"] <= first["mean"] <= first["high"]
+    # And which of the forecaster's candidates carry it, at every horizon it scores
+    weights = payment["forecast_weights"]
+    assert set(weights) == {"1", "5", "15", "60"}
+    assert all(abs(sum(w.values()) - 1) < 0.01 for w in weights.values()), weights
 
 
 async def test_every_component_serves_metrics(shown: tuple[System, list[str]]) -> None:

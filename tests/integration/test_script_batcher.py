@@ -55,6 +55,30 @@ async def test_concurrent_calls_share_pipelines_and_get_their_own_replies(
     await redis.delete(*{*keys, f"{ns}:not-a-number"})
 
 
+async def test_one_callers_several_calls_share_the_turns_pipeline(
+    fresh_namespace: Settings, redis: Redis
+) -> None:
+    # Given requests that each make three calls at once (a limiter charging three slots), one failing
+    counting = CountingRedis(redis)
+    batcher = ScriptBatcher(counting)  # type: ignore[arg-type]
+    script = redis.register_script(_INCR)
+    ns = fresh_namespace.namespace
+    await redis.set(f"{ns}:bad", "x")
+    calls = [(script, [f"{ns}:a"], [1]), (script, [f"{ns}:bad"], [1]), (script, [f"{ns}:b"], [2])]
+
+    # When 40 such requests run concurrently
+    results = await asyncio.gather(*(batcher.run_many(calls) for _ in range(40)))
+
+    # Then each got its replies in order, the failing call as its own error, all in one pipeline
+    for first, failed, third in results:
+        assert isinstance(first, int) and isinstance(third, int)
+        assert isinstance(failed, ResponseError)
+    assert sorted(int(r[0]) for r in results) == list(range(1, 41))
+    assert sorted(int(r[2]) for r in results) == list(range(2, 82, 2))
+    assert counting.pipelines == 1
+    await redis.delete(f"{ns}:a", f"{ns}:b", f"{ns}:bad")
+
+
 async def test_a_broken_connection_reaches_every_caller_of_the_batch() -> None:
     dead = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
     batcher = ScriptBatcher(dead)

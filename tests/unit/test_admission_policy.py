@@ -77,12 +77,13 @@ def test_a_shed_client_is_pointed_at_the_end_of_the_peak() -> None:
         model.observe(int(at.timestamp()) // 60, n)
     peak_per_minute = model.mean(1)
 
-    # When capacity is half the peak's arrivals
+    # When capacity is 60 % of the peak's arrivals (the lunch dip falls to about half)
+    capacity = 0.6 * peak_per_minute / 60
     advice = shed_advice(
         now=now.timestamp(),
         demand=peak_per_minute / 60,
-        rate=peak_per_minute / 120,
-        capacity=peak_per_minute / 120,
+        rate=capacity,
+        capacity=capacity,
         forecast=model,
         max_retry_after=300,
     )
@@ -91,6 +92,22 @@ def test_a_shed_client_is_pointed_at_the_end_of_the_peak() -> None:
     assert advice.suggested_at is not None
     suggested = dt.datetime.fromtimestamp(advice.suggested_at, tz)
     assert dt.time(10, 45) <= suggested.time() <= dt.time(14, 0), suggested
+    # And only where the forecast is confident of it: even its interval's top is below capacity there
+    ahead = round((advice.suggested_at - now.timestamp()) / 60) + 1
+    assert model.predict(ahead).high < capacity * 60
+
+    # When capacity is only half the peak's arrivals, the lunch dip is no sure quiet time any more
+    half = shed_advice(
+        now=now.timestamp(),
+        demand=peak_per_minute / 60,
+        rate=peak_per_minute / 120,
+        capacity=peak_per_minute / 120,
+        forecast=model,
+        max_retry_after=300,
+    )
+    # Then the evening is suggested instead
+    assert half.suggested_at is not None
+    assert dt.datetime.fromtimestamp(half.suggested_at, tz).time() >= dt.time(17, 0)
     # And Retry-After is capped, since the window is further away than the cap
     assert advice.retry_after_seconds == 300
 

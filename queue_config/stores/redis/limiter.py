@@ -54,7 +54,12 @@ class RedisGcraLimiter:
         return Verdict(False, math.ceil(float(wait_ms)) / 1000, live[int(first) - 1].key)
 
     async def _across_slots(self, live: list[Limit], groups: list[list[Limit]], cost: int) -> Verdict:
-        replies = await pipelined(self._redis, [(self._script, *_call(group, cost)) for group in groups])
+        calls = [(self._script, *_call(group, cost)) for group in groups]
+        # Through the batcher, a turn's charges of every request share one pipeline a node; on their own
+        # each request would cost every node it touches a round trip.
+        replies = (
+            await self._batcher.run_many(calls) if self._batcher else await pipelined(self._redis, calls)
+        )
         refused: list[tuple[int, float, str]] = []  # (the limit's place in the request, wait, key)
         charged: list[list[Limit]] = []
         for group, reply in zip(groups, replies, strict=True):

@@ -65,6 +65,10 @@ class ScriptBatcher:
         """The script's reply, as ``script(keys=..., args=...)`` would give it."""
         return await self._batches.call(wait, (script, keys, args))
 
+    async def run_many(self, calls: Sequence[_Call]) -> list[Any]:
+        """Each call's reply, an error reply as the exception itself (as ``pipelined`` answers)."""
+        return await self._batches.call_many(None, list(calls))
+
     async def _send(self, wait: Wait, calls: list[_Call]) -> list[Any]:
         # A reply that is an error is that caller's error (``TurnBatches`` raises it for them alone).
         return await pipelined(self._redis, calls, wait=wait)
