@@ -34,6 +34,7 @@ from frontdoor.routes import setup_routes
 from queue_config.aio.lifecycle import closing, running
 from queue_config.broker import BrokerLink
 from queue_config.errors import ConfigError
+from queue_config.observability.loop_lag import LoopLag
 from queue_config.observability.metrics import add_metrics_route, http_metrics
 from queue_config.planning.admission_plan import PlanReader
 from queue_config.planning.eta import EtaEstimator
@@ -120,6 +121,7 @@ async def build_app(settings: Settings) -> web.Application:
             running(controller),
             running(release),
             running(gauges),
+            running(LoopLag()),
         ]
     )
     return app

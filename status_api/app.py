@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from queue_config.aio.lifecycle import closing, running
+from queue_config.observability.loop_lag import LoopLag
 from queue_config.observability.metrics import add_metrics_route, http_metrics
 from queue_config.planning.admission_plan import PlanReader
 from queue_config.planning.eta import EtaEstimator
@@ -41,5 +42,5 @@ async def build_app(settings: Settings) -> web.Application:
     )
     add_metrics_route(app)
     add_health_routes(app, {"redis": stores.probe})
-    app.cleanup_ctx.extend([closing(stores.close), running(events), running(plan)])
+    app.cleanup_ctx.extend([closing(stores.close), running(events), running(plan), running(LoopLag())])
     return app

@@ -9,6 +9,7 @@ import structlog
 from tenacity import AsyncRetrying, stop_after_delay, wait_exponential_jitter
 
 from queue_config.broker import BrokerLink
+from queue_config.observability.loop_lag import LoopLag
 from queue_config.planning.admission_plan import PlanReader
 from queue_config.settings import Settings
 from queue_config.stores.backend import Stores
@@ -116,6 +117,7 @@ class WorkerPool:
             timeout=settings.callback_timeout_seconds,
             policy=CallbackPolicy.from_settings(settings),
         )
+        self.loop_lag = LoopLag()
         self.metrics = MetricsServer(
             settings.host,
             settings.worker_metrics_port,
@@ -134,6 +136,7 @@ class WorkerPool:
         # The metrics port first: whatever can fail at start fails before a single message is taken.
         await self.metrics.start()
         log.info("worker_metrics_serving", port=self.metrics.port)
+        await self.loop_lag.start()
         await self.broker.start()
         await self.broker.wait_connected()
         # Redis restarting when this process starts is no reason to exit: wait for it a while, as for
@@ -159,6 +162,7 @@ class WorkerPool:
         grace = self._settings.shutdown_grace_seconds
         steps: list[Callable[[], Awaitable[object]]] = [
             self.metrics.stop,
+            self.loop_lag.stop,
             self.sweeper.stop,
             self.callbacks.stop,
             self.reporter.stop,

@@ -29,6 +29,12 @@ HTTP_LATENCY = Histogram(
     ["route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+LOOP_LAG = Histogram(
+    "ticketgate_event_loop_lag_seconds",
+    "How late the event loop runs a 10 ms timer: what every request on this loop waits behind work "
+    "already running",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2),
+)
 QUEUE_DEPTH = Gauge("ticketgate_queue_depth", "Tickets waiting in RabbitMQ or held by workers", ["kind"])
 CAPACITY = Gauge(
     "ticketgate_capacity_per_second", "Tickets a second the workers are measured to finish", ["kind"]

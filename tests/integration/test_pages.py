@@ -185,6 +185,12 @@ async def test_every_component_serves_metrics(shown: tuple[System, list[str]]) -
     assert 'ticketgate_processing_seconds_count{kind="payment",outcome="done"}' in texts["workers"]
     assert "ticketgate_worker_in_flight" in texts["workers"]
     assert 'route="/v1/tickets/{ticket_id}"' in texts["status"]
+    # And each reports its event loop's lag
+    for name, text in texts.items():
+        count = next(
+            ln for ln in text.splitlines() if ln.startswith("ticketgate_event_loop_lag_seconds_count")
+        )
+        assert float(count.split()[-1]) > 0, name
     # No ticket ID or resident ID becomes a label
     assert not any(t in front + texts["status"] for t in shown[1])
 
