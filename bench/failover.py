@@ -46,6 +46,7 @@ from bench.chaos.supervisor import ROOT, Supervisor
 from bench.harness.targets import Layout, create_enterprise
 from bench.local_cluster import LocalCluster
 from bench.ports import free_port_block
+from bench.purge import purge_namespace
 from bench.readiness import wait_http
 from queue_config.key_shards import KEY_SHARDS, key_slot, shard_tag
 from queue_config.names import Names
@@ -227,9 +228,17 @@ async def run_failover(
         return Outcome([measured(k, load.answers) for k in dealt], load.answers, result, seconds)
     finally:
         await supervisor.stop()
-        await redis.aclose()
         if started_here:
+            await redis.aclose()
             await asyncio.to_thread(cluster.down)
+        else:
+            # A cluster that keeps running keeps the run's ~50 quorum queues otherwise: a few hundred
+            # of them exhaust a node's file handles (see README, RabbitMQ cluster).
+            try:
+                await purge_namespace(Settings.from_env(env), redis)
+            except Exception as exc:  # a node still recovering: say so, the run's verdict stands
+                print(f"[failover] could not purge {layout.namespace}: {exc!r}", flush=True)
+            await redis.aclose()
 
 
 def summary(outcome: Outcome, limit: float) -> str:
