@@ -146,8 +146,16 @@ class RabbitNode:
         return _pid_in(self.pid_file)
 
     def ctl(self, *args: str, check: bool = True, timeout: float = 60) -> str:
+        return self._tool("rabbitmqctl", *args, check=check, timeout=timeout)
+
+    def rebalance_quorum_leaders(self) -> str:
+        """Spread every quorum queue's leader evenly over the running nodes (``rabbitmq-queues rebalance
+        quorum``): what an operator runs after a node restart, which leaves the node leading nothing."""
+        return self._tool("rabbitmq-queues", "rebalance", "quorum", timeout=120)
+
+    def _tool(self, tool: str, *args: str, check: bool = True, timeout: float = 60) -> str:
         done = subprocess.run(  # noqa: S603
-            [str(_sbin() / "rabbitmqctl"), "-n", self.name, *args],
+            [str(_sbin() / tool), "-n", self.name, *args],
             env=self.env(),
             capture_output=True,
             text=True,
@@ -155,22 +163,7 @@ class RabbitNode:
             check=False,
         )
         if check and done.returncode != 0:
-            raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {self.name}: {done.stderr or done.stdout}")
-        return done.stdout
-
-    def rebalance_quorum_leaders(self) -> str:
-        """Spread every quorum queue's leader evenly over the running nodes (``rabbitmq-queues rebalance
-        quorum``): what an operator runs after a node restart, which leaves the node leading nothing."""
-        done = subprocess.run(  # noqa: S603
-            [str(_sbin() / "rabbitmq-queues"), "-n", self.name, "rebalance", "quorum"],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"rabbitmq-queues rebalance on {self.name}: {done.stderr or done.stdout}")
+            raise RuntimeError(f"{tool} {' '.join(args)} on {self.name}: {done.stderr or done.stdout}")
         return done.stdout
 
     def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:

@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import math
-import statistics
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -45,6 +43,8 @@ from bench.forecasting.models import (
     Ticketgate,
     TrueRate,
 )
+from bench.forecasting.replay_report import report
+from bench.forecasting.scores import HORIZONS, ModelResult, QuietTimes
 from bench.forecasting.traces import (
     poisson_counts,
     rates_from_series,
@@ -53,55 +53,7 @@ from bench.forecasting.traces import (
     synthetic_rates,
 )
 
-HORIZONS = (1, 5, 15, 60)
 MONTH_DAYS = 30
-
-
-@dataclass
-class Score:
-    abs_error: float = 0.0
-    actual: float = 0.0
-    inside: int = 0
-    with_interval: int = 0
-    n: int = 0
-
-    def add(self, actual: float, mean: float, low: float, high: float) -> None:
-        self.abs_error += abs(actual - mean)
-        self.actual += actual
-        self.n += 1
-        if not math.isnan(low):
-            self.with_interval += 1
-            self.inside += low <= actual <= high
-
-    @property
-    def wape(self) -> float:
-        return self.abs_error / self.actual if self.actual else float("nan")
-
-    @property
-    def coverage(self) -> float:
-        return self.inside / self.with_interval if self.with_interval else float("nan")
-
-
-@dataclass
-class ModelResult:
-    name: str
-    scores: dict[tuple[str, str, int], Score] = field(default_factory=dict)
-    cpu_seconds: float = 0.0
-    steps: int = 0
-
-    def score(self, table: str, segment: str, h: int) -> Score:
-        return self.scores.setdefault((table, segment, h), Score())
-
-
-@dataclass
-class QuietTimes:
-    """How the suggested quiet minutes of one model held."""
-
-    name: str
-    asked: int = 0
-    found: int = 0
-    below: int = 0
-    later_by: list[int] = field(default_factory=list)  # suggested minus the first minute truly below
 
 
 @dataclass
@@ -230,87 +182,6 @@ def _check_quiet_times(
             q.below += 1
             if first_below is not None:
                 q.later_by.append(h - first_below)
-
-
-# --- report ----------------------------------------------------------------------------------------
-def report(results: list[ModelResult], quiet: list[QuietTimes], command: str, trace: str) -> str:
-    lines = [
-        "# Forecast replay",
-        "",
-        f"Command: `{command}`  ",
-        f"Trace: {trace}",
-        "",
-        "WAPE (and the 90 % interval's coverage, for models with one) at each horizon, every model at",
-        "the same origins.",
-    ]
-    for table in ("every origin", "reference origins"):
-        keys = sorted({(seg, h) for r in results for (t, seg, h) in r.scores if t == table}, key=_order)
-        if not keys:
-            continue
-        segments = list(dict.fromkeys(seg for seg, _ in keys))
-        lines += ["", f"## {table.capitalize()}", ""]
-        for segment in segments:
-            shown = [r for r in results if any((table, segment, h) in r.scores for h in HORIZONS)]
-            if not shown:
-                continue
-            n = max(
-                r.scores[(table, segment, h)].n
-                for r in shown
-                for h in HORIZONS
-                if (table, segment, h) in r.scores
-            )
-            lines += [f"### {segment} ({n} origins)", ""]
-            lines += ["| model | " + " | ".join(f"{h} min" for h in HORIZONS) + " |"]
-            lines += ["| --- |" + " ---: |" * len(HORIZONS)]
-            for r in shown:
-                cells = []
-                for h in HORIZONS:
-                    s = r.scores.get((table, segment, h))
-                    if s is None:
-                        cells.append("–")
-                    elif math.isnan(s.coverage):
-                        cells.append(f"{s.wape:.2%}")
-                    else:
-                        cells.append(f"{s.wape:.2%} ({s.coverage:.0%})")
-                lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
-            lines.append("")
-    lines += ["## CPU", "", "| model | CPU seconds | steps | CPU per step |", "| --- | ---: | ---: | ---: |"]
-    for r in results:
-        if r.steps:
-            per = r.cpu_seconds / r.steps
-            unit = f"{per * 1e6:.1f} µs" if per < 0.01 else f"{per:.2f} s"
-            kind = "fits" if "refit" in r.name else "minute updates"
-            lines.append(f"| {r.name} | {r.cpu_seconds:.1f} | {r.steps:,} {kind} | {unit} |")
-    lines += [
-        "",
-        "## Quiet times suggested to shed citizens",
-        "",
-        "At origins where arrivals exceeded the assumed capacity: the first minute ahead each model",
-        "forecast below capacity, checked against what came.",
-        "",
-        "| model | overloaded origins | a time suggested | suggested minute below capacity "
-        "| later than needed, median / p90 (min) |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for q in quiet:
-        share = f"{q.below / q.found:.1%}" if q.found else "–"
-        later = f"{statistics.median(q.later_by):.0f} / {_p90(q.later_by):.0f}" if q.later_by else "–"
-        lines.append(f"| {q.name} | {q.asked} | {q.found} | {share} | {later} |")
-    return "\n".join(lines) + "\n"
-
-
-def _order(key: tuple[str, int]) -> tuple[int, int, str, int]:
-    segment, h = key
-    if segment == "all":
-        return (0, 0, segment, h)
-    if segment.startswith("month "):
-        return (1, int(segment.split()[1]), segment, h)
-    return (2, 0, segment, h)
-
-
-def _p90(values: list[int]) -> float:
-    ordered = sorted(values)
-    return float(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))])
 
 
 # --- traces ----------------------------------------------------------------------------------------

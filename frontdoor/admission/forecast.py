@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from frontdoor.admission.seasonal_profile import SeasonalProfile
+
 SLOT_MINUTES = 5
 DAY_SLOTS = 24 * 60 // SLOT_MINUTES
 HORIZONS = (1, 5, 15, 60)  # minutes ahead at which candidates are scored and the interval calibrated
@@ -63,7 +65,6 @@ MIN_SCORED = 60  # scored forecasts a candidate needs before it may carry weight
 SHARPNESS = 10.0  # a candidate 10 % worse than the best keeps e^-1 of its weight, 50 % worse e^-5
 _RESIDUALS_KEPT = 1440
 _TEACH = {"day": 0.05, "week": 0.15}  # per minute, per profile: a slot's memory of a few weeks
-_CLIP = 2.0
 
 # (profile, alpha of its level): None is a flat level, "trend" the damped trend, else a shape.
 TREND_ALPHA, TREND_BETA, TREND_PHI = 0.5, 0.1, 0.9
@@ -88,34 +89,6 @@ class ForecastParams:
     coverage: float = 0.9  # nominal coverage of the prediction interval
 
 
-class _Profile:
-    """Arrivals per minute by 5-minute slot, ``None`` until a slot has been seen."""
-
-    def __init__(self, slots: int, values: list[float | None] | None = None) -> None:
-        self.values: list[float | None] = values if values is not None else [None] * slots
-
-    def at(self, slot: float) -> float | None:
-        n = len(self.values)
-        base = math.floor(slot)
-        w = slot - base
-        a, b = self.values[base % n], self.values[(base + 1) % n]
-        if a is None or b is None:
-            return None
-        return a * (1 - w) + b * w
-
-    def teach(self, slot: float, y: float, rate: float) -> None:
-        n = len(self.values)
-        base = math.floor(slot)
-        w = slot - base
-        for j, weight in ((base % n, 1 - w), ((base + 1) % n, w)):
-            old = self.values[j]
-            if old is None:
-                self.values[j] = y
-                continue
-            target = min(max(y, old / _CLIP), old * _CLIP) if old > 0 else y
-            self.values[j] = old + rate * weight * (target - old)
-
-
 class Forecaster:
     def __init__(
         self,
@@ -134,9 +107,9 @@ class Forecaster:
         # Per profile and SHAPED_ALPHAS: the profile's value at the minutes observed, smoothed like the level.
         self._shape_now: dict[str, list[float | None]] = {p: [None] * len(SHAPED_ALPHAS) for p in PROFILES}
         self.profiles = {
-            "work": _Profile(DAY_SLOTS),
-            "rest": _Profile(DAY_SLOTS),
-            "week": _Profile(7 * DAY_SLOTS),
+            "work": SeasonalProfile(DAY_SLOTS),
+            "rest": SeasonalProfile(DAY_SLOTS),
+            "week": SeasonalProfile(7 * DAY_SLOTS),
         }
         self._error = [[0.0] * len(HORIZONS) for _ in CANDIDATES]
         self._fast_error = [[0.0] * len(HORIZONS) for _ in CANDIDATES]
@@ -165,7 +138,7 @@ class Forecaster:
             self._calendar[hour] = cached
         return cached[0] + minute % 60, cached[1]
 
-    def _slots(self, minute: int) -> dict[str, tuple[_Profile, float]]:
+    def _slots(self, minute: int) -> dict[str, tuple[SeasonalProfile, float]]:
         of_day, weekday = self._when(minute)
         slot = (of_day + 0.5) / SLOT_MINUTES - 0.5
         daily = self.profiles["rest" if weekday >= 5 else "work"]
@@ -394,7 +367,7 @@ class Forecaster:
         f._trend_level, f._trend = state["trend"][0], float(state["trend"][1])
         f._shape_now = {p: list(state["shape_now"][p]) for p in PROFILES}
         for name, values in state["profiles"].items():
-            f.profiles[name] = _Profile(len(values), list(values))
+            f.profiles[name] = SeasonalProfile(len(values), list(values))
         f._error = [list(map(float, row)) for row in state["error"]]
         f._fast_error = [list(map(float, row)) for row in state["fast_error"]]
         f._combined_fast_error = float(state["combined_fast"][0])

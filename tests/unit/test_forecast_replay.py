@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.forecasting.replay import HORIZONS, load_trace, replay, report
+from bench.forecasting.replay import load_trace, replay
+from bench.forecasting.replay_report import report
+from bench.forecasting.scores import HORIZONS
 from bench.forecasting.traces import rates_from_series, read_csv, synthetic, write_csv
 
 
