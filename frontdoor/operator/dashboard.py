@@ -50,12 +50,13 @@ function fmt(v, digits) { return v === null || v === undefined ? "–" : Number(
 function chart(k) {
   const a = k.arrivals_per_minute, f = k.forecast_per_minute;
   if (!a.length && !f.length) return "<svg></svg>";
-  const t0 = (a[0] || f[0]).at, t1 = (f[f.length - 1] || a[a.length - 1]).at;
+  const t = p => Date.parse(p.at) / 1000;  // the API's times are ISO 8601
+  const t0 = t(a[0] || f[0]), t1 = t(f[f.length - 1] || a[a.length - 1]);
   const ymax = Math.max(1, ...a.map(p => p.count), ...f.map(p => p.high));
-  const x = t => 4 + (t - t0) / Math.max(60, t1 - t0) * 392, y = v => 146 - v / ymax * 136;
-  const band = f.length ? "M" + f.map(p => x(p.at) + "," + y(p.high)).join("L") + "L" +
-    f.slice().reverse().map(p => x(p.at) + "," + y(p.low)).join("L") + "Z" : "";
-  const line = (pts, key) => pts.length ? "M" + pts.map(p => x(p.at) + "," + y(p[key])).join("L") : "";
+  const x = s => 4 + (s - t0) / Math.max(60, t1 - t0) * 392, y = v => 146 - v / ymax * 136;
+  const band = f.length ? "M" + f.map(p => x(t(p)) + "," + y(p.high)).join("L") + "L" +
+    f.slice().reverse().map(p => x(t(p)) + "," + y(p.low)).join("L") + "Z" : "";
+  const line = (pts, key) => pts.length ? "M" + pts.map(p => x(t(p)) + "," + y(p[key])).join("L") : "";
   return `<svg viewBox="0 0 400 150" preserveAspectRatio="none" role="img" aria-label="arrivals and forecast">
     <path d="${band}" fill="#90caf955"/><path d="${line(f, "mean")}" stroke="#1565c0" fill="none" stroke-dasharray="4 3"/>
     <path d="${line(a, "count")}" stroke="#2e7d32" fill="none" stroke-width="2"/>
@@ -92,7 +93,7 @@ async function refresh() {
     const doc = await r.json();
     document.getElementById("mode").textContent = doc.mode;
     document.getElementById("mode").className = doc.mode;
-    document.getElementById("at").textContent = doc.at ? new Date(doc.at * 1000).toLocaleTimeString() : "";
+    document.getElementById("at").textContent = doc.at ? new Date(doc.at).toLocaleTimeString() : "";
     // The kinds are the server's (``queue_config.kinds``), in its order: none is named here.
     document.getElementById("kinds").innerHTML = Object.keys(doc.kinds).map(n => card(n, doc.kinds[n])).join("");
     document.getElementById("error").textContent = "";

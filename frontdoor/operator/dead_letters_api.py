@@ -149,6 +149,7 @@ async def get_dead_letter(request: web.Request, _: str) -> web.Response:
     message = seen.get(ticket_id)
     if message is not None:
         message["citizen_id"] = resident_id.mask(message["citizen_id"])
+        message["created_at"] = iso_utc(message["created_at"])
     summary["message"] = message  # None: the message is no longer in the dead-letter queue
     return json_response(summary)
 

@@ -14,7 +14,7 @@ from frontdoor.app_keys import PLAN_READER, STORES
 from frontdoor.operator.auth import operator_only
 from queue_config.kinds import KINDS, REGISTRY
 from queue_config.stores import traffic
-from queue_config.web.http import json_response
+from queue_config.web.http import iso_utc, json_response
 
 
 @operator_only
@@ -34,9 +34,10 @@ async def get_forecast(request: web.Request, _: str) -> web.Response:
         labels = REGISTRY[kind].labels
         kinds[kind] = {
             "label": {"zh": labels.zh, "en": labels.en},
-            "arrivals_per_minute": [{"at": t, "count": c} for t, c in outlook.get("arrivals", [])],
+            "arrivals_per_minute": [{"at": iso_utc(t), "count": c} for t, c in outlook.get("arrivals", [])],
             "forecast_per_minute": [
-                {"at": t, "mean": m, "low": lo, "high": hi} for t, m, lo, hi in outlook.get("forecast", [])
+                {"at": iso_utc(t), "mean": m, "low": lo, "high": hi}
+                for t, m, lo, hi in outlook.get("forecast", [])
             ],
             "interval_coverage": outlook.get("coverage"),
             "forecast_weights": outlook.get("weights"),
@@ -60,7 +61,7 @@ async def get_forecast(request: web.Request, _: str) -> web.Response:
     plan_doc = reader.plan
     return json_response(
         {
-            "at": plan_doc.at if plan_doc else None,
+            "at": iso_utc(plan_doc.at) if plan_doc else None,
             "mode": reader.throttle.mode,
             "kinds": kinds,
         },

@@ -13,6 +13,8 @@ from typing import Protocol
 
 import msgspec
 
+from queue_config.web.http import iso_utc
+
 DEFAULT_QUOTA_PER_MINUTE = 100_000
 
 
@@ -33,9 +35,9 @@ class Enterprise(msgspec.Struct, frozen=True, kw_only=True):
             "name": self.name,
             "quota_per_minute": self.quota_per_minute,
             "key_hint": self.key_hint,
-            "created_at": self.created_at,
+            "created_at": iso_utc(self.created_at),
             "revoked": self.revoked_at is not None,
-            "revoked_at": self.revoked_at,
+            "revoked_at": None if self.revoked_at is None else iso_utc(self.revoked_at),
         }
 
 

@@ -4,6 +4,8 @@ the document cannot say one thing while the servers say another."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -101,3 +103,76 @@ async def test_operator_and_bulk_answers_are_in_their_typed_shapes(served: Syste
     assert [r.index for r in accepted.rejected] == [3]
     code, status = await _call(system, "GET", accepted.status_url, headers=key)
     assert code == 200 and isinstance(typed(status, contract.BatchStatus), contract.BatchStatus)
+
+
+def _timestamps(doc: Any, path: str = "") -> list[tuple[str, Any]]:
+    """Every value in ``doc`` that is a time: under a key named ``at`` or ending in ``_at`` or ``_time``,
+    or any number large enough to be unix seconds."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            where = f"{path}.{key}"
+            if (key == "at" or key.endswith(("_at", "_time"))) and not isinstance(value, dict | list):
+                found.append((where, value))
+            else:
+                found += _timestamps(value, where)
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            found += _timestamps(value, f"{path}[{i}]")
+    elif isinstance(doc, int | float) and not isinstance(doc, bool) and doc > 1e9:
+        found.append((path, doc))
+    return found
+
+
+async def test_every_timestamp_in_every_answer_is_iso_8601_with_an_offset(served: System) -> None:
+    # Given a ticket, an enterprise with a batch, a dead letter and an audit trail
+    system = served
+    assert system.frontdoor is not None and system.status is not None
+    front, status = system.frontdoor.url, system.status.url
+    answers: dict[str, Any] = {}
+    code, accepted, _ = await system.submit(submission("payment", system.next_n()))
+    answers["202"] = accepted
+    answers["ticket"] = await system.wait_for_status(accepted["ticket_id"], {"done"})
+    answers["ticket"].pop("_seen")
+    await system.add_fault({"to_region": "650102"}, permanent=True)
+    refused = submission("transfer", system.next_n())
+    refused["payload"]["to_region"] = "650102"
+    code, failed, _ = await system.submit(refused)
+    await system.wait_for_status(failed["ticket_id"], {"failed"})
+    code, enterprise = await _call(
+        system, "POST", front + "/v1/admin/enterprises", json={"name": "Clock Ltd"}, headers=OPERATOR
+    )
+    answers["enterprise"] = enterprise
+    key = {"Authorization": f"Bearer {enterprise['api_key']}"}
+    items = [submission("payment", system.next_n()) for _ in range(2)]
+    code, batch = await _call(system, "POST", front + "/v1/bulk", json={"items": items}, headers=key)
+    answers["bulk"] = batch
+    for name, method, url, headers in (
+        ("batch", "GET", batch["status_url"], key),
+        ("throttle", "GET", front + "/v1/admin/throttle", OPERATOR),
+        ("enterprises", "GET", front + "/v1/admin/enterprises", OPERATOR),
+        ("forecast", "GET", front + "/v1/admin/forecast", OPERATOR),
+        ("dead letters", "GET", front + "/v1/admin/dead-letters?kind=transfer", OPERATOR),
+        ("dead letter", "GET", front + f"/v1/admin/dead-letters/{failed['ticket_id']}", OPERATOR),
+        ("audit", "GET", front + "/v1/admin/audit", OPERATOR),
+        ("eta stats", "GET", status + "/v1/stats/eta", {}),
+        ("revoke", "DELETE", front + f"/v1/admin/enterprises/{enterprise['enterprise_id']}", OPERATOR),
+    ):
+        code, answers[name] = await _call(system, method, url, headers=headers)
+        assert code == 200, (name, answers[name])
+
+    # Then every time in them is ISO 8601 with an offset (SPEC, Additions), or null
+    wrong = []
+    for name, doc in answers.items():
+        for where, value in _timestamps(doc):
+            if value is None:
+                continue
+            try:
+                ok = isinstance(value, str) and dt.datetime.fromisoformat(value).utcoffset() is not None
+            except ValueError:
+                ok = False
+            if not ok:
+                wrong.append(f"{name}{where}")
+    # Said once a place, whatever the index in a list
+    assert not wrong, sorted({re.sub(r"\[\d+\]|(?<=kinds\.)\w+", "*", w) for w in wrong})
+    assert any(_timestamps(answers["forecast"])) and any(_timestamps(answers["enterprise"]))

@@ -5,6 +5,7 @@ endpoints they stand on: ``/v1/admin/forecast``, ``/metrics`` on every component
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import re
 import shutil
@@ -147,7 +148,10 @@ async def test_the_forecast_endpoint_gives_each_kind_its_outlook(shown: tuple[Sy
         assert response.status == 200
         doc = await response.json()
     payment = doc["kinds"]["payment"]
-    history = {a["at"] // 60: a["count"] for a in payment["arrivals_per_minute"]}
+    history = {
+        int(dt.datetime.fromisoformat(a["at"]).timestamp()) // 60: a["count"]
+        for a in payment["arrivals_per_minute"]
+    }
     minute = int(time.time() // 60)
     assert all(history[m] == seeded(m) for m in range(minute - 55, minute - 5)), (minute, history)
     assert payment["traffic_last_minute"]["admitted"] >= 0
