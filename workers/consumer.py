@@ -24,6 +24,9 @@ from queue_config.topology import Topology
 
 log = structlog.get_logger("consumer")
 
+# The longest a stopping consumer waits for one broker call (cancel, channel close).
+BROKER_CALL_SECONDS = 2.0
+
 
 class MessageProcessor(Protocol):
     async def process(self, message: AbstractIncomingMessage) -> None: ...
@@ -120,9 +123,13 @@ class KindConsumer:
                 gauge.dec(held)
 
     async def stop(self, grace_seconds: float) -> None:
-        if self._queue is not None and self._tag is not None:
+        # With the broker gone, aio-pika's robust channel holds every call until it reconnects: a
+        # worker told to stop then waited out its whole stop timeout (30 s). Nothing is delivered
+        # without a connection, so there is nothing to cancel, and the calls that remain get a bound.
+        if self._queue is not None and self._tag is not None and self._broker.ready:
             try:
-                await self._queue.cancel(self._tag)
+                async with asyncio.timeout(BROKER_CALL_SECONDS):
+                    await self._queue.cancel(self._tag)
             except Exception as exc:  # the broker may already be gone; nothing left to cancel then
                 log.warning("consumer_cancel_failed", kind=self.kind, error=repr(exc))
         if self._inflight:
@@ -132,4 +139,8 @@ class KindConsumer:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         if self._channel is not None:
-            await self._channel.close()
+            try:
+                async with asyncio.timeout(BROKER_CALL_SECONDS):
+                    await self._channel.close()
+            except Exception as exc:  # unacked messages go back when the broker drops the connection
+                log.warning("consumer_channel_close_failed", kind=self.kind, error=repr(exc))
