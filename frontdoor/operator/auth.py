@@ -26,10 +26,17 @@ def operator_only(handler: OperatorHandler) -> Callable[[web.Request], Awaitable
         expected = request.app.get(OPERATOR_TOKEN)
         token = bearer(request.headers)
         if not expected or not token or not hmac.compare_digest(token.encode(), expected.encode()):
+            # Said apart: an operator trying token after token against a server that has none learns
+            # at once that no token will do.
+            message = (
+                "A valid operator bearer token is required"
+                if expected
+                else "This front door has no OPERATOR_TOKEN: the operator API stays closed until one is set"
+            )
             return error_response(
                 401,
                 "unauthorized",
-                "A valid operator bearer token is required",
+                message,
                 headers={"WWW-Authenticate": 'Bearer realm="ticketgate-operator"'},
             )
         return await handler(request, token_fingerprint(token))

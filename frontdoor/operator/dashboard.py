@@ -88,7 +88,8 @@ async function refresh() {
     const r = await fetch("/v1/admin/forecast", {headers: {Authorization: "Bearer " + t}, cache: "no-store"});
     if (r.status === 401) {
       sessionStorage.removeItem("tg-token"); document.getElementById("kinds").innerHTML = "";
-      ask("The operator token was refused."); return;
+      const why = await r.json().catch(() => ({}));
+      ask("The operator token was refused. " + (why.message || "")); return;
     }
     const doc = await r.json();
     document.getElementById("mode").textContent = doc.mode;

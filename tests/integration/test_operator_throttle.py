@@ -64,6 +64,11 @@ async def test_without_a_configured_token_the_operator_api_is_closed(
     try:
         code, _ = await _call(system, "GET", "/v1/admin/throttle", headers={"Authorization": "Bearer "})
         assert code == 401
+        # And whatever token is tried, the answer says that the server has none, not that it is wrong
+        code, doc = await _call(
+            system, "GET", "/v1/admin/throttle", headers={"Authorization": "Bearer any-token-at-all"}
+        )
+        assert code == 401 and doc["error"] == "unauthorized" and "no OPERATOR_TOKEN" in doc["message"]
     finally:
         await system.stop()
 
