@@ -45,25 +45,34 @@ from queue_config.settings import Settings
 BASELINES = {"naive": targets.NAIVE, "celery": targets.CELERY, "asyncio": targets.ASYNCIO}
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The description as written, and every option's default after its help."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=_HelpFormatter)
+    p.add_argument(
+        "--shape",
+        choices=("step", "working_day", "policy_day"),
+        default="step",
+        help="the scenario's load shape (see above)",
     )
-    p.add_argument("--shape", choices=("step", "working_day", "policy_day"), default="step")
     p.add_argument("--duration", type=float, default=120, help="seconds the scenario's shape lasts")
     p.add_argument(
         "--targets", default="naive,celery,asyncio", help="baselines besides ticketgate ('' for none)"
     )
-    p.add_argument("--core-slots", type=int, default=8)
-    p.add_argument("--core-service-ms", type=float, default=800)
+    p.add_argument("--core-slots", type=int, default=8, help="the core simulator's parallel slots")
+    p.add_argument(
+        "--core-service-ms", type=float, default=800, help="the core simulator's unloaded service time"
+    )
     p.add_argument("--surge", type=float, default=20, help="policy day: times capacity at the top")
     p.add_argument("--time-scale", type=float, default=1.0, help="scales poll hints and Retry-After")
     p.add_argument("--front-processes", type=int, default=1, help="HTTP server processes of every target")
-    p.add_argument("--worker-processes", type=int, default=1)
+    p.add_argument("--worker-processes", type=int, default=1, help="ticketgate's worker processes")
     p.add_argument("--generator-processes", type=int, default=1, help="locust worker processes")
     p.add_argument("--max-wait", type=float, default=60, help="ticketgate's promised wait (s)")
     p.add_argument("--drain-timeout", type=float, default=300, help="seconds to wait for every ticket")
-    p.add_argument("--skip-throughput", action="store_true")
+    p.add_argument("--skip-throughput", action="store_true", help="only the scenario part")
     p.add_argument("--skip-scenario", action="store_true", help="only the intake-throughput part")
     p.add_argument("--no-ceilings", action="store_true", help="throughput part without the two ceilings")
     p.add_argument(
@@ -76,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="load generator of the throughput part (auto: wrk when installed, else locust)",
     )
-    p.add_argument("--throughput-seconds", type=float, default=30)
+    p.add_argument(
+        "--throughput-seconds", type=float, default=30, help="length of each target's throughput run"
+    )
     p.add_argument(
         "--paced-rate",
         type=float,
@@ -85,10 +96,10 @@ def _parser() -> argparse.ArgumentParser:
         "for accept latency at a fixed load (0: skip)",
     )
     p.add_argument("--paced-processes", type=int, default=2, help="processes of the paced generator")
-    p.add_argument("--port-base", type=int, default=18500)
+    p.add_argument("--port-base", type=int, default=18500, help="first of the ports the targets use")
     p.add_argument("--out", type=Path, help="report directory (default bench/reports/<date>-<shape>)")
     p.add_argument("--smoke", action="store_true", help="seconds-long CI check of the harness itself")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
     return p
 
 

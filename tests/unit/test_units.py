@@ -291,3 +291,10 @@ Requests/sec:    680.66
     assert result.requests == 13_620 and result.seconds == 20.01
     assert result.refused == 40 + 7  # non-2xx and timeouts; read errors come with an answer
     assert result.p50_ms == 1410.0 and result.p99_ms == 820.5
+
+
+def test_every_option_of_the_benchmark_says_what_it_does() -> None:
+    from bench.__main__ import _parser
+
+    silent = [a.dest for a in _parser()._actions if not a.help]
+    assert silent == [], silent
