@@ -25,6 +25,9 @@ stop() {
   kill -TERM "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
   echo "[run] stopped" >&2
+  if [ -z "$cluster" ] && [ -n "$(bash scripts/servers.sh status 2>&1 | grep -v 'no ' || true)" ]; then
+    echo "[run] the Redis and RabbitMQ that set-up started keep running: bash scripts/servers.sh stop" >&2
+  fi
 }
 trap stop INT TERM EXIT
 $py -m bench.coresim & pids+=($!)

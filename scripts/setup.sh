@@ -84,15 +84,22 @@ elif is_local "$amqp_host"; then
   node_dir="$RUN_DIR/rabbitmq"
   mkdir -p "$node_dir/home" "$node_dir/log"
   echo "[]." > "$node_dir/enabled_plugins"
+  # Loopback only, like the Redis above: a development broker with the guest user is nobody's business
+  # but this machine's (AMQP, and Erlang distribution and its port mapper).
+  printf 'listeners.tcp.default = 127.0.0.1:%s\n' "$amqp_port" > "$node_dir/rabbitmq.conf"
+  echo "ticketgate-$amqp_port@localhost" > "$node_dir/nodename"
   say "starting RabbitMQ on $amqp_port (node data in $node_dir)"
   server="$(sbin)/rabbitmq-server"
   (
     cd "$node_dir"  # where the Erlang VM would write a crash dump
     export HOME="$node_dir/home" RABBITMQ_NODENAME="ticketgate-$amqp_port@localhost"
-    export RABBITMQ_NODE_PORT="$amqp_port" RABBITMQ_DIST_PORT="$((amqp_port + 20000))"
+    dist_port=$((amqp_port + 20000)); [ "$dist_port" -le 65535 ] || dist_port=$((amqp_port - 20000))
+    export RABBITMQ_NODE_PORT="$amqp_port" RABBITMQ_DIST_PORT="$dist_port"
     export RABBITMQ_MNESIA_BASE="$node_dir/mnesia" RABBITMQ_LOG_BASE="$node_dir/log"
     export RABBITMQ_ENABLED_PLUGINS_FILE="$node_dir/enabled_plugins"
     export RABBITMQ_CONFIG_FILE="$node_dir/rabbitmq"
+    export ERL_EPMD_ADDRESS=127.0.0.1
+    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
     setsid "$server" > log/console.log 2>&1 < /dev/null &
   )
   wait_for "$amqp_host" "$amqp_port" || { say "RabbitMQ did not start; see $node_dir/log"; exit 1; }

@@ -8,8 +8,10 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import aiohttp
+import psutil
 
 from bench.private_rabbit import free_port
 from bench.purge import purge_namespace
@@ -76,3 +78,33 @@ async def test_run_script_serves_the_whole_path_and_stops_on_ctrl_c(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         await purge_namespace(fresh_namespace, redis)  # type: ignore[arg-type]
+
+
+def test_servers_the_set_up_starts_listen_on_loopback_and_stop_on_request(tmp_path: Path) -> None:
+    # Given no Redis and no RabbitMQ at the configured URLs
+    redis_port, amqp_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "TICKETGATE_RUN_DIR": str(tmp_path / "run"),
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{amqp_port}/",
+    }
+    servers = ["bash", "scripts/servers.sh"]
+    try:
+        # When the set-up runs, it starts both, listening on the loopback only
+        subprocess.run(["bash", "scripts/setup.sh"], cwd=ROOT, env=env, check=True, timeout=300)
+        listening = {
+            (c.laddr.ip, c.laddr.port)
+            for c in psutil.net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port in (redis_port, amqp_port)
+        }
+        assert listening == {("127.0.0.1", redis_port), ("127.0.0.1", amqp_port)}, listening
+        status = subprocess.run([*servers, "status"], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert "Redis runs" in status.stderr and "RabbitMQ ticketgate-" in status.stderr, status.stderr
+    finally:
+        # And the stop command stops them both
+        subprocess.run([*servers, "stop"], cwd=ROOT, env=env, check=True, timeout=120)
+    still = [
+        c for c in psutil.net_connections(kind="tcp") if c.laddr and c.laddr.port in (redis_port, amqp_port)
+    ]
+    assert not [c for c in still if c.status == psutil.CONN_LISTEN], still
