@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -96,7 +97,7 @@ class WorkerPool:
                 topology,
                 broker=self.broker,
                 processor=processor,
-                concurrency=-(-settings.worker_concurrency.get(kind, 1) // settings.queue_shards),
+                concurrency=math.ceil(settings.worker_concurrency.get(kind, 1) / settings.queue_shards),
                 shard=shard,
             )
             for kind in kinds

@@ -29,28 +29,27 @@ class TurnBatches(Generic[K, T, R]):
 
     async def call(self, key: K, item: T) -> R:
         """``item``'s result, sent with the other items of ``key`` that arrive in this turn."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[R] = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._flush)
-        self._pending.setdefault(key, []).append((item, future))
+        (future,) = self._enqueue(key, [item])
         return await future
 
     async def call_many(self, key: K, items: Sequence[T]) -> list[R | Exception]:
         """Each item's result or error, in order, sent with this turn's other items of ``key``: one
         caller's several calls (a request charging limits on several Redis nodes) share the batches."""
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[R]] = [loop.create_future() for _ in items]
-        if not self._pending:
-            loop.call_soon(self._flush)
-        self._pending.setdefault(key, []).extend(zip(items, futures, strict=True))
         results: list[R | Exception] = []
-        for future in futures:
+        for future in self._enqueue(key, items):
             try:
                 results.append(await future)
             except Exception as exc:
                 results.append(exc)
         return results
+
+    def _enqueue(self, key: K, items: Sequence[T]) -> list[asyncio.Future[R]]:
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[R]] = [loop.create_future() for _ in items]
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.setdefault(key, []).extend(zip(items, futures, strict=True))
+        return futures
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, {}
