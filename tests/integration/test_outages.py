@@ -6,7 +6,6 @@ stopped."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 from collections.abc import AsyncIterator
 
@@ -20,7 +19,7 @@ from bench.private_redis import PrivateRedis
 from bench.purge import purge_namespace
 from queue_config.kinds import KINDS
 from queue_config.settings import Settings
-from tests.support.processes import start_component
+from tests.support.processes import kill_if_running, sigterm_and_wait, start_component
 from tests.support.system import System, drain, start_system, submission
 from workers.pool import WorkerPool
 
@@ -222,14 +221,9 @@ async def test_a_worker_whose_broker_is_gone_stops_at_once_on_sigterm(
         await asyncio.sleep(2)  # it is reconnecting now, every second
 
         # When it is asked to stop
-        started = time.monotonic()
-        worker.send_signal(signal.SIGTERM)
-        code = await asyncio.to_thread(worker.wait, 60)
-        took = time.monotonic() - started
+        code, took = await sigterm_and_wait(worker, 60)
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+        kill_if_running(worker)
     # Then it exits cleanly within seconds: its robust channels used to hold each stop call until the
     # broker came back, and it waited out its whole stop timeout (30 s) instead
     assert code == 0

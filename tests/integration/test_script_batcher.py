@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
@@ -30,12 +31,16 @@ class CountingRedis:
         return self.redis.pipeline(transaction=transaction)
 
 
+def _counted(redis: Redis) -> tuple[CountingRedis, ScriptBatcher, AsyncScript]:
+    """A batcher whose pipelines are counted, and the counting script it runs."""
+    counting = CountingRedis(redis)
+    return counting, ScriptBatcher(counting), redis.register_script(_INCR)  # type: ignore[arg-type]
+
+
 async def test_concurrent_calls_share_pipelines_and_get_their_own_replies(
     fresh_namespace: Settings, redis: Redis
 ) -> None:
-    counting = CountingRedis(redis)
-    batcher = ScriptBatcher(counting)  # type: ignore[arg-type]
-    script = redis.register_script(_INCR)
+    counting, batcher, script = _counted(redis)
     ns = fresh_namespace.namespace
     await redis.set(f"{ns}:not-a-number", "x")
 
@@ -59,9 +64,7 @@ async def test_one_callers_several_calls_share_the_turns_pipeline(
     fresh_namespace: Settings, redis: Redis
 ) -> None:
     # Given requests that each make three calls at once (a limiter charging three slots), one failing
-    counting = CountingRedis(redis)
-    batcher = ScriptBatcher(counting)  # type: ignore[arg-type]
-    script = redis.register_script(_INCR)
+    counting, batcher, script = _counted(redis)
     ns = fresh_namespace.namespace
     await redis.set(f"{ns}:bad", "x")
     calls = [(script, [f"{ns}:a"], [1]), (script, [f"{ns}:bad"], [1]), (script, [f"{ns}:b"], [2])]

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from bench.coresim.model import CoreSettings
 from queue_config.settings import Settings
-from tests.support.processes import start_component
+from tests.support.processes import kill_if_running, sigterm_and_wait, start_component
 from tests.support.system import System, drain, start_system, submission
 
 
@@ -108,17 +108,12 @@ async def test_sigterm_stops_taking_work_and_drains_in_flight_within_the_bound(
         await _until(working, 60)
 
         # When it is asked to stop
-        worker.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        code = await asyncio.to_thread(worker.wait, 30)
-        took = time.monotonic() - started
+        exit_code, took = await sigterm_and_wait(worker, 30)
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+        kill_if_running(worker)
 
     # Then it exits cleanly within its grace period, leaving unfinished tickets in the queue
-    assert code == 0
+    assert exit_code == 0
     assert took < 10 + 5
     finished_at_stop = (await system.ledger())["effects"]
     assert 0 < finished_at_stop < 40

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from queue_config.settings import Settings
@@ -47,6 +50,26 @@ def start_component(
         )
     finally:
         log.close()
+
+
+async def sigterm_and_wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int | None, float]:
+    """SIGTERM, then the exit code and the seconds it took; a process still running after ``timeout``
+    is killed and answers None."""
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code: int | None = await asyncio.to_thread(proc.wait, timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+    took = time.monotonic() - started
+    kill_if_running(proc)
+    return code, took
+
+
+def kill_if_running(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 def read_log(log_name: str) -> str:
