@@ -41,6 +41,7 @@ from pathlib import Path
 import aiohttp
 import psutil
 
+from bench import citizen_tokens
 from bench.chaos import accounting
 from bench.chaos.supervisor import ROOT, Supervised, Supervisor
 from bench.cluster_nodes import RABBIT_PORTS, REDIS_PORTS
@@ -141,7 +142,7 @@ async def measure(name: str, options: argparse.Namespace, logs: Path) -> Measure
         rabbit_ports = {int(settings.amqp_url.rsplit(":", 1)[1].split("/")[0])}
     layout = Layout(
         namespace=f"tgcost-{uuid.uuid4().hex[:8]}",
-        port_base=free_port_block(3),
+        port_base=free_port_block(Layout.PORTS),
         core_slots=512,
         core_service_ms=2,
         extra_env=extra,
@@ -150,7 +151,15 @@ async def measure(name: str, options: argparse.Namespace, logs: Path) -> Measure
     door = Supervised("front door", "frontdoor", env, logs)
     worker = Supervised("worker", "workers", env, logs)
     status = Supervised("status API", "status_api", env, logs)
-    supervisor = Supervisor([Supervised("core simulator", "bench.coresim", env, logs), door, worker, status])
+    supervisor = Supervisor(
+        [
+            Supervised("core simulator", "bench.coresim", env, logs),
+            Supervised("identity provider", "bench.idp", env, logs),
+            door,
+            worker,
+            status,
+        ]
+    )
     result = Measured(name)
     try:
         supervisor.start()
@@ -160,10 +169,12 @@ async def measure(name: str, options: argparse.Namespace, logs: Path) -> Measure
         ) as http:
             for url in (
                 layout.core_url + "/v1/ledger",
+                layout.idp_url + "/healthz",
                 layout.front_url + "/readyz",
                 layout.status_url + "/readyz",
             ):
                 await wait_http(http, url, timeout=90)
+            tokens = await citizen_tokens.mint_pool(http, layout.idp_url)
             wide = {"mode": "manual", "rates": dict.fromkeys(KINDS, 1e6)}
             async with http.put(layout.front_url + "/v1/admin/throttle", json=wide, headers=AUTH) as response:
                 response.raise_for_status()
@@ -180,7 +191,9 @@ async def measure(name: str, options: argparse.Namespace, logs: Path) -> Measure
             seed = 1  # a new namespace each round: the same citizens again are new submissions
 
             async def submit(n: int) -> int:
-                async with http.post(layout.front_url + "/v1/submissions", json=submission(seed + n)) as r:
+                body = submission(seed + n)
+                auth = citizen_tokens.header(tokens, body["citizen_id"])
+                async with http.post(layout.front_url + "/v1/submissions", json=body, headers=auth) as r:
                     doc = await r.json(content_type=None)
                     if r.status == 202:
                         tickets.append(doc["ticket_id"])

@@ -38,6 +38,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
+from bench import citizen_tokens
 from bench.chaos import accounting
 from bench.chaos.accounting import Accounting
 from bench.chaos.load import Answer, Load
@@ -182,7 +183,7 @@ async def run_failover(
         await asyncio.to_thread(cluster.up)
     layout = Layout(
         namespace=f"tgfail-{uuid.uuid4().hex[:8]}",
-        port_base=free_port_block(3),
+        port_base=free_port_block(Layout.PORTS),
         core_slots=32,
         core_service_ms=100,
         extra_env={
@@ -203,6 +204,7 @@ async def run_failover(
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
             for url in (
                 layout.core_url + "/v1/ledger",
+                layout.idp_url + "/healthz",
                 layout.front_url + "/readyz",
                 layout.status_url + "/readyz",
             ):
@@ -211,7 +213,8 @@ async def run_failover(
             key = await create_enterprise(http, layout.front_url, "Failover Payroll", 100_000)
             began = time.monotonic()
             supervisor.began = began
-            load = Load(layout.front_url, rate, began, enterprise_key=key)
+            tokens = await citizen_tokens.mint_pool(http, layout.idp_url)
+            load = Load(layout.front_url, rate, began, enterprise_key=key, tokens=tokens)
             loading = asyncio.create_task(load.run(http, 10_000))
             try:
                 dealt = await _kills(cluster, load, http, names, targets, kills)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench import citizen_tokens
 from bench.harness.targets import OPERATOR_TOKEN, TICKETGATE, Layout, create_enterprise, start
 from bench.ports import free_port_block
 
@@ -88,7 +89,7 @@ async def _schemathesis(url: str, header: str | None, max_examples: int, seed: i
 async def fuzz(max_examples: int, seed: int = DEFAULT_SEED) -> list[FuzzRun]:
     layout = Layout(
         namespace=f"tgfuzz-{uuid.uuid4().hex[:8]}",
-        port_base=free_port_block(3),
+        port_base=free_port_block(Layout.PORTS),
         core_service_ms=20,
         # One generator is one client, and its generated resident IDs repeat: no per-client limits.
         extra_env={"PER_CLIENT_PER_MINUTE": "0", "LOG_LEVEL": "error"},
@@ -97,11 +98,16 @@ async def fuzz(max_examples: int, seed: int = DEFAULT_SEED) -> list[FuzzRun]:
         running = await start(TICKETGATE, layout, http)
         try:
             enterprise_key = await create_enterprise(http, layout.front_url, "Fuzz Ltd", 1_000_000)
+            # One citizen's token: generated submissions name other citizens too, which must be 403s.
+            sub = citizen_tokens.citizen(0)
+            citizen = (await citizen_tokens.mint(http, layout.idp_url, [sub]))[sub]
             plan = [
                 ("front door", layout.front_url, "none", None),
+                ("front door", layout.front_url, "citizen", f"Authorization: Bearer {citizen}"),
                 ("front door", layout.front_url, "operator", f"Authorization: Bearer {OPERATOR_TOKEN}"),
                 ("front door", layout.front_url, "enterprise", f"Authorization: Bearer {enterprise_key}"),
                 ("status API", layout.status_url, "none", None),
+                ("status API", layout.status_url, "citizen", f"Authorization: Bearer {citizen}"),
                 ("status API", layout.status_url, "enterprise", f"Authorization: Bearer {enterprise_key}"),
             ]
             runs = []

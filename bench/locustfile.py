@@ -5,7 +5,8 @@ Users (pick them by class name on locust's command line):
   ``poll_after_seconds`` hint says; when shed it waits the ``Retry-After`` it was given.
 - ``Enterprise``: posts bulk batches with an operator-issued key and polls the batch status.
 - ``StatusReader``: only reads tickets other citizens were given.
-- ``ScriptAttacker``: malformed bodies, forged ticket IDs, and one resident ID at a high rate.
+- ``ScriptAttacker``: malformed bodies, forged ticket IDs, and one resident ID at a high rate without
+  its token.
 - ``Submitter``: the raw-throughput client, a submission after another with no pause.
 
 Shapes (``BENCH_SHAPE``): ``working_day`` (a day compressed into the run, peaks 09:00-11:00 and
@@ -17,6 +18,9 @@ Every submission's outcome is reported as its own locust entry of type ``outcome
 citizen's arrival as ``arrival``, so the history CSV carries
 accepted/s and shed/s by reason. Ticket IDs from 202s are appended to ``$BENCH_TICKETS_DIR/<pid>.txt``
 for the accounting.
+
+Citizens carry their tokens from the identity provider: the pool in the file ``BENCH_TOKENS_FILE``
+names (``bench.citizen_tokens``; the harness writes it, or ``python -m bench.citizen_tokens FILE``).
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ import json
 import os
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import gevent
 from locust import LoadTestShape, constant, constant_throughput, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
+from bench import citizen_tokens
 from bench.submissions import submission
 from queue_config.resident_id import make as make_resident_id
 
@@ -51,6 +57,11 @@ SEED_BASE = int(os.environ.get("BENCH_SEED_BASE", "0"))
 FIXED_USERS = int(os.environ.get("BENCH_FIXED_USERS", "0"))
 
 _seeds = itertools.count(SEED_BASE + os.getpid() % 1000 * 1_000_000)
+if not os.environ.get(citizen_tokens.TOKENS_FILE_ENV):
+    raise SystemExit(
+        "BENCH_TOKENS_FILE must name the citizens' tokens: python -m bench.citizen_tokens FILE writes them"
+    )
+_tokens = citizen_tokens.read(Path(os.environ[citizen_tokens.TOKENS_FILE_ENV]))
 _issued: list[str] = []  # ticket IDs this process was given, for the status readers
 _tickets_file: Any = None
 
@@ -111,8 +122,10 @@ class _Submitting(FastHttpUser):
         """One submission: the 202/200 body or None, and the Retry-After of a refusal (the outcome is
         reported either way)."""
         started = time.perf_counter()
+        body = submission(next(_seeds))
+        auth = citizen_tokens.header(_tokens, body["citizen_id"])
         with self.client.post(
-            "/v1/submissions", json=submission(next(_seeds)), name="submit", catch_response=True
+            "/v1/submissions", json=body, headers=auth, name="submit", catch_response=True
         ) as response:
             outcome = _outcome(response.status_code, response.content)
             # A shed or a limit is the system working as promised, not a failed request.
@@ -123,6 +136,7 @@ class _Submitting(FastHttpUser):
             _report(outcome, started)
             if outcome in ("accepted", "repeat"):
                 doc: dict[str, Any] = response.json()
+                doc["_auth"] = auth  # the citizen's token, to read its ticket with
                 if outcome == "accepted":
                     _record_ticket(doc["ticket_id"])
                     _issued.append(doc["ticket_id"])
@@ -151,14 +165,15 @@ class Citizen(_Submitting):
             gevent.sleep(retry_after)
             doc, _ = self.submit()
         if doc is not None and "status_url" in doc:
-            self._follow(doc["status_url"], float(doc.get("eta_seconds") or 1))
+            self._follow(doc["status_url"], float(doc.get("eta_seconds") or 1), doc["_auth"])
 
-    def _follow(self, status_url: str, first_wait: float) -> None:
+    def _follow(self, status_url: str, first_wait: float, auth: dict[str, str]) -> None:
         """Polls as the server asks: its hint, scaled to the compressed day, a few times at most."""
         wait = first_wait
         for _ in range(MAX_POLLS):
             gevent.sleep(min(max(wait * TIME_SCALE, 0.2), 30.0))
-            with self.client.get(status_url, name="poll", catch_response=True) as response:
+            # With its token: the owner sees the result of a done ticket
+            with self.client.get(status_url, headers=auth, name="poll", catch_response=True) as response:
                 if response.status_code != 200:
                     response.failure(str(response.status_code))
                     return
@@ -269,8 +284,8 @@ class ScriptAttacker(FastHttpUser):
         with self.client.post(
             "/v1/submissions", json=doc, name="attack: one resident", catch_response=True
         ) as response:
-            if response.status_code in (200, 202, 429, 503):
-                response.success()  # the first few are served; then 429s, cheaply
+            if response.status_code in (401, 429, 503):
+                response.success()  # no token: refused before any Redis or RabbitMQ work
             else:
                 response.failure(str(response.status_code))
 

@@ -23,10 +23,10 @@ import aiohttp
 import orjson
 from redis.asyncio import Redis
 
+from bench import citizen_tokens
 from bench.overload_run import _spawn
 from bench.purge import purge_namespace
 from bench.readiness import wait_http
-from queue_config.resident_id import make as make_resident_id
 from queue_config.settings import Settings
 
 TOKEN = "bench-operator-token"  # noqa: S105  (a throwaway namespace's token)
@@ -36,7 +36,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def _item(n: int) -> dict[str, object]:
     return {
         "kind": "payment",
-        "citizen_id": make_resident_id(n),
+        "citizen_id": citizen_tokens.citizen(n),
         "payload": {"scheme": "pension", "amount_cents": 1000 + n % 5000, "period": "2026-11"},
     }
 
@@ -55,7 +55,12 @@ async def _bulk(http: aiohttp.ClientSession, door: str, key: str, start: int, n:
 
 
 async def _propagation(
-    http: aiohttp.ClientSession, door_a: str, door_b: str, probe_from: int, changes: int
+    http: aiohttp.ClientSession,
+    door_a: str,
+    door_b: str,
+    probe_from: int,
+    changes: int,
+    tokens: dict[str, str],
 ) -> list[float]:
     delays = []
     n = probe_from
@@ -70,7 +75,9 @@ async def _propagation(
         changed = time.perf_counter()
         while True:
             n += 1
-            async with http.post(door_b + "/v1/submissions", json=_item(n)) as response:
+            body = _item(n)
+            auth = citizen_tokens.header(tokens, str(body["citizen_id"]))
+            async with http.post(door_b + "/v1/submissions", json=body, headers=auth) as response:
                 if (response.status == 503) == shed:
                     break
             await asyncio.sleep(0.01)
@@ -95,10 +102,13 @@ async def run(args: argparse.Namespace) -> str:
         "STATUS_PORT": str(base + 3),
         "PUBLIC_STATUS_URL": f"http://127.0.0.1:{base + 3}",
         "WORKER_METRICS_PORT": "0",
+        "IDP_PORT": str(base + 4),
+        "AUTH_ISSUER": f"http://127.0.0.1:{base + 4}",
     }
     settings = Settings.from_env(env)
     procs = [
         _spawn("bench.coresim", env),
+        _spawn("bench.idp", env),
         _spawn("frontdoor", {**env, "FRONTDOOR_PORT": str(base + 1)}),
         _spawn("frontdoor", {**env, "FRONTDOOR_PORT": str(base + 2)}),
         _spawn("status_api", env),
@@ -110,6 +120,7 @@ async def run(args: argparse.Namespace) -> str:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as http:
             for url in (f"http://127.0.0.1:{base}/v1/ledger", door_a + "/readyz", door_b + "/readyz"):
                 await wait_http(http, url)
+            tokens = await citizen_tokens.mint_pool(http, env["AUTH_ISSUER"])
             await asyncio.sleep(3)  # workers connected, a controller leading
             async with http.post(
                 door_a + "/v1/admin/enterprises",
@@ -121,7 +132,7 @@ async def run(args: argparse.Namespace) -> str:
             for i in range(args.batches):
                 batches.append(await _bulk(http, door_a, key, 1_000_000 + i * args.items, args.items))
                 await asyncio.sleep(2)
-            delays = await _propagation(http, door_a, door_b, 5_000_000, args.changes)
+            delays = await _propagation(http, door_a, door_b, 5_000_000, args.changes, tokens)
     finally:
         for proc in procs:
             proc.terminate()

@@ -27,10 +27,10 @@ from pathlib import Path
 import aiohttp
 from redis.asyncio import Redis
 
+from bench import citizen_tokens
 from bench.purge import purge_namespace
 from bench.readiness import wait_http
 from queue_config.names import Names
-from queue_config.resident_id import make as make_resident_id
 from queue_config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,8 +62,8 @@ def _pct(values: list[float], q: float) -> float:
 def _body(n: int) -> dict[str, object]:
     return {
         "kind": "transfer",
-        "citizen_id": make_resident_id(n),
-        "payload": {"from_region": "110101", "to_region": f"{310101 + n % 1000:06d}"},
+        "citizen_id": citizen_tokens.citizen(n),
+        "payload": {"from_region": "110101", "to_region": f"{310101 + n % 600_000:06d}"},
     }
 
 
@@ -75,7 +75,7 @@ def _spawn(module: str, env: dict[str, str], *args: str) -> subprocess.Popen[byt
 async def run_once(args: argparse.Namespace, adaptive: bool) -> RunResult:
     result = RunResult("adaptive limit" if adaptive else f"fixed concurrency {args.worker_concurrency}")
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    ports = {"core": args.port_base, "front": args.port_base + 1}
+    ports = {"core": args.port_base, "front": args.port_base + 1, "idp": args.port_base + 2}
     env = {
         **os.environ,
         "NAMESPACE": namespace,
@@ -86,13 +86,15 @@ async def run_once(args: argparse.Namespace, adaptive: bool) -> RunResult:
         "CORE_SLOTS": str(args.core_slots),
         "CORE_SERVICE_MS": str(args.core_service_ms),
         "FRONTDOOR_PORT": str(ports["front"]),
+        "IDP_PORT": str(ports["idp"]),
+        "AUTH_ISSUER": f"http://127.0.0.1:{ports['idp']}",
         "MAX_WAIT_SECONDS": str(args.max_wait),
         "ASSUMED_DRAIN_PER_SECOND": str(args.core_slots * 1000 / args.core_service_ms),
         "WORKER_CONCURRENCY": str(args.worker_concurrency),
         "ADAPTIVE_CONCURRENCY": "true" if adaptive else "false",
     }
     settings = Settings.from_env(env)
-    procs = [_spawn("bench.coresim", env), _spawn("frontdoor", env)]
+    procs = [_spawn("bench.coresim", env), _spawn("bench.idp", env), _spawn("frontdoor", env)]
     procs += [_spawn("workers", env, "--kinds", "transfer") for _ in range(args.worker_processes)]
     redis = Redis.from_url(settings.redis_url)
     timeout = aiohttp.ClientTimeout(total=60)
@@ -102,11 +104,14 @@ async def run_once(args: argparse.Namespace, adaptive: bool) -> RunResult:
             core_url, front_url = f"http://127.0.0.1:{ports['core']}", f"http://127.0.0.1:{ports['front']}"
             await wait_http(http, core_url + "/v1/ledger")
             await wait_http(http, front_url + "/readyz")
+            tokens = await citizen_tokens.mint_pool(http, env["AUTH_ISSUER"])
             await asyncio.sleep(2)  # workers connected, first controller step done
 
             async def offer(n: int) -> None:
                 started = time.perf_counter()
-                async with http.post(front_url + "/v1/submissions", json=_body(n)) as response:
+                body = _body(n)
+                auth = citizen_tokens.header(tokens, str(body["citizen_id"]))
+                async with http.post(front_url + "/v1/submissions", json=body, headers=auth) as response:
                     await response.read()
                     elapsed = (time.perf_counter() - started) * 1000
                     if response.status == 202:

@@ -16,7 +16,9 @@ from frontdoor.app_keys import (
     CALLBACK_POLICY,
     CONTROLLER,
     DEAD_LETTERS,
+    DEFENSE,
     GATE,
+    IDENTITY,
     INTAKE,
     MAX_BODY,
     OPERATOR_TOKEN,
@@ -27,6 +29,7 @@ from frontdoor.app_keys import (
 from frontdoor.bulk.booking import Booker
 from frontdoor.bulk.intake import BulkIntake
 from frontdoor.bulk.window_release import WindowRelease
+from frontdoor.defense.challenge import Defense
 from frontdoor.intake.acceptance import Intake
 from frontdoor.intake.client_ip import parse_networks
 from frontdoor.operator.dead_letters_api import DeadLetters
@@ -34,6 +37,7 @@ from frontdoor.routes import setup_routes
 from queue_config.aio.lifecycle import closing, running
 from queue_config.broker import BrokerLink
 from queue_config.errors import ConfigError
+from queue_config.identity.citizens import CitizenIdentity
 from queue_config.observability.loop_lag import LoopLag
 from queue_config.observability.metrics import add_metrics_route, http_metrics
 from queue_config.planning.admission_plan import PlanReader
@@ -80,6 +84,8 @@ async def build_app(settings: Settings) -> web.Application:
     app[GATE] = AdmissionGate(
         stores.limiter, stores.names, ids, plan, trusted_proxies=trusted, timezone=settings.local_timezone
     )
+    app[IDENTITY] = identity = CitizenIdentity.from_settings(settings)
+    app[DEFENSE] = Defense.from_settings(settings, ids, stores.proofs, trusted)
     app[INTAKE] = Intake(
         stores.tickets, broker, ids, eta, settings.public_status_url, settings.publish_timeout_seconds
     )
@@ -115,6 +121,7 @@ async def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend(
         [
             closing(stores.close),
+            running(identity),
             running(broker),
             running(plan),
             running(counter),

@@ -15,9 +15,11 @@ if TYPE_CHECKING:
     from frontdoor.admission.gate import AdmissionGate
     from frontdoor.admission.traffic_counter import TrafficCounter
     from frontdoor.bulk.intake import BulkIntake
+    from frontdoor.defense.challenge import Defense
     from frontdoor.intake.acceptance import Intake
     from frontdoor.operator.dead_letters_api import DeadLetters
     from queue_config.broker import BrokerLink
+    from queue_config.identity.citizens import CitizenIdentity
     from queue_config.planning.admission_plan import PlanReader
     from queue_config.stores.backend import Stores
     from queue_config.web.callback_urls import CallbackPolicy
@@ -31,6 +33,8 @@ TRAFFIC: web.AppKey[TrafficCounter] = web.AppKey("traffic")
 MAX_BODY: web.AppKey[int] = web.AppKey("max_body")
 INTAKE: web.AppKey[Intake] = web.AppKey("intake")
 GATE: web.AppKey[AdmissionGate] = web.AppKey("gate")
+IDENTITY: web.AppKey[CitizenIdentity] = web.AppKey("identity")
+DEFENSE: web.AppKey[Defense] = web.AppKey("defense")
 # bulk
 BULK_INTAKE: web.AppKey[BulkIntake] = web.AppKey("bulk_intake")
 BULK_LIMITS: web.AppKey[tuple[int, int]] = web.AppKey("bulk_limits")  # (max items, max body bytes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from frontdoor.bulk.api import post_bulk
+from frontdoor.defense.challenge import solver_script
 from frontdoor.intake.submissions import post_submission
 from frontdoor.operator.dashboard import dashboard
 from frontdoor.operator.dead_letters_api import get_dead_letter, list_dead_letters, replay_dead_letters
@@ -20,6 +21,7 @@ def setup_routes(app: web.Application, public_url: str) -> None:
         [
             web.post("/v1/submissions", post_submission),
             web.post("/v1/bulk", post_bulk),
+            web.get("/v1/challenge/solver.js", solver_script),
             web.get("/v1/admin/throttle", get_throttle),
             web.put("/v1/admin/throttle", put_throttle),
             web.get("/v1/admin/audit", get_audit),

@@ -207,7 +207,10 @@ _SPECS: tuple[KindSpec[Any], ...] = (
         labels=Labels("养老金", "Pension"),
         receipt="PEN",
         priority=_pension_priority,
-        example=lambda seed: {"action": "claim" if seed % 2 else "estimate", "retirement_date": "2031-05-01"},
+        example=lambda seed: {
+            "action": "claim" if seed % 2 else "estimate",
+            "retirement_date": (dt.date(2031, 1, 1) + dt.timedelta(days=seed // 2 % 7300)).isoformat(),
+        },
     ),
     KindSpec(
         name="transfer",
@@ -215,7 +218,7 @@ _SPECS: tuple[KindSpec[Any], ...] = (
         labels=Labels("社保转移", "Transfer"),
         receipt="TRF",
         check=_transfer_check,
-        example=lambda seed: {"from_region": "110101", "to_region": f"{310101 + seed % 1000:06d}"},
+        example=lambda seed: {"from_region": "110101", "to_region": f"{310101 + seed % 600_000:06d}"},
     ),
     KindSpec(
         name="payment",

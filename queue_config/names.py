@@ -78,6 +78,10 @@ class Names:
     def rate_limit(self, subject: str) -> str:
         return f"{self.namespace}:limit:{subject}"
 
+    def spent_proof(self, proof_id: str) -> str:
+        """A proof-of-work solution already used (``frontdoor.defense``)."""
+        return f"{self.namespace}:pow:{proof_id}"
+
     @property
     def ticket_secret(self) -> str:
         return self._control("secret:ticket")

@@ -73,6 +73,28 @@ class Settings:
     per_ip_per_minute: float = 6000.0
     # Proxies whose X-Forwarded-For is believed: comma-separated addresses or CIDR networks.
     trusted_proxies: str = ""
+    # Citizen identity (SPEC "Additions"): a citizen's submission carries a JWT from the portal's OpenID
+    # Connect provider, verified against its JWKS, whose ``sub`` must be the submission's resident ID.
+    auth_required: bool = True
+    auth_issuer: str = "http://127.0.0.1:8092"
+    auth_jwks_url: str | None = None  # default: <AUTH_ISSUER>/.well-known/jwks.json
+    auth_audience: str = "ticketgate"
+    # Tolerated difference between the provider's clock and ours, for exp, nbf and iat.
+    auth_clock_skew_seconds: float = 30.0
+    # With AUTH_REQUIRED=false an upstream gateway verifies citizens and names the verified resident ID in
+    # this header; it is believed only on connections from TRUSTED_PROXIES.
+    auth_subject_header: str = "X-Authenticated-Subject"
+    # The development identity provider (python -m bench.idp).
+    idp_port: int = 8092
+    # Script defence (frontdoor/defense): a verified citizen's submissions a minute before it must solve a
+    # proof-of-work challenge; an unverified client's (AUTH_REQUIRED=false, no gateway subject) per address
+    # and per /24 (IPv4) or /56 (IPv6) network; the challenge's zero bits, at first and at most. 16 bits
+    # take a phone's browser about a second; each doubling past the allowance adds one.
+    challenge_after_per_minute: float = 10.0
+    challenge_per_address_per_minute: float = 60.0
+    challenge_per_network_per_minute: float = 600.0
+    pow_difficulty_bits: int = 16
+    pow_max_difficulty_bits: int = 24
     # Capacity assumed per kind (tickets a second) before any completion has been measured.
     assumed_drain_per_second: float = 10.0
     # Admission (issue 3): the longest wait the system promises an admitted ticket; the controller admits
@@ -115,6 +137,10 @@ class Settings:
             for d in self.forecast_holidays.split(",")
             if d.strip()
         ]
+
+    @property
+    def jwks_url(self) -> str:
+        return self.auth_jwks_url or self.auth_issuer.rstrip("/") + "/.well-known/jwks.json"
 
     @property
     def frontdoor_url(self) -> str:
@@ -172,6 +198,21 @@ class Settings:
             raise ConfigError(
                 f"FORECAST_HOLIDAYS must be dates YYYY-MM-DD separated by commas: {exc}"
             ) from None
+        if not 1 <= self.pow_difficulty_bits <= self.pow_max_difficulty_bits <= 32:
+            raise ConfigError(
+                "POW_DIFFICULTY_BITS must lie between 1 and POW_MAX_DIFFICULTY_BITS (at most 32)"
+            )
+        if (
+            min(
+                self.challenge_after_per_minute,
+                self.challenge_per_address_per_minute,
+                self.challenge_per_network_per_minute,
+            )
+            <= 0
+        ):
+            raise ConfigError("the CHALLENGE_* allowances must be positive")
+        if self.auth_clock_skew_seconds < 0:
+            raise ConfigError("AUTH_CLOCK_SKEW_SECONDS must not be negative")
         if not 1 <= self.queue_shards <= 64:
             raise ConfigError("QUEUE_SHARDS must lie between 1 and 64")
         if self.max_attempts < 1:

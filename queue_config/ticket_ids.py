@@ -48,6 +48,11 @@ class TicketIds:
         so the keys never hold a resident ID and cannot be reversed by enumerating the ID space."""
         return hmac.new(self._secret, b"scope:" + value.encode(), hashlib.sha256).hexdigest()[:32]
 
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for another of the server's MACs (proof-of-work challenges), derived from the secret
+        so every process shares it and none of them can be turned into the ticket IDs' key."""
+        return hmac.new(self._secret, b"derive:" + purpose.encode(), hashlib.sha256).digest()
+
     def _tag(self, raw: bytes) -> bytes:
         return hmac.new(self._secret, _CONTEXT + raw, hashlib.sha256).digest()[:_TAG_BYTES]
 

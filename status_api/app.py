@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from queue_config.aio.lifecycle import closing, running
+from queue_config.identity.citizens import CitizenIdentity
 from queue_config.observability.loop_lag import LoopLag
 from queue_config.observability.metrics import add_metrics_route, http_metrics
 from queue_config.planning.admission_plan import PlanReader
@@ -18,6 +19,7 @@ from status_api.batches import BATCHES, BatchReader, get_batch
 from status_api.citizen_page import citizen_page
 from status_api.eta_accuracy import get_eta_accuracy
 from status_api.ticket_events import TicketEvents
+from status_api.ticket_owner import OWNERS, OwnerCheck
 from status_api.tickets import READER, TicketReader, get_ticket
 
 
@@ -30,6 +32,8 @@ async def build_app(settings: Settings) -> web.Application:
 
     app = web.Application(middlewares=[http_metrics, request_context])
     app[READER] = TicketReader(ids, stores.tickets, eta, events)
+    identity = CitizenIdentity.from_settings(settings)
+    app[OWNERS] = OwnerCheck(identity, ids, stores.enterprises)
     app[BATCHES] = BatchReader(ids, stores.batches, stores.enterprises, plan)
     app.add_routes(
         [
@@ -42,5 +46,7 @@ async def build_app(settings: Settings) -> web.Application:
     )
     add_metrics_route(app)
     add_health_routes(app, {"redis": stores.probe})
-    app.cleanup_ctx.extend([closing(stores.close), running(events), running(plan), running(LoopLag())])
+    app.cleanup_ctx.extend(
+        [closing(stores.close), running(identity), running(events), running(plan), running(LoopLag())]
+    )
     return app

@@ -68,6 +68,10 @@ def render(doc: dict[str, Any] | None, ticket_id: str) -> str:
             f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in doc["result"].items()
         )
         rows.append(_row("办理结果", "Result", f"<ul>{items}</ul>"))
+    if doc["status"] == "done" and "result" not in doc:
+        rows.append(
+            _row("办理结果", "Result", "请登录门户查看办理结果。 Sign in to the portal to see the result.")
+        )
     if doc.get("error") is not None:
         rows.append(_row("原因", "Reason", html.escape(str(doc["error"].get("message", "")))))
     refresh = (
@@ -82,7 +86,8 @@ async def citizen_page(request: web.Request) -> web.Response:
     reader = request.app[READER]
     ticket_id = request.match_info["ticket_id"]
     record = await reader.read(ticket_id)
-    doc = await ticket_document(record, reader.eta) if record else None
+    # A page opened from a link carries no token: it shows the status, never a result's details.
+    doc = await ticket_document(record, reader.eta, owner=False) if record else None
     return web.Response(
         text=render(doc, ticket_id),
         status=200 if doc else 404,

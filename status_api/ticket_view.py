@@ -15,7 +15,8 @@ from queue_config.web.http import iso_utc
 FINISHED_POLL_SECONDS = 3600
 
 
-async def ticket_document(record: TicketRecord, eta: EtaEstimator) -> dict[str, Any]:
+async def ticket_document(record: TicketRecord, eta: EtaEstimator, *, owner: bool) -> dict[str, Any]:
+    """The document; a done ticket's ``result`` only for its ``owner`` (SPEC "Additions")."""
     status = record.status.shown(eta.maintenance)
     doc: dict[str, Any] = {
         "ticket_id": record.ticket_id,
@@ -32,7 +33,8 @@ async def ticket_document(record: TicketRecord, eta: EtaEstimator) -> dict[str, 
     if record.batch:
         doc["batch_id"] = record.batch
     if status is Status.DONE:
-        doc["result"] = record.result
+        if owner:
+            doc["result"] = record.result
     elif status is Status.FAILED:
         doc["error"] = record.error
     elif status is Status.SCHEDULED and record.scheduled_for is not None:

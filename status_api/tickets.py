@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from queue_config.kinds import Status
 from queue_config.planning.eta import EtaEstimator
 from queue_config.stores.tickets import TicketRecord, TicketStore
 from queue_config.ticket_ids import TicketIds
 from queue_config.web.http import error_response, json_response
 from status_api.ticket_events import TicketEvents
+from status_api.ticket_owner import INVALID_TOKEN_CHALLENGE, OWNERS
 from status_api.ticket_view import ticket_document
 
 MAX_WAIT_SECONDS = 30
@@ -79,4 +81,11 @@ async def get_ticket(request: web.Request) -> web.Response:
     record = await reader.read(request.match_info["ticket_id"], wait)
     if record is None:
         return error_response(404, "not_found", "No such ticket")
-    return json_response(await ticket_document(record, reader.eta), headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store"}
+    owner = False
+    if record.status is Status.DONE:
+        owner, token_refused = await request.app[OWNERS].proves(request, record)
+        if token_refused:
+            # Still 200: the status is readable by ticket ID; the header says why no result came with it.
+            headers["WWW-Authenticate"] = INVALID_TOKEN_CHALLENGE
+    return json_response(await ticket_document(record, reader.eta, owner=owner), headers=headers)

@@ -11,16 +11,19 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
+from bench.private_rabbit import free_port
 from bench.purge import purge_namespace
 from queue_config.settings import Settings
-from tests.support.system import System, start_system
+from tests.support.identity import TokenBook, idp_app
+from tests.support.system import Served, System, start_system
 
 
-def _settings(namespace: str) -> Settings:
+def _settings(namespace: str, idp_url: str) -> Settings:
     return Settings.from_env(
         {
             **os.environ,
             "NAMESPACE": namespace,
+            "AUTH_ISSUER": idp_url,
             "RETRY_BASE_SECONDS": "0.2",
             "RETRY_JITTER_STEPS": "2",
             "SHUTDOWN_GRACE_SECONDS": "5",
@@ -38,8 +41,18 @@ def namespace() -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(namespace: str) -> Settings:
-    return _settings(namespace)
+async def idp() -> AsyncIterator[Served]:
+    """The development identity provider (``python -m bench.idp``'s app) that every test's citizens get
+    their tokens from."""
+    port = free_port()
+    served = await Served(idp_app(port), port).start()
+    yield served
+    await served.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(namespace: str, idp: Served) -> Settings:
+    return _settings(namespace, idp.url)
 
 
 @pytest.fixture(scope="session")
@@ -65,8 +78,13 @@ async def system(settings: Settings, http: aiohttp.ClientSession, redis: Redis) 
 
 
 @pytest.fixture
-async def fresh_namespace(http: aiohttp.ClientSession, redis: Redis) -> AsyncIterator[Settings]:
+async def tokens(http: aiohttp.ClientSession, idp: Served) -> TokenBook:
+    return TokenBook(http, idp.url)
+
+
+@pytest.fixture
+async def fresh_namespace(http: aiohttp.ClientSession, redis: Redis, idp: Served) -> AsyncIterator[Settings]:
     """A namespace of its own, for tests that count what reaches a queue."""
-    settings = _settings(f"tgtest-{uuid.uuid4().hex[:10]}")
+    settings = _settings(f"tgtest-{uuid.uuid4().hex[:10]}", idp.url)
     yield settings
     await purge_namespace(settings, redis)

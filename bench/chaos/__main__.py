@@ -29,6 +29,7 @@ from pathlib import Path
 import aiohttp
 from redis.asyncio import Redis
 
+from bench import citizen_tokens
 from bench.chaos import accounting, faults, report
 from bench.chaos.load import Load
 from bench.chaos.supervisor import ROOT, Supervisor
@@ -99,7 +100,7 @@ async def run(options: argparse.Namespace) -> int:
     await asyncio.gather(rabbit.start(), redis_server.start())
     layout = Layout(
         namespace=f"tgchaos-{uuid.uuid4().hex[:8]}",
-        port_base=free_port_block(3),
+        port_base=free_port_block(Layout.PORTS),
         core_slots=32,
         core_service_ms=200,
         extra_env={
@@ -122,6 +123,7 @@ async def run(options: argparse.Namespace) -> int:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
             for url in (
                 layout.core_url + "/v1/ledger",
+                layout.idp_url + "/healthz",
                 layout.front_url + "/readyz",
                 layout.status_url + "/readyz",
             ):
@@ -130,7 +132,10 @@ async def run(options: argparse.Namespace) -> int:
             key = await create_enterprise(http, layout.front_url, "Chaos Payroll", 100_000)
             began = time.monotonic()
             supervisor.began = began
-            load = Load(layout.front_url, options.rate, began, seed=options.seed, enterprise_key=key)
+            tokens = await citizen_tokens.mint_pool(http, layout.idp_url)
+            load = Load(
+                layout.front_url, options.rate, began, seed=options.seed, enterprise_key=key, tokens=tokens
+            )
             dealer = faults.Faults(rabbit, redis_server, supervisor, began, surge=lambda: load.surge(http))
             plan = faults.schedule(seconds)
             print(f"{len(plan)} faults over {seconds:.0f} s at {options.rate:g} submissions a second")

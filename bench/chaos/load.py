@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import citizen_tokens
 from bench.submissions import submission
 
 RETRY_AFTER_NO_ANSWER = 1.0
@@ -41,6 +42,8 @@ class Load:
     enterprise_key: str | None = None
     bulk_every: float = 30.0
     bulk_items: int = 20
+    # The citizens' tokens (``bench.citizen_tokens``): the submissions' seeds come from its pool.
+    tokens: dict[str, str] = field(default_factory=dict)
     answers: list[Answer] = field(default_factory=list)
     _n: int = 0
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -100,10 +103,11 @@ class Load:
 
     async def _citizen(self, http: aiohttp.ClientSession, seed: int) -> None:
         body = submission(seed)
-        answer = await self._post(http, "/v1/submissions", body, {}, "citizen")
+        auth = citizen_tokens.header(self.tokens, body["citizen_id"])
+        answer = await self._post(http, "/v1/submissions", body, auth, "citizen")
         if answer.status is None:
             await asyncio.sleep(RETRY_AFTER_NO_ANSWER)
-            await self._post(http, "/v1/submissions", body, {}, "citizen retry")
+            await self._post(http, "/v1/submissions", body, auth, "citizen retry")
 
     async def surge(self, http: aiohttp.ClientSession, citizens: int = 30, items: int = 200) -> None:
         """Work in every place a message can be when a fault hits: a batch of ``items`` (bundles in the

@@ -83,10 +83,12 @@ class Supervisor:
 
     @classmethod
     def whole_system(cls, env: Mapping[str, str], logs: Path) -> Supervisor:
-        """The core simulator, the status API, two front doors (on one port) and two worker processes."""
+        """The core simulator, the identity provider, the status API, two front doors (on one port) and
+        two worker processes."""
         return cls(
             [
                 Supervised("core simulator", "bench.coresim", env, logs),
+                Supervised("identity provider", "bench.idp", env, logs),
                 Supervised("status API", "status_api", env, logs),
                 Supervised("front door 1", "frontdoor", env, logs),
                 Supervised("front door 2", "frontdoor", env, logs),

@@ -26,6 +26,7 @@ import aiohttp
 import orjson
 import uvloop
 
+from bench import citizen_tokens
 from bench.submissions import submission
 
 GIVE_UP_SECONDS = 30.0
@@ -86,11 +87,13 @@ async def _share(url: str, connections: int, rate: float, seconds: float, seed: 
     ]
     latencies: list[float] = []
     accepted = 0
+    tokens = await citizen_tokens.pool()
 
     async def submit(session: aiohttp.ClientSession, due: float, measured: bool) -> None:
         nonlocal accepted
-        body = orjson.dumps(submission(next(seeds)))
-        headers = {"Content-Type": "application/json"}
+        doc = submission(next(seeds))
+        body = orjson.dumps(doc)
+        headers = {"Content-Type": "application/json", **citizen_tokens.header(tokens, doc["citizen_id"])}
         try:
             async with session.post(url + "/v1/submissions", data=body, headers=headers) as response:
                 await response.read()

@@ -15,11 +15,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import aio_pika
 import aiohttp
 from redis.asyncio import Redis
 
+from bench import citizen_tokens
 from bench.purge import purge_namespace
 from bench.readiness import wait_http
 from queue_config.kinds import KINDS
@@ -39,6 +41,9 @@ TARGETS = (TICKETGATE, NAIVE, CELERY, ASYNCIO)
 @dataclass(frozen=True, slots=True)
 class Layout:
     """How a target is run on this machine: ports, process counts, the simulated core's capacity."""
+
+    # Ports from port_base: core simulator, front door(s), status API, identity provider.
+    PORTS: ClassVar[int] = 4
 
     namespace: str
     port_base: int
@@ -60,6 +65,14 @@ class Layout:
     def status_url(self) -> str:
         return f"http://127.0.0.1:{self.port_base + 2}"
 
+    @property
+    def idp_url(self) -> str:
+        return f"http://127.0.0.1:{self.port_base + 3}"
+
+    @property
+    def tokens_file(self) -> Path:
+        return ROOT / ".run" / "bench" / f"tokens-{self.namespace}.tsv"
+
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
@@ -77,6 +90,10 @@ class Layout:
             "BARE_PORT": str(self.port_base + 1),
             "STATUS_PORT": str(self.port_base + 2),
             "PUBLIC_STATUS_URL": self.status_url,
+            # The portal's login: every target's citizens carry its tokens (ticketgate verifies them).
+            "IDP_PORT": str(self.port_base + 3),
+            "AUTH_ISSUER": self.idp_url,
+            citizen_tokens.TOKENS_FILE_ENV: str(self.tokens_file),
             "WORKER_METRICS_PORT": "0",
             "REUSE_PORT": "1",
             "BASELINE_QUEUE": f"{self.namespace}-baseline",
@@ -121,10 +138,11 @@ def _module(module: str, *args: str) -> list[str]:
 async def start(name: str, layout: Layout, http: aiohttp.ClientSession) -> Running:
     env = layout.env()
     procs: dict[str, list[subprocess.Popen[bytes]]] = {
-        "core simulator": [_spawn(_module("bench.coresim"), env)]
+        "core simulator": [_spawn(_module("bench.coresim"), env)],
+        "identity provider": [_spawn(_module("bench.idp"), env)],
     }
     queues: list[str] = []
-    ready = [layout.core_url + "/v1/ledger"]
+    ready = [layout.core_url + "/v1/ledger", layout.idp_url + "/healthz"]
     fronts = range(layout.front_processes)
     workers = range(layout.worker_processes)
     if name == TICKETGATE:
@@ -193,6 +211,9 @@ async def start(name: str, layout: Layout, http: aiohttp.ClientSession) -> Runni
                 await wait_http(http, url)
             else:
                 await wait_port(layout.port_base + 1)
+        citizen_tokens.write(layout.tokens_file, await citizen_tokens.mint_pool(http, layout.idp_url))
+        # The load generators this process starts next (wrk, paced, locust) read the pool from here.
+        os.environ[citizen_tokens.TOKENS_FILE_ENV] = str(layout.tokens_file)
         if name == TICKETGATE:
             await asyncio.sleep(2.0)  # workers connected, a controller leading
     except BaseException:
@@ -226,6 +247,7 @@ async def wait_port(port: int, timeout: float = 60.0) -> None:
 
 
 async def _cleanup(layout: Layout, name: str) -> None:
+    layout.tokens_file.unlink(missing_ok=True)
     settings = Settings.from_env(layout.env())
     redis = Redis.from_url(settings.redis_url)
     try:

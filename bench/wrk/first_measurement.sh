@@ -12,10 +12,15 @@ ns="bench-$(date +%s)"
 py=.venv/bin/python
 # All load comes from one address here, so the per-IP limit is off; per-citizen limits stay on.
 export NAMESPACE=$ns LOG_LEVEL=warning PER_IP_PER_MINUTE=0 FRONTDOOR_PORT=${FRONTDOOR_PORT:-18080} BARE_PORT=${BARE_PORT:-18099}
+# The portal's login, and the pool of citizens' tokens the wrk scripts read (bench/citizen_tokens.py).
+export IDP_PORT=${IDP_PORT:-18092}
+export AUTH_ISSUER=http://127.0.0.1:$IDP_PORT BENCH_TOKENS_FILE=.run/bench/tokens-$ns.tsv
+$py -m bench.idp & idp=$!
 $py -m frontdoor & fd=$!
 $py -m bench.bare_aiohttp & bare=$!
-trap 'kill $fd $bare 2>/dev/null; wait 2>/dev/null; $py -m bench.purge "$ns"' EXIT
+trap 'kill $idp $fd $bare 2>/dev/null; wait 2>/dev/null; rm -f "$BENCH_TOKENS_FILE"; $py -m bench.purge "$ns"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$FRONTDOOR_PORT/readyz" >/dev/null && break; sleep 0.2; done
+$py -m bench.citizen_tokens "$BENCH_TOKENS_FILE"
 run() { # name url connections [script]
   echo "== $1, $3 connections, ${secs}s"
   wrk -t2 -c"$3" -d"${secs}s" --timeout 10s --latency -s "bench/wrk/${4:-submissions.lua}" "$2" |

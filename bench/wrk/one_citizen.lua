@@ -1,5 +1,5 @@
 -- wrk script: one resident ID submitting distinct payments as fast as it can, to measure the cost of a
--- 429 (per-client limit) next to a 202.
+-- 429 (per-client limit) next to a 202. The citizen and its token: the first line of BENCH_TOKENS_FILE.
 --   wrk -t2 -c100 -d15s --latency -s bench/wrk/one_citizen.lua http://127.0.0.1:8080/v1/submissions
 local counter = 0
 c202, c429, cother = 0, 0, 0
@@ -12,16 +12,23 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
+local citizen
+
 function init(args)
+  local file = assert(io.open(os.getenv("BENCH_TOKENS_FILE") or "", "r"), "BENCH_TOKENS_FILE must be set")
+  local id, token = file:read("*l"):match("^([^\t]+)\t(.+)$")
+  file:close()
+  citizen = id
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Bearer " .. token
 end
 
 function request()
   counter = counter + 1
   local body = string.format(
-    '{"kind":"payment","citizen_id":"11010519491231002X","payload":{"scheme":"medical","amount_cents":%d,"period":"2026-10"}}',
-    1 + counter * 16 + tid)
+    '{"kind":"payment","citizen_id":"%s","payload":{"scheme":"medical","amount_cents":%d,"period":"2026-10"}}',
+    citizen, 1 + counter * 16 + tid)
   return wrk.format(nil, nil, nil, body)
 end
 

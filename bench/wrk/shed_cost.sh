@@ -11,9 +11,14 @@ secs=${1:-15}
 ns="bench-$(date +%s)"
 py=.venv/bin/python
 export NAMESPACE=$ns LOG_LEVEL=warning PER_IP_PER_MINUTE=0 FRONTDOOR_PORT=${FRONTDOOR_PORT:-18080}
+# The portal's login, and the pool of citizens' tokens the wrk scripts read (bench/citizen_tokens.py).
+export IDP_PORT=${IDP_PORT:-18092}
+export AUTH_ISSUER=http://127.0.0.1:$IDP_PORT BENCH_TOKENS_FILE=.run/bench/tokens-$ns.tsv
+$py -m bench.idp & idp=$!
 $py -m frontdoor & fd=$!
-trap 'kill $fd 2>/dev/null; wait 2>/dev/null; $py -m bench.purge "$ns"' EXIT
+trap 'kill $idp $fd 2>/dev/null; wait 2>/dev/null; rm -f "$BENCH_TOKENS_FILE"; $py -m bench.purge "$ns"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$FRONTDOOR_PORT/readyz" >/dev/null && break; sleep 0.2; done
+$py -m bench.citizen_tokens "$BENCH_TOKENS_FILE"
 run() { # name
   echo "== $1, 100 connections, ${secs}s"
   wrk -t2 -c100 -d"${secs}s" --timeout 10s --latency -s bench/wrk/submissions.lua \

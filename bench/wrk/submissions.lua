@@ -1,23 +1,14 @@
 -- wrk script: POST a stream of distinct, valid payment submissions (no two bodies alike, so the
--- front door's dedupe never short-cuts the accept path). Citizen IDs carry a correct ISO 7064
--- MOD 11-2 check character.
---   wrk -t2 -c100 -d30s --latency -s bench/wrk/submissions.lua http://127.0.0.1:8080/v1/submissions
-local weights = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-local checks = "10X98765432"
+-- front door's dedupe never short-cuts the accept path), each with its citizen's token. The citizens
+-- and their tokens come from the file BENCH_TOKENS_FILE names (bench/citizen_tokens.py writes it: one
+-- "resident ID<TAB>token" per line).
+--   BENCH_TOKENS_FILE=... wrk -t2 -c100 -d30s --latency -s bench/wrk/submissions.lua http://127.0.0.1:8080/v1/submissions
 local counter = 0
 local next_thread_id = 0
 local ids = {}
+local tokens = {}
+local citizens = 0
 local threads = {}
-
-local function resident_id(n)
-  local first17 = string.format("110101198%01d0101%03d", n % 10, n % 1000)
-  local sum = 0
-  for i = 1, 17 do
-    sum = sum + tonumber(first17:sub(i, i)) * weights[i]
-  end
-  local r = sum % 11
-  return first17 .. checks:sub(r + 1, r + 1)
-end
 
 -- thread:set assigns a global in the thread's own Lua state: tid must stay global, not local.
 function setup(thread)
@@ -33,9 +24,20 @@ local period
 function init(args)
   local t = os.time()
   period = string.format("%04d-%02d", 1900 + math.floor(t / 12) % 1000, 1 + t % 12)
-  for n = 0, 9999 do
-    ids[n] = resident_id(n)
+  local path = os.getenv("BENCH_TOKENS_FILE")
+  local file = path and io.open(path, "r")
+  if not file then
+    error("BENCH_TOKENS_FILE must name the citizens' token file (bench/citizen_tokens.py)")
   end
+  for line in file:lines() do
+    local id, token = line:match("^([^\t]+)\t(.+)$")
+    if id then
+      ids[citizens] = id
+      tokens[citizens] = "Bearer " .. token
+      citizens = citizens + 1
+    end
+  end
+  file:close()
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
 end
@@ -43,9 +45,11 @@ end
 function request()
   counter = counter + 1
   local n = counter * 16 + tid
+  local c = n % citizens
   local body = string.format(
     '{"kind":"payment","citizen_id":"%s","payload":{"scheme":"medical","amount_cents":%d,"period":"%s"}}',
-    ids[n % 10000], 1 + (n % 9999999), period)
+    ids[c], 1 + (n % 9999999), period)
+  wrk.headers["Authorization"] = tokens[c]
   return wrk.format(nil, nil, nil, body)
 end
 

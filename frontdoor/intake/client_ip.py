@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from queue_config.web.networks import Network, parse_networks
+from queue_config.web.networks import Network, is_within, parse_networks
 
 __all__ = ["Network", "client_ip", "parse_networks"]
 
@@ -18,21 +18,13 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted: Iterable[Net
     trusted = tuple(trusted)
     if peer is None:
         return "unknown"
-    if not forwarded_for or not _is_trusted(peer, trusted):
+    if not forwarded_for or not is_within(peer, trusted):
         return peer
     for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
         try:
             ipaddress.ip_address(hop)
         except ValueError:
             return peer  # a garbled header from a trusted proxy: fall back to the proxy itself
-        if not _is_trusted(hop, trusted):
+        if not is_within(hop, trusted):
             return hop
     return peer
-
-
-def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in trusted)

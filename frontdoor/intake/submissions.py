@@ -6,8 +6,9 @@ import re
 
 from aiohttp import web
 
-from frontdoor.app_keys import GATE, INTAKE, TRAFFIC
+from frontdoor.app_keys import DEFENSE, GATE, INTAKE, TRAFFIC
 from frontdoor.intake.acceptance import IdempotencyConflict
+from frontdoor.intake.citizen_auth import authenticated_subject, ensure_owner
 from frontdoor.intake.request_body import HttpError, read_json
 from frontdoor.intake.validation import ValidationFailed, validate_submission
 from queue_config.stores import traffic
@@ -19,6 +20,8 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 async def post_submission(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     try:
+        subject = await authenticated_subject(request)
+        await request.app[DEFENSE].admit(request, subject)
         doc = await read_json(request)
         if key is not None and not _IDEMPOTENCY_KEY.match(key):
             raise HttpError(
@@ -28,6 +31,7 @@ async def post_submission(request: web.Request) -> web.Response:
                 fields={"header.Idempotency-Key": "must be 1-255 printable ASCII characters"},
             )
         submission = validate_submission(doc)
+        ensure_owner(subject, submission.citizen_id)
     except HttpError as exc:
         return exc.response
     except ValidationFailed as exc:

@@ -17,6 +17,7 @@ from queue_config.stores.control import ControlStore
 from queue_config.stores.enterprises import EnterpriseStore
 from queue_config.stores.limiter import Limiter
 from queue_config.stores.notices import Notices
+from queue_config.stores.proofs import SpentProofs
 from queue_config.stores.throttle import ThrottleStore
 from queue_config.stores.tickets import TicketStore
 from queue_config.stores.traffic import TrafficStore
@@ -37,6 +38,7 @@ class Stores:
     windows: BulkWindowStore
     audit: AuditLog
     notices: Notices
+    proofs: SpentProofs
     # The ticket ID codec's secret: the configured one, or one kept for every process to share.
     secret: Callable[[Settings], Awaitable[TicketIds]]
     # Whether the back end serves data now (``/readyz``).

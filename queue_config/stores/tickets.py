@@ -77,6 +77,8 @@ class TicketRecord:
     error: Any = None
     batch: str | None = None
     scheduled_for: float | None = None
+    # Keyed digest of the client that submitted it (``TicketIds.scope``): whose token reads its result.
+    owner: str | None = None
 
     @classmethod
     def from_hash(cls, ticket_id: str, raw: Mapping[Any, Any]) -> TicketRecord:
@@ -93,6 +95,7 @@ class TicketRecord:
             error=orjson.loads(f["error"]) if "error" in f else None,
             batch=f.get("batch"),
             scheduled_for=float(f["scheduled_for"]) if "scheduled_for" in f else None,
+            owner=f.get("owner"),
         )
 
 

@@ -10,3 +10,14 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 def parse_networks(spec: str) -> tuple[Network, ...]:
     """``"10.0.0.0/8, 127.0.0.1"`` → networks; raises ValueError on a malformed entry."""
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
+
+
+def is_within(address: str | None, networks: tuple[Network, ...]) -> bool:
+    """Whether ``address`` (an IP address as text) lies in one of ``networks``; False for anything else."""
+    if address is None:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)

@@ -34,6 +34,7 @@ def _answers(*codes: int, ok: dict[str, Any] | None = None) -> dict[str, Any]:
 
 _OPERATOR: list[dict[str, list[str]]] = [{"operator": []}]
 _ENTERPRISE: list[dict[str, list[str]]] = [{"enterprise": []}]
+_CITIZEN: list[dict[str, list[str]]] = [{"citizen": []}]
 # The spellings ``?dry_run=`` takes; any other is refused, so that a dry run never applies a change.
 DRY_RUN_TRUE = ("true", "1", "yes")
 DRY_RUN_FALSE = ("false", "0", "no")
@@ -126,10 +127,22 @@ def document(server: Literal["front", "status"] = "front", base_url: str = "/") 
     front: dict[str, Any] = {
         "/v1/submissions": {
             "post": _op(
-                "Submit one of " + ", ".join(KINDS) + "; answered once durable in RabbitMQ and Redis",
-                _answers(200, 202, 400, 409, 413, 415, 422, 429, 503, ok=_ref("Accepted")),
+                "Submit one of " + ", ".join(KINDS) + "; answered once durable in RabbitMQ and Redis. "
+                "With AUTH_REQUIRED (the default) it carries the citizen's token from the portal's login: "
+                "401 without a valid one, 403 when its sub is not the submission's citizen_id",
+                _answers(200, 202, 400, 401, 403, 409, 413, 415, 422, 429, 503, ok=_ref("Accepted")),
+                security=_CITIZEN,
                 requestBody=_json_body(_ref("Submission")),
-                parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
+                parameters=[
+                    {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}},
+                    {
+                        "name": "Ticketgate-Proof",
+                        "in": "header",
+                        "description": "<challenge>:<nonce>, the answer to a 429 challenge_required "
+                        "(under attack only; /v1/challenge/solver.js solves it)",
+                        "schema": {"type": "string"},
+                    },
+                ],
             )
         },
         "/v1/bulk": {
@@ -221,12 +234,21 @@ def document(server: Literal["front", "status"] = "front", base_url: str = "/") 
             )
         },
         "/dashboard": {"get": _op("The operator dashboard (HTML)", {"200": {"description": "HTML"}})},
+        "/v1/challenge/solver.js": {
+            "get": _op(
+                "The proof-of-work solver for portal pages (a 429 challenge_required names its challenge)",
+                {"200": {"description": "JavaScript: ticketgateProof.solve(challenge, difficulty)"}},
+            )
+        },
     }
     status: dict[str, Any] = {
         "/v1/tickets/{ticket_id}": {
             "get": _op(
-                "A ticket's status, position, ETA and result; ?wait=N (<= 30) waits for a change",
+                "A ticket's status, position, ETA and result; ?wait=N (<= 30) waits for a change. Anyone "
+                "with the ticket ID reads its status; a done ticket's result needs its owner's token "
+                "(the citizen's, or the enterprise key of its batch)",
                 _answers(200, 404, 422, ok=_ref("Ticket")),
+                security=[{}, *_CITIZEN, *_ENTERPRISE],
                 parameters=[{"name": "wait", "in": "query", "schema": {"type": "number", "maximum": 30}}],
             )
         },
@@ -261,6 +283,13 @@ def document(server: Literal["front", "status"] = "front", base_url: str = "/") 
         "components": {
             "securitySchemes": {
                 "operator": {"type": "http", "scheme": "bearer", "description": "OPERATOR_TOKEN"},
+                "citizen": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "the portal login's token (RS256 or ES256, from AUTH_ISSUER's JWKS); "
+                    "its sub is the resident ID",
+                },
                 "enterprise": {"type": "http", "scheme": "bearer", "description": "an enterprise API key"},
             },
             "schemas": schemas(),

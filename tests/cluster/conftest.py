@@ -17,7 +17,7 @@ from bench.purge import purge_namespace
 from queue_config.settings import Settings
 from queue_config.stores.redis.client import connect
 from tests.conftest import _settings
-from tests.support.system import System, start_system
+from tests.support.system import Served, System, start_system
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +32,8 @@ def cluster() -> Iterator[LocalCluster]:
 
 
 @pytest.fixture(scope="session")
-def cluster_settings(cluster: LocalCluster) -> Settings:
-    base = _settings(f"tgtest-{uuid.uuid4().hex[:10]}")
+def cluster_settings(cluster: LocalCluster, idp: Served) -> Settings:
+    base = _settings(f"tgtest-{uuid.uuid4().hex[:10]}", idp.url)
     # Each kind over three work queues, as a deployment past one queue's ceiling would run
     return base.replace(amqp_url=cluster.amqp_url, redis_url=cluster.redis_url, queue_shards=3)
 

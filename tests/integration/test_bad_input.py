@@ -133,7 +133,7 @@ async def test_a_chunked_body_over_the_limit_gets_413(door_only: System, redis: 
     async with door_only.http.post(
         door_only.frontdoor.url + "/v1/submissions",
         data=chunks(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **await door_only.tokens.header(CID)},
     ) as response:
         assert response.status == 413
         assert (await response.json())["error"] == "payload_too_large"
@@ -189,9 +189,11 @@ async def test_a_client_hanging_up_mid_body_is_no_error_and_the_door_goes_on(doo
         return REGISTRY.get_sample_value("ticketgate_http_request_seconds_count", labels) or 0.0
 
     before = answered_500()
+    token = (await door_only.tokens.token(CID)).encode()
     _reader, writer = await asyncio.open_connection(url.host, url.port)
     writer.write(
         b"POST /v1/submissions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + token + b"\r\n"
         b'Content-Length: 3000\r\n\r\n{"kind": "pay'
     )
     await writer.drain()

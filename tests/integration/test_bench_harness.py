@@ -10,11 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
+import orjson
 import pytest
 from aiohttp import web
 
+from bench import citizen_tokens
 from bench.harness import paced
 from bench.harness.accounting import BULK, CITIZENS, Accounting, PromiseWindow, TicketRow
+from tests.support.system import Served
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,16 +59,28 @@ def test_the_smoke_run_writes_a_report_whose_accounting_shows_zero_loss(tmp_path
     assert (out / "raw" / "locust-ticketgate_stats_history.csv").exists()
 
 
-async def test_the_paced_generator_keeps_its_rate_and_times_every_answer(unused_tcp_port: int) -> None:
-    # Given a server that accepts every other submission and answers each after 20 ms
+async def test_the_paced_generator_keeps_its_rate_and_times_every_answer(
+    unused_tcp_port: int,
+    http: aiohttp.ClientSession,
+    idp: Served,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the pool of citizens' tokens from the identity provider, as the harness hands it over
+    tokens = await citizen_tokens.mint_pool(http, idp.url)
+    monkeypatch.setenv(citizen_tokens.TOKENS_FILE_ENV, str(citizen_tokens.write(tmp_path / "t.tsv", tokens)))
+    # And a server that accepts every other submission and answers each after 20 ms
     seen = accepted = 0
+    unauthorized: list[str] = []
 
     async def handler(request: web.Request) -> web.Response:
         nonlocal seen, accepted
         seen += 1
         ok = seen % 2 == 1
         accepted += ok
-        await request.read()
+        citizen = orjson.loads(await request.read())["citizen_id"]
+        if request.headers.get("Authorization") != f"Bearer {tokens[citizen]}":
+            unauthorized.append(citizen)
         await asyncio.sleep(0.02)
         return web.json_response({}, status=202 if ok else 503)
 
@@ -88,6 +104,8 @@ async def test_the_paced_generator_keeps_its_rate_and_times_every_answer(unused_
     assert seen == result.sent + 20
     assert accepted - 20 <= result.accepted <= accepted, (result, accepted)
     assert 20 <= result.p50_ms <= result.p95_ms <= result.p99_ms
+    # And every submission carried its own citizen's token
+    assert unauthorized == []
 
 
 def test_promises_are_reported_by_when_their_tickets_were_issued() -> None:

@@ -55,7 +55,7 @@ async def test_a_ticket_of_every_kind_is_answered_in_its_typed_shape(served: Sys
     repeat = typed(again, contract.Accepted)
     assert code == 200 and isinstance(repeat, contract.Accepted) and repeat.ticket_id == ticket.ticket_id
 
-    done = await system.wait_for_status(ticket.ticket_id, {"done", "failed"})
+    done = await system.wait_for_status(ticket.ticket_id, {"done", "failed"}, owner=body["citizen_id"])
     done.pop("_seen")
     read = typed(done, contract.Ticket)
     assert isinstance(read, contract.Ticket) and read.status == "done"

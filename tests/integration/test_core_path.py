@@ -29,7 +29,7 @@ async def test_every_kind_goes_from_queued_to_done_with_its_result(system: Syste
     assert "X-Request-ID" in headers
 
     # And the workers finish it with the core system's result, applied exactly once
-    done = await system.wait_for_status(ticket_id, {"done", "failed"})
+    done = await system.wait_for_status(ticket_id, {"done", "failed"}, owner=body["citizen_id"])
     assert done["status"] == "done"
     assert done["attempts"] == 1
     assert done["eta_seconds"] is None and done["position"] is None
@@ -114,7 +114,7 @@ async def test_a_second_claim_for_one_invoice_fails_for_good_and_pays_nothing(sy
     first = submission("reimbursement", system.next_n())
     code, accepted, _ = await system.submit(first)
     assert code == 202
-    paid = await system.wait_for_status(accepted["ticket_id"], {"done", "failed"})
+    paid = await system.wait_for_status(accepted["ticket_id"], {"done", "failed"}, owner=first["citizen_id"])
     assert paid["status"] == "done" and paid["result"]["receipt_id"].startswith("RMB-")
 
     # When the same invoice is claimed again, by another citizen

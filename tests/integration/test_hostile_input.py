@@ -22,7 +22,7 @@ from queue_config.web.callback_urls import CallbackPolicy, PublicOnlyResolver
 from queue_config.web.networks import parse_networks
 from tests.integration.test_bulk import TOKEN, create_enterprise, items, post_bulk
 from tests.integration.test_operations import OPERATOR_ENDPOINTS
-from tests.support.system import Served, System, start_system
+from tests.support.system import DEFAULT_CITIZEN, Served, System, start_system
 
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -168,9 +168,11 @@ async def test_a_body_that_trickles_in_is_cut_off_with_408(
     monkeypatch.setattr(request_body, "BODY_TIMEOUT", 1.0)
     assert door.frontdoor is not None
     target = URL(door.frontdoor.url)
+    token = (await door.tokens.token(DEFAULT_CITIZEN)).encode()
     reader, writer = await asyncio.open_connection(target.host, target.port)
     writer.write(
         b"POST /v1/submissions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + token + b"\r\n"
         b'Content-Length: 500\r\nConnection: close\r\n\r\n{"kind": '
     )
     await writer.drain()

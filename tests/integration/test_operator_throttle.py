@@ -17,6 +17,7 @@ from bench.private_rabbit import free_port
 from bench.readiness import wait_http
 from queue_config.kinds import KINDS
 from queue_config.settings import Settings
+from tests.support.identity import TokenBook
 from tests.support.processes import start_component
 from tests.support.system import System, start_system, submission
 
@@ -141,7 +142,7 @@ async def test_a_dry_run_predicts_and_changes_nothing(door: System) -> None:
 
 
 async def test_a_change_reaches_another_front_door_process_within_a_second(
-    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis, door: System
+    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis, door: System, tokens: TokenBook
 ) -> None:
     # Given a second front door, a separate process, on the same Redis
     port = free_port()
@@ -151,11 +152,18 @@ async def test_a_change_reaches_another_front_door_process_within_a_second(
     try:
         url = f"http://127.0.0.1:{port}"
         await wait_http(http, url + "/readyz")
+        await tokens.prefetch([submission("transfer", n)["citizen_id"] for n in range(70_000, 70_400)])
+
+        def post(n: int) -> Any:
+            body = submission("transfer", n)
+            return http.post(
+                url + "/v1/submissions", json=body, headers=tokens.ready_header(body["citizen_id"])
+            )
 
         async def twice(n: int) -> int:
             codes = []
             for _ in range(2):
-                async with http.post(url + "/v1/submissions", json=submission("transfer", n)) as r:
+                async with post(n) as r:
                     await r.read()
                     codes.append(r.status)
             return codes[1]
@@ -183,7 +191,7 @@ async def test_a_change_reaches_another_front_door_process_within_a_second(
             changed = time.monotonic()
             while True:
                 n += 1
-                async with http.post(url + "/v1/submissions", json=submission("transfer", n)) as r:
+                async with post(n) as r:
                     if (r.status == 503) == shed:
                         break
                 assert time.monotonic() - changed < 5, f"the change (shed={shed}) never arrived"

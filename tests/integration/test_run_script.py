@@ -18,13 +18,19 @@ from bench.purge import purge_namespace
 from bench.readiness import wait_http
 from queue_config.settings import Settings
 from tests.support.processes import ARTIFACTS, ROOT
+from tests.support.identity import TokenBook
 from tests.support.system import submission
 
 
 async def test_run_script_serves_the_whole_path_and_stops_on_ctrl_c(
     fresh_namespace: Settings, http: aiohttp.ClientSession, redis: object
 ) -> None:
-    ports = {"FRONTDOOR_PORT": free_port(), "STATUS_PORT": free_port(), "CORE_PORT": free_port()}
+    ports = {
+        "FRONTDOOR_PORT": free_port(),
+        "STATUS_PORT": free_port(),
+        "CORE_PORT": free_port(),
+        "IDP_PORT": free_port(),
+    }
     env = {
         **os.environ,
         **{k: str(v) for k, v in ports.items()},
@@ -53,17 +59,21 @@ async def test_run_script_serves_the_whole_path_and_stops_on_ctrl_c(
         await wait_http(http, front + "/readyz", 90)
         await wait_http(http, status + "/readyz", 90)
 
-        async with http.post(front + "/v1/submissions", json=submission("transfer", 5)) as r:
+        # The citizen's token from the identity provider the script started
+        body = submission("transfer", 5)
+        token = await TokenBook(http, f"http://127.0.0.1:{ports['IDP_PORT']}").header(body["citizen_id"])
+        async with http.post(front + "/v1/submissions", json=body, headers=token) as r:
             assert r.status == 202
             accepted = await r.json()
         assert accepted["status_url"].startswith(status)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            async with http.get(accepted["status_url"], params={"wait": "5"}) as r:
+            async with http.get(accepted["status_url"], params={"wait": "5"}, headers=token) as r:
                 doc = await r.json()
             if doc["status"] == "done":
                 break
         assert doc["status"] == "done", doc
+        assert "receipt_id" in str(doc["result"]) or "transfer_id" in doc["result"], doc  # the owner's view
 
         # Ctrl-C reaches the whole foreground process group
         os.killpg(proc.pid, signal.SIGINT)

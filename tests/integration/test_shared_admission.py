@@ -16,6 +16,7 @@ from queue_config.kinds import KINDS
 from queue_config.names import Names
 from queue_config.planning.throttle import Mode, Throttle
 from queue_config.settings import Settings
+from tests.support.identity import TokenBook
 from tests.support.processes import start_component
 from tests.support.system import submission
 
@@ -27,7 +28,7 @@ EXPECTED = RATE * SECONDS + RATE * 3 + 1
 
 
 async def test_two_front_door_processes_admit_the_set_rate_between_them(
-    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis
+    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis, tokens: TokenBook
 ) -> None:
     names = Names(fresh_namespace.namespace)
     # Given an operator's manual admission rate of 20 transfers a second
@@ -56,8 +57,13 @@ async def test_two_front_door_processes_admit_the_set_rate_between_them(
         await asyncio.sleep(1.0)  # both doors have read it (they re-read every 0.5 s)
 
         # When each door is offered 50 transfers a second for 5 seconds (ten times the rate together)
+        numbers = range(50_000, 50_000 + 2 * PER_DOOR_PER_SECOND * SECONDS)
+        await tokens.prefetch([submission("transfer", n)["citizen_id"] for n in numbers])
+
         async def offer(url: str, n: int) -> int:
-            async with http.post(url + "/v1/submissions", json=submission("transfer", n)) as response:
+            body = submission("transfer", n)
+            headers = tokens.ready_header(body["citizen_id"])
+            async with http.post(url + "/v1/submissions", json=body, headers=headers) as response:
                 await response.read()
                 return response.status
 

@@ -27,6 +27,8 @@ def component_env(settings: Settings, **extra: str) -> dict[str, str]:
         "RETRY_JITTER_STEPS": str(settings.retry_jitter_steps),
         "RETRY_OVERDUE_SECONDS": str(settings.retry_overdue_seconds),
         "CALLBACK_ALLOWED_NETWORKS": settings.callback_allowed_networks,
+        "AUTH_REQUIRED": "true" if settings.auth_required else "false",
+        "AUTH_ISSUER": settings.auth_issuer,
         "LOG_LEVEL": "info",
         "PYTHONUNBUFFERED": "1",
     }

@@ -25,15 +25,16 @@ from queue_config.resident_id import make as make_resident_id
 from queue_config.settings import Settings
 from queue_config.web import serving
 from status_api.app import build_app as build_status
+from tests.support.identity import TokenBook
 from workers.pool import WorkerPool
 
 
 class Served:
-    """An aiohttp application served on 127.0.0.1 at a free port."""
+    """An aiohttp application served on 127.0.0.1 at a free port (or the one given)."""
 
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application, port: int | None = None) -> None:
         self.app = app
-        self.port = free_port()
+        self.port = port or free_port()
         self._runner = serving.runner(app)  # the entry points' own: timeouts, JSON protocol errors
 
     @property
@@ -47,6 +48,9 @@ class Served:
 
     async def stop(self) -> None:
         await self._runner.cleanup()
+
+
+DEFAULT_CITIZEN = make_resident_id(0)
 
 
 def payload_for(kind: str, n: int = 0) -> dict[str, Any]:
@@ -70,6 +74,14 @@ class System:
     core: Served | None = None
     pool: WorkerPool | None = None
     _counter: int = field(default=0)
+    _tokens: TokenBook | None = None
+
+    @property
+    def tokens(self) -> TokenBook:
+        """Citizens' tokens from the identity provider that AUTH_ISSUER names."""
+        if self._tokens is None:
+            self._tokens = TokenBook(self.http, self.settings.auth_issuer)
+        return self._tokens
 
     @property
     def names(self) -> Names:
@@ -80,10 +92,21 @@ class System:
         return self._counter
 
     async def submit(
-        self, body: Any, headers: Mapping[str, str] | None = None, *, raw: bytes | None = None
+        self,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
+        *,
+        raw: bytes | None = None,
+        auth: bool = True,
     ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
+        """POST a submission with the token of the citizen it names (of a default citizen when it names
+        none, so that a malformed body meets the check it is meant for); ``auth=False`` sends none."""
         assert self.frontdoor is not None
-        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        hdrs = {"Content-Type": "application/json"}
+        if auth and self.settings.auth_required:
+            citizen = body.get("citizen_id") if isinstance(body, dict) else None
+            hdrs.update(await self.tokens.header(citizen if isinstance(citizen, str) else DEFAULT_CITIZEN))
+        hdrs.update(headers or {})
         data = raw if raw is not None else aiohttp.payload.JsonPayload(body)
         async with self.http.post(
             f"{self.frontdoor.url}/v1/submissions", data=data, headers=hdrs
@@ -91,20 +114,28 @@ class System:
             doc = await response.json(content_type=None)
             return response.status, doc, response.headers
 
-    async def ticket(self, ticket_id: str, wait: float | None = None) -> tuple[int, dict[str, Any]]:
+    async def ticket(
+        self, ticket_id: str, wait: float | None = None, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
         assert self.status is not None
         params = {"wait": str(wait)} if wait is not None else {}
-        async with self.http.get(f"{self.status.url}/v1/tickets/{ticket_id}", params=params) as response:
+        async with self.http.get(
+            f"{self.status.url}/v1/tickets/{ticket_id}", params=params, headers=headers
+        ) as response:
             return response.status, await response.json(content_type=None)
 
     async def wait_for_status(
-        self, ticket_id: str, statuses: set[str], timeout: float = 30.0
+        self, ticket_id: str, statuses: set[str], timeout: float = 30.0, *, owner: str | None = None
     ) -> dict[str, Any]:
-        """Long-poll the status API until the ticket reaches one of ``statuses``."""
+        """Long-poll the status API until the ticket reaches one of ``statuses``; as the citizen
+        ``owner`` names (with its token: a done ticket's result), or as anyone."""
         deadline = time.monotonic() + timeout
         seen: list[str] = []
+        headers = await self.tokens.header(owner) if owner else None
         while time.monotonic() < deadline:
-            code, doc = await self.ticket(ticket_id, wait=min(5.0, deadline - time.monotonic()))
+            code, doc = await self.ticket(
+                ticket_id, wait=min(5.0, deadline - time.monotonic()), headers=headers
+            )
             if code == 503 and "retry_after_seconds" in doc:
                 # Redis is coming back: a client polls again, as told, rather than give up.
                 await asyncio.sleep(0.5)

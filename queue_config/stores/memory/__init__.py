@@ -20,6 +20,7 @@ from queue_config.stores.memory.shared_state import (
     MemoryEnterpriseStore,
     MemoryLimiter,
     MemoryNotices,
+    MemorySpentProofs,
     MemoryThrottleStore,
     MemoryTrafficStore,
 )
@@ -59,6 +60,7 @@ def memory_stores(settings: Settings | None = None, *, clock: Callable[[], float
         windows=MemoryBulkWindowStore(control, clock),
         audit=MemoryAuditLog(notices, clock),
         notices=notices,
+        proofs=MemorySpentProofs(clock),
         secret=secret,
         probe=probe,
         close=close,

@@ -298,3 +298,16 @@ class MemoryLimiter:
         for limit, tat in zip(live, tats, strict=True):
             self._tats[limit.key] = tat
         return Verdict(True)
+
+
+class MemorySpentProofs:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._spent: dict[str, float] = {}
+
+    async def spend(self, proof_id: str, ttl_seconds: int) -> bool:
+        now = self._clock()
+        if self._spent.get(proof_id, 0.0) > now:
+            return False
+        self._spent[proof_id] = now + max(1, ttl_seconds)
+        return True

@@ -78,6 +78,7 @@ class MemoryTicketStore:
             "status": Status.ACCEPTING,
             "kind": new.kind,
             "citizen": new.masked_client,
+            "owner": new.scope,
             "attempts": 0,
             "created_at": now,
             "updated_at": now,
@@ -197,6 +198,7 @@ class MemoryTicketStore:
             error=record.get("error"),
             batch=record.get("batch"),
             scheduled_for=record.get("scheduled_for"),
+            owner=record.get("owner"),
         )
 
     async def statuses(self, ticket_ids: Sequence[str]) -> list[Status | None]:

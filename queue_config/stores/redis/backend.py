@@ -21,6 +21,7 @@ from queue_config.stores.redis.control import RedisControlStore
 from queue_config.stores.redis.enterprises import RedisEnterpriseStore
 from queue_config.stores.redis.limiter import RedisGcraLimiter
 from queue_config.stores.redis.notices import RedisNotices
+from queue_config.stores.redis.proofs import RedisSpentProofs
 from queue_config.stores.redis.script_batcher import ScriptBatcher
 from queue_config.stores.redis.throttle import RedisThrottleStore
 from queue_config.stores.redis.tickets import RedisTicketStore
@@ -61,6 +62,7 @@ def redis_stores(
         windows=RedisBulkWindowStore(redis, names),
         audit=RedisAuditLog(redis, names),
         notices=RedisNotices(redis, names),
+        proofs=RedisSpentProofs(redis, names),
         secret=lambda s: ticket_secret.ticket_ids(redis, s),
         probe=lambda: probe(redis),
         close=close,

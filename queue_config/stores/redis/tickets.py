@@ -155,7 +155,11 @@ class RedisTicketStore(RedisTicketReader):
         replies = await run_scripts(
             self.redis,
             [
-                (self._reserve_many, keys, [*head, place + start, *items[start : start + SCRIPT_BATCH]])
+                (
+                    self._reserve_many,
+                    keys,
+                    [*head, place + start, scope, *items[start : start + SCRIPT_BATCH]],
+                )
                 for start in range(0, len(items), SCRIPT_BATCH)
             ],
         )
@@ -190,6 +194,7 @@ class RedisTicketStore(RedisTicketReader):
             "1" if new.scheduled else "",
             idem,
             place,
+            new.scope,
         ]
         return keys, args
 

@@ -2,7 +2,9 @@
 -- ARGV: ticket_id, ticket_prefix, body_digest, now, pending_ttl, idem_ttl, dedupe_ttl, kind, citizen,
 --       batch_id or "", "1" when the ticket is scheduled for a later window (it takes its place in line,
 --       its sequence number, only when it is released), (unused), its place in the kind's line as the
---       front door estimates it over every shard, or "" (then the shard's own count is its place)
+--       front door estimates it over every shard, or "" (then the shard's own count is its place),
+--       the owner: the keyed digest of the client (citizen or enterprise) whose token or key may read
+--       the ticket's result
 -- Every key is in the ticket's key shard; the enqueued counter is the shard's share of the kind's.
 local function reserve(K, A)
   local prefix = A[2]
@@ -28,7 +30,7 @@ local function reserve(K, A)
     end
   end
   redis.call('HSET', K[1], 'status', 'accepting', 'kind', A[8], 'citizen', A[9],
-    'attempts', 0, 'created_at', A[4], 'updated_at', A[4])
+    'attempts', 0, 'created_at', A[4], 'updated_at', A[4], 'owner', A[14])
   local seq = false
   if A[11] ~= '1' then
     seq = redis.call('INCR', K[4])

@@ -1,0 +1,1 @@
+"""What makes script attacks cost the attacker: suspicion of clients and proof-of-work challenges."""

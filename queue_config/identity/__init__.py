@@ -1,0 +1,1 @@
+"""Citizen identity: the portal's signed tokens, verified by the front door and the status API."""
