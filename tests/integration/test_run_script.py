@@ -17,8 +17,8 @@ from bench.private_rabbit import free_port
 from bench.purge import purge_namespace
 from bench.readiness import wait_http
 from queue_config.settings import Settings
-from tests.support.processes import ARTIFACTS, ROOT
 from tests.support.identity import TokenBook
+from tests.support.processes import ARTIFACTS, ROOT
 from tests.support.system import submission
 
 
