@@ -43,11 +43,12 @@ class Defense:
     async def admit(self, request: web.Request, subject: str | None) -> None:
         """Return when the client may go on; raise the 429 challenge when it must prove work first."""
         address = client_ip(request.remote, request.headers.get("X-Forwarded-For"), self.trusted_proxies)
-        difficulty = self.suspicion.difficulty_for(subject, address)
+        network = network_of(address)
+        difficulty = self.suspicion.difficulty_for(subject, address, network)
         if difficulty is None:
             return
         # Bound to the client's network and subject: a solution bought by one client is no use to another.
-        binding = f"{network_of(address)}|{subject or ''}"
+        binding = f"{network}|{subject or ''}"
         proof = request.headers.get(PROOF_HEADER)
         problem = "This client must solve a proof-of-work challenge first"
         if proof:

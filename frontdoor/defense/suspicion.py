@@ -14,6 +14,11 @@ tokens are checked). Then:
   harder the further past its address's or network's allowance (/24 for IPv4, /56 for IPv6: a script
   rotating addresses within its provider's block still shares one).
 
+One exception holds at all times: one token used from more than ``NETWORKS_PER_SUBJECT`` networks
+within a minute is a replayed token (a citizen's phone and home do not rotate through address blocks),
+and it is challenged on every request from its third network on, attack or not. (Every request of one
+test client comes from one network; a citizen moving between networks solves one challenge.)
+
 Each doubling past the allowance adds a zero bit to the challenge, so a script's cost per request grows
 with its rate, while a citizen who strays past its allowance pays about a second once. The counts are
 this door's: behind a load balancer spreading clients over N doors a client's allowance is up to N times
@@ -38,6 +43,7 @@ ATTACK_FAILURE_SHARE = 0.5
 ATTACK_MIN_FAILURES = 200
 ATTACK_MIN_FLOOD = 200
 HISTORY_SECONDS = 10
+NETWORKS_PER_SUBJECT = 2
 
 
 class SlidingMinute:
@@ -79,6 +85,10 @@ class SlidingMinute:
 
 def network_of(address: str) -> str:
     """The /24 (IPv4) or /56 (IPv6) an address lies in; the text itself when it is no address."""
+    parts = address.split(".")
+    # IPv4 by hand: ``ipaddress`` took a quarter of a challenged request's time.
+    if len(parts) == 4 and all(p.isdigit() and str(int(p)) == p and int(p) <= 255 for p in parts):
+        return f"{parts[0]}.{parts[1]}.{parts[2]}.0/24"
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -98,6 +108,9 @@ class Suspicion:
     _subjects: SlidingMinute = field(init=False)
     _addresses: SlidingMinute = field(init=False)
     _networks: SlidingMinute = field(init=False)
+    # The networks each subject came from this minute (at most NETWORKS_PER_SUBJECT + 1 kept each)
+    _subject_networks: dict[str, set[str]] = field(init=False, default_factory=dict)
+    _subject_networks_since: float = field(init=False, default=0.0)
     # Per second of the last HISTORY_SECONDS: [second, verifications, failures, unverified past allowance]
     _seconds: deque[list[int]] = field(init=False)
 
@@ -141,24 +154,40 @@ class Suspicion:
         )
         return 0 if strength < 1.0 else 1 + int(math.log2(strength))
 
-    def difficulty_for(self, subject: str | None, address: str) -> int | None:
-        """Count this request; the zero bits of the challenge its client must solve, or None."""
+    def _spread(self, subject: str, network: str, now: float) -> int:
+        """How many networks ``subject`` came from this minute (counting up to one past the bound)."""
+        if now - self._subject_networks_since >= WINDOW_SECONDS or len(self._subject_networks) >= MAX_KEYS:
+            self._subject_networks = {}
+            self._subject_networks_since = now
+        seen = self._subject_networks.setdefault(subject, set())
+        if len(seen) <= NETWORKS_PER_SUBJECT:
+            seen.add(network)
+        return len(seen)
+
+    def difficulty_for(self, subject: str | None, address: str, network: str | None = None) -> int | None:
+        """Count this request (from ``address``, in ``network``: ``network_of(address)`` when not
+        given); the zero bits of the challenge its client must solve, or None."""
         now = self._now()
+        network = network or network_of(address)
+        replayed = False
         if subject is not None:
             over = self._subjects.add(subject, now) / self.challenge_after
+            replayed = self._spread(subject, network, now) > NETWORKS_PER_SUBJECT
         else:
             over = max(
                 self._addresses.add(address, now) / self.per_address,
-                self._networks.add(network_of(address), now) / self.per_network,
+                self._networks.add(network, now) / self.per_network,
             )
             if over > 1.0:
                 self._this_second()[3] += 1
         level = self.attack_level()
-        if level == 0:
+        if replayed:
+            over = max(over, 2.0)
+        elif level == 0:
             return None
         if subject is None:
             over = max(over, 1.0)  # under attack every unverified client pays something
         elif over <= 1.0:
             return None
         extra = 0 if math.isinf(over) else int(math.log2(over))
-        return min(self.max_difficulty, self.base_difficulty + extra + level - 1)
+        return min(self.max_difficulty, self.base_difficulty + extra + max(0, level - 1))

@@ -159,3 +159,28 @@ def test_a_flood_of_unverified_requests_past_their_allowance_is_an_attack() -> N
     assert s.under_attack
     # While a verified citizen within its allowance still is not challenged
     assert s.difficulty_for("110101198001010010", "198.51.100.9") is None
+
+
+def test_one_token_from_many_networks_is_challenged_attack_or_not() -> None:
+    clock = Clock()
+    s = _suspicion(clock)
+    citizen = "110101198001010010"
+    # A phone and a home: two networks, within the allowance
+    assert s.difficulty_for(citizen, "203.0.113.7") is None
+    assert s.difficulty_for(citizen, "198.51.100.7") is None
+    # A third network within the minute: a replayed token, with no attack going on
+    assert not s.under_attack
+    assert s.difficulty_for(citizen, "192.0.2.7") == 17
+    assert s.difficulty_for(citizen, "203.0.113.7") == 17
+    # Next minute it starts afresh
+    clock.now += 61
+    assert s.difficulty_for(citizen, "203.0.113.7") is None
+
+
+def test_the_quick_ipv4_network_agrees_with_ipaddress() -> None:
+    import ipaddress
+
+    for address in ("0.0.0.0", "10.1.2.3", "255.255.255.255", "172.16.0.250", "1.2.3.04"):
+        expected = str(ipaddress.ip_network(f"{address}/24", strict=False)) if address != "1.2.3.04" else None
+        assert network_of(address) == (expected or address)
+    assert network_of("256.1.1.1") == "256.1.1.1"

@@ -1,0 +1,1 @@
+"""The script-attack benchmark (issue 18): ``python -m bench.attack``."""
