@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.attack import report
-from bench.attack.run import Phase, ScenarioResult, refusal_costs, scenario
+from bench.attack.run import Phase, ScenarioResult, http_floor, refusal_costs, scenario
 from bench.harness import targets
 from bench.ports import free_port_block
 
@@ -37,7 +37,7 @@ def _layout(args: argparse.Namespace, auth: bool) -> targets.Layout:
     )
 
 
-async def _run(args: argparse.Namespace) -> tuple[list[Phase], list[ScenarioResult]]:
+async def _run(args: argparse.Namespace) -> tuple[list[Phase], list[ScenarioResult], tuple[int, float]]:
     capacity = args.core_slots * 1000 / args.core_service_ms
     phases: list[Phase] = []
     results = []
@@ -63,7 +63,14 @@ async def _run(args: argparse.Namespace) -> tuple[list[Phase], list[ScenarioResu
                 )
             finally:
                 await running.stop()
-    return phases, results
+        # The HTTP floor: the scripts' requests at their rate against a handler that does nothing
+        bare = await targets.start(targets.BARE_HTTP, _layout(args, True), http)
+        try:
+            print("the same scripts against a bare aiohttp handler: 20 s", flush=True)
+            floor = await http_floor(bare, http, args.surge * capacity * args.script_share, 20.0)
+        finally:
+            await bare.stop()
+    return phases, results, floor
 
 
 def main() -> None:
@@ -82,8 +89,8 @@ def main() -> None:
     args = p.parse_args()
     out = args.out or ROOT / "bench" / "reports" / f"{dt.date.today().isoformat()}-attack"
     out.mkdir(parents=True, exist_ok=True)
-    phases, results = asyncio.run(_run(args))
-    text = report.markdown(phases, results, args)
+    phases, results, floor = asyncio.run(_run(args))
+    text = report.markdown(phases, results, floor, args)
     (out / "report.md").write_text(text, encoding="utf-8")
     (out / "results.json").write_text(
         json.dumps(
@@ -98,6 +105,7 @@ def main() -> None:
                     for ph in phases
                 ],
                 "scenarios": [report.summary(r) for r in results],
+                "http_floor": {"requests": floor[0], "cpu_seconds": floor[1]},
             },
             indent=2,
             default=str,

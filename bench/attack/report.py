@@ -43,7 +43,9 @@ def summary(r: ScenarioResult) -> dict[str, Any]:
     }
 
 
-def markdown(phases: list[Phase], results: list[ScenarioResult], args: argparse.Namespace) -> str:
+def markdown(
+    phases: list[Phase], results: list[ScenarioResult], floor: tuple[int, float], args: argparse.Namespace
+) -> str:
     lines = [
         "# Script attack: who gets the admitted capacity (issue 18)",
         "",
@@ -110,6 +112,16 @@ def markdown(phases: list[Phase], results: list[ScenarioResult], args: argparse.
     row(
         "door CPU per attack request (scripts alone, same rate), µs", "door_cpu_us_per_attack_request", ",.0f"
     )
+    floor_us = floor[1] / floor[0] * 1e6 if floor[0] else float("nan")
+    lines += [
+        f"| the same scripts' requests, same rate, against a bare aiohttp handler (the HTTP floor), µs "
+        f"| {floor_us:,.0f} | |",
+        "",
+        "At a few hundred requests a second every request wakes the event loop on its own, so each costs",
+        "several times what it costs in the closed-loop phases above, where many share a wake-up; the bare",
+        "handler at the same rate shows how much of that is HTTP itself. The door's idle CPU (its",
+        "controller, forecast and timers) is subtracted throughout.",
+    ]
     lines += ["", "Answers by sender:", ""]
     for x in s:
         lines.append(f"- authentication {x['authentication']}:")

@@ -64,20 +64,45 @@ class ScenarioResult:
     under_attack_seen: bool = False
 
 
-def door_cpu(running: targets.Running) -> float:
+def door_cpu(running: targets.Running, role: str = "front door") -> float:
     total = 0.0
-    for pid in running.server_pids["front door"]:
+    for pid in running.server_pids[role]:
         times = psutil.Process(pid).cpu_times()
         total += times.user + times.system
     return total
 
 
-async def idle_cpu_per_second(running: targets.Running, seconds: float = 5.0) -> float:
+async def idle_cpu_per_second(
+    running: targets.Running, seconds: float = 5.0, role: str = "front door"
+) -> float:
     """What the door spends with no requests (controller, forecast, metrics, timers): subtracted from
     each phase, so that its figure is per request and not per second."""
-    before = door_cpu(running)
+    before = door_cpu(running, role)
     await asyncio.sleep(seconds)
-    return (door_cpu(running) - before) / seconds
+    return (door_cpu(running, role) - before) / seconds
+
+
+async def http_floor(
+    running: targets.Running, http: aiohttp.ClientSession, rate: float, seconds: float, seed: int = 19
+) -> tuple[int, float]:
+    """The scripts' requests at ``rate`` against a bare aiohttp handler (``BARE_HTTP``): requests sent
+    and the handler's CPU seconds for them, the HTTP floor under a refusal at that rate."""
+    tokens = citizen_tokens.read(running.layout.tokens_file)
+    material = await stolen_material(http, running.layout.idp_url, victims_from=20_000)
+    rng = random.Random(seed)
+    crowd = Crowd(tokens, material["expired"], material["stolen"], material["forged"], 1.0, rng)
+    url = running.layout.front_url + "/v1/submissions"
+    spare = Tally()
+
+    def next_script() -> Coroutine[Any, Any, None]:
+        _, body, headers = crowd.next()
+        spare.sent += 1
+        return _script(http, url, body, headers, spare)
+
+    idle = await idle_cpu_per_second(running, role="server")
+    cpu, began = door_cpu(running, "server"), time.perf_counter()
+    await _open_loop(rate, seconds, next_script, rng)
+    return spare.sent, door_cpu(running, "server") - cpu - idle * (time.perf_counter() - began)
 
 
 async def stolen_material(
