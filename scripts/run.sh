@@ -1,57 +1,116 @@
 #!/usr/bin/env bash
 # Set up (see setup.sh), then run the whole system locally: core simulator, workers, front door and
 # status API, each as its own process, with the development identity provider (python -m bench.idp) that
-# stands in for the portal's login; logs interleaved on this terminal. Ctrl-C stops them all.
-#   bash scripts/run.sh            on the RabbitMQ and Redis at AMQP_URL / REDIS_URL (started if local)
-#   bash scripts/run.sh --cluster  on the local cluster of scripts/cluster.sh (started if not running),
-#                                  with two front doors and two worker processes; it keeps running after
-#                                  Ctrl-C: bash scripts/cluster.sh down stops it
+# stands in for the portal's login; logs interleaved on this terminal and kept in .run/logs/.
+# Ctrl-C stops them all, and the Redis and RabbitMQ that set-up started for this run.
+#   bash scripts/run.sh                 on the RabbitMQ and Redis at AMQP_URL / REDIS_URL (started if local)
+#   bash scripts/run.sh --keep-servers  the same, leaving the Redis and RabbitMQ it started running
+#   bash scripts/run.sh --cluster       on the local cluster of scripts/cluster.sh (started if not
+#                                       running), with two front doors and two worker processes; it
+#                                       keeps running after Ctrl-C: bash scripts/cluster.sh down stops it
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cluster=
-if [ "${1:-}" = "--cluster" ]; then
-  cluster=1
+say() { printf '[run] %s\n' "$*" >&2; }
+cluster= keep_servers=
+for arg in "$@"; do
+  case "$arg" in
+    --cluster) cluster=1 ;;
+    --keep-servers) keep_servers=1 ;;
+    *) say "unknown option $arg (--cluster, --keep-servers)"; exit 2 ;;
+  esac
+done
+
+FRONTDOOR_PORT=${FRONTDOOR_PORT:-8080} STATUS_PORT=${STATUS_PORT:-8081}
+CORE_PORT=${CORE_PORT:-8090} IDP_PORT=${IDP_PORT:-8092}
+export FRONTDOOR_PORT STATUS_PORT CORE_PORT IDP_PORT
+# Every port checked before anything starts: a taken one is named with the variable that moves it.
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+taken=
+for var in FRONTDOOR_PORT STATUS_PORT CORE_PORT IDP_PORT; do
+  if port_taken "${!var}"; then
+    say "port ${!var} ($var) is taken: stop what listens there, or run with $var=<another port>"
+    taken=1
+  fi
+done
+if [ -n "$cluster" ] && port_taken $((FRONTDOOR_PORT + 4)); then
+  say "port $((FRONTDOOR_PORT + 4)) (the second front door: FRONTDOOR_PORT + 4) is taken"
+  taken=1
+fi
+[ -z "$taken" ] || exit 1
+
+servers_before=$(bash scripts/servers.sh status 2>&1 | grep -c ' runs' || true)
+if [ -n "$cluster" ]; then
   bash scripts/cluster.sh up >&2
   set -a; . .run/cluster/env; set +a
 else
   bash scripts/setup.sh
 fi
+servers_after=$(bash scripts/servers.sh status 2>&1 | grep -c ' runs' || true)
+
 py=.venv/bin/python
+logs=.run/logs
+mkdir -p "$logs"
+declare -A names=()
 pids=()
 stopping=
+start() { # name, command...: its output on this terminal and in .run/logs/<name>.log
+  local name=$1; shift
+  : > "$logs/$name.log"
+  # exec: $! is the component itself, not a subshell
+  ( exec "$@" ) > >(tee -a "$logs/$name.log") 2>&1 &
+  pids+=($!)
+  names[$!]=$name
+}
 stop() {
   [ -z "$stopping" ] || return 0
   stopping=1
-  echo "[run] stopping..." >&2
+  say "stopping..."
   kill -TERM "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
-  echo "[run] stopped" >&2
-  if [ -z "$cluster" ] && [ -n "$(bash scripts/servers.sh status 2>&1 | grep -v 'no ' || true)" ]; then
-    echo "[run] the Redis and RabbitMQ that set-up started keep running: bash scripts/servers.sh stop" >&2
+  say "stopped"
+  if [ -z "$cluster" ] && [ "$servers_after" -gt "$servers_before" ]; then
+    if [ -n "$keep_servers" ]; then
+      say "the Redis and RabbitMQ that set-up started keep running: bash scripts/servers.sh stop stops them"
+    else
+      bash scripts/servers.sh stop
+    fi
   fi
 }
 trap stop INT TERM EXIT
 # The front door and status API verify citizens' tokens against this provider (SPEC "Additions").
-export AUTH_ISSUER="${AUTH_ISSUER:-http://127.0.0.1:${IDP_PORT:-8092}}"
-$py -m bench.idp & pids+=($!)
-$py -m bench.coresim & pids+=($!)
-$py -m workers & pids+=($!)
-$py -m frontdoor & pids+=($!)
-$py -m status_api & pids+=($!)
-doors="http://127.0.0.1:${FRONTDOOR_PORT:-8080}"
+export AUTH_ISSUER="${AUTH_ISSUER:-http://127.0.0.1:$IDP_PORT}"
+# A development operator token, so that the dashboard opens; set OPERATOR_TOKEN for one of your own.
+export OPERATOR_TOKEN="${OPERATOR_TOKEN:-dev-operator-token}"
+start identity-provider $py -m bench.idp
+start core-simulator $py -m bench.coresim
+start workers $py -m workers
+start front-door $py -m frontdoor
+start status-api $py -m status_api
+doors="http://127.0.0.1:$FRONTDOOR_PORT"
 if [ -n "$cluster" ]; then
   # A second front door and a second worker process, as behind a load balancer.
-  second=$(( ${FRONTDOOR_PORT:-8080} + 4 ))
-  FRONTDOOR_PORT=$second $py -m frontdoor & pids+=($!)
-  $py -m workers & pids+=($!)
+  second=$((FRONTDOOR_PORT + 4))
+  start front-door-2 env FRONTDOOR_PORT=$second $py -m frontdoor
+  start workers-2 $py -m workers
   doors="$doors and http://127.0.0.1:$second"
-  echo "[run] on the cluster: AMQP_URL=$AMQP_URL REDIS_URL=$REDIS_URL" >&2
+  say "on the cluster: AMQP_URL=$AMQP_URL REDIS_URL=$REDIS_URL"
 fi
-echo "[run] front door $doors  status http://127.0.0.1:${STATUS_PORT:-8081}  core simulator http://127.0.0.1:${CORE_PORT:-8090}" >&2
 cat >&2 <<EOF
+[run] front door $doors  status API http://127.0.0.1:$STATUS_PORT  core simulator http://127.0.0.1:$CORE_PORT
+[run] operator dashboard http://127.0.0.1:$FRONTDOOR_PORT/dashboard  (operator token: $OPERATOR_TOKEN)
+[run] a ticket's page for citizens: http://127.0.0.1:$STATUS_PORT/t/<ticket_id>
 [run] identity provider $AUTH_ISSUER: a submission carries a citizen's token, for example
   curl -s -X POST $AUTH_ISSUER/v1/tokens -H 'Content-Type: application/json' -d '{"sub": "110101198001010010"}'
   and then POST /v1/submissions with the header "Authorization: Bearer <its access_token>"
+[run] logs in $logs/; Ctrl-C stops everything
 EOF
-wait -n "${pids[@]}" || true
-[ -n "$stopping" ] || echo "[run] a component exited; stopping the rest" >&2
+exited=
+code=0
+wait -n -p exited "${pids[@]}" || code=$?
+if [ -z "$stopping" ]; then
+  name=${names[$exited]:-a component}
+  say "$name exited (status $code); its last lines:"
+  tail -n 15 "$logs/$name.log" | sed 's/^/    /' >&2
+  say "stopping the rest"
+  exit 1
+fi

@@ -113,6 +113,15 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${TICKETGATE_NO_BROWSER:-}" ];
   say "installing chromium (page tests)"
   apt_install chromium fonts-noto-cjk
 fi
+# axe-core checks the pages' accessibility inside that browser (bench/browser.py), from the npm registry
+# into .run/axe: a pinned release, no build step, nothing global.
+AXE_VERSION=4.10.3
+if [ -z "${TICKETGATE_NO_BROWSER:-}" ] && [ ! -f "$RUN_DIR/axe/node_modules/axe-core/axe.min.js" ]; then
+  command -v npm >/dev/null 2>&1 || { say "installing npm (axe-core)"; apt_install npm; }
+  say "installing axe-core $AXE_VERSION (page accessibility tests)"
+  mkdir -p "$RUN_DIR/axe"
+  npm install --silent --no-audit --no-fund --prefix "$RUN_DIR/axe" "axe-core@$AXE_VERSION" >/dev/null
+fi
 
 # --- Load generator for the raw-throughput figures ----------------------------------------------
 # python -m bench measures intake throughput with wrk: a C generator takes a few percent of a core where

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiohttp import web
 
 from queue_config.aio.lifecycle import closing, running
@@ -16,7 +18,7 @@ from queue_config.web.health import add_health_routes
 from queue_config.web.http import request_context
 from queue_config.web.openapi import openapi_route
 from status_api.batches import BATCHES, BatchReader, get_batch
-from status_api.citizen_page import citizen_page
+from status_api.citizen_page import PAGE_TIMEZONE, citizen_page
 from status_api.eta_accuracy import get_eta_accuracy
 from status_api.ticket_events import TicketEvents
 from status_api.ticket_owner import OWNERS, OwnerCheck
@@ -34,6 +36,7 @@ async def build_app(settings: Settings) -> web.Application:
     app[READER] = TicketReader(ids, stores.tickets, eta, events)
     identity = CitizenIdentity.from_settings(settings)
     app[OWNERS] = OwnerCheck(identity, ids, stores.enterprises)
+    app[PAGE_TIMEZONE] = ZoneInfo(settings.local_timezone)
     app[BATCHES] = BatchReader(ids, stores.batches, stores.enterprises, plan)
     app.add_routes(
         [

@@ -79,6 +79,8 @@ class TicketRecord:
     scheduled_for: float | None = None
     # Keyed digest of the client that submitted it (``TicketIds.scope``): whose token reads its result.
     owner: str | None = None
+    citizen: str | None = None  # the resident ID, masked (the citizen's page shows it)
+    promised_by: float | None = None  # the 90th-percentile ETA its 202 promised (unix time)
 
     @classmethod
     def from_hash(cls, ticket_id: str, raw: Mapping[Any, Any]) -> TicketRecord:
@@ -96,6 +98,8 @@ class TicketRecord:
             batch=f.get("batch"),
             scheduled_for=float(f["scheduled_for"]) if "scheduled_for" in f else None,
             owner=f.get("owner"),
+            citizen=f.get("citizen"),
+            promised_by=float(f["promised_by"]) if "promised_by" in f else None,
         )
 
 

@@ -476,3 +476,21 @@ async def test_batch_reservation_agrees_with_one_reservation_at_a_time(
     assert [r[2] for r in batch] == [1, None, None, None, None, 2]  # a scheduled ticket has no place yet
     for ns in (names, other):
         await redis.delete(*[k async for k in redis.scan_iter(f"{ns.namespace}:*")])
+
+
+async def test_a_bulk_tickets_result_is_shown_with_its_enterprises_key_only(bulk_system: System) -> None:
+    system = bulk_system
+    ours, theirs = await create_enterprise(system, "Ours"), await create_enterprise(system, "Theirs")
+    code, batch, _ = await post_bulk(system, ours["api_key"], {"items": items(1, start=61_000)})
+    assert code == 202, batch
+    ticket_id = batch["tickets"][0]
+    done = await system.wait_for_status(ticket_id, {"done"})
+    assert "result" not in done
+    code, mine = await system.ticket(ticket_id, headers={"Authorization": f"Bearer {ours['api_key']}"})
+    assert code == 200 and mine["result"]["receipt_id"].startswith("PAY-")
+    code, other = await system.ticket(ticket_id, headers={"Authorization": f"Bearer {theirs['api_key']}"})
+    assert code == 200 and "result" not in other
+    # Not even the citizen the item names: the enterprise submitted it
+    citizen = await system.tokens.header(items(1, start=61_000)[0]["citizen_id"])
+    code, named = await system.ticket(ticket_id, headers=citizen)
+    assert code == 200 and "result" not in named

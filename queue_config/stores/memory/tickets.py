@@ -199,6 +199,8 @@ class MemoryTicketStore:
             batch=record.get("batch"),
             scheduled_for=record.get("scheduled_for"),
             owner=record.get("owner"),
+            citizen=record.get("citizen"),
+            promised_by=record.get("promised_by"),
         )
 
     async def statuses(self, ticket_ids: Sequence[str]) -> list[Status | None]:
