@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -110,7 +111,8 @@ async def chromium() -> AsyncIterator[Page]:
     if binary is None:
         raise BrowserError("chromium is missing: scripts/setup.sh installs it")
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="tg-chromium-") as profile:
+    # Chromium's helper processes may still write to the profile as it goes: its removal is best effort.
+    with tempfile.TemporaryDirectory(prefix="tg-chromium-", ignore_cleanup_errors=True) as profile:
         proc = await asyncio.create_subprocess_exec(
             binary,
             "--headless=new",
@@ -122,6 +124,7 @@ async def chromium() -> AsyncIterator[Page]:
             "about:blank",
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,  # its renderers and helpers in one group, stopped together
         )
         try:
             async with aiohttp.ClientSession() as http:
@@ -130,7 +133,7 @@ async def chromium() -> AsyncIterator[Page]:
                     yield Page(ws)
         finally:
             with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
 
 

@@ -261,21 +261,59 @@ def render(doc: dict[str, Any] | None, record: TicketRecord | None, ticket_id: s
 
 
 def _page(body: str, refresh: int | None) -> str:
-    meta = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
-    note = (
-        _both(f"本页每 {refresh} 秒自动刷新。", f"This page refreshes itself every {refresh} seconds.")
+    """The page around its cards. A ticket still in progress refreshes itself as the status API's poll
+    hint says, by a script that fetches the page again and swaps its content in place (no reload, so a
+    reader's place and focus stay), announced politely, with a button that stops it (WCAG 2.2.1: a
+    ``<meta http-equiv="refresh">`` would give the reader no say). Without JavaScript, "refresh now"."""
+    attr = f' data-refresh="{refresh}"' if refresh else ""
+    controls = (
+        '<p id="refresh-note">'
+        + _both(f"本页每 {refresh} 秒自动更新。", f"This page refreshes itself every {refresh} seconds.")
+        + '</p><p><button type="button" id="pause">'
+        + _both("暂停自动更新", "Stop refreshing")
+        + '</button> <a href="">'
+        + _both("立即刷新", "Refresh now")
+        + "</a></p>"
         if refresh
         else ""
     )
     return (
         '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"{meta}<title>办理进度 · Ticket status</title><style>{_STYLE}</style></head><body>"
+        f"<title>办理进度 · Ticket status</title><style>{_STYLE}</style></head><body>"
         f"<header><h1>{_both('办理进度', 'Ticket status')}</h1></header>"
-        f"<main>{body}</main>"
-        f"<footer><p>{note}</p><p>{_both(f'服务热线 {HOTLINE}', f'Service line {HOTLINE}')}</p></footer>"
-        "</body></html>"
+        f'<main aria-live="polite"{attr}>{body}</main>'
+        f"<footer>{controls}<p>{_both(f'服务热线 {HOTLINE}', f'Service line {HOTLINE}')}</p></footer>"
+        f"{_REFRESH_SCRIPT if refresh else ''}</body></html>"
     )
+
+
+_REFRESH_SCRIPT = """<script>
+(function () {
+  "use strict";
+  var timer = null, pause = document.getElementById("pause");
+  function plan() {
+    var main = document.querySelector("main"), wait = Number(main.dataset.refresh || 0);
+    if (!wait) { pause.hidden = true; document.getElementById("refresh-note").hidden = true; return; }
+    timer = setTimeout(update, wait * 1000);
+  }
+  function update() {
+    fetch(location.href, {cache: "no-store", credentials: "same-origin"})
+      .then(function (r) { return r.text(); })
+      .then(function (text) {
+        var fresh = new DOMParser().parseFromString(text, "text/html").querySelector("main");
+        if (fresh) document.querySelector("main").replaceWith(fresh);
+        plan();
+      })
+      .catch(plan);
+  }
+  pause.addEventListener("click", function () {
+    clearTimeout(timer); timer = null; pause.hidden = true;
+    document.getElementById("refresh-note").textContent = "已暂停自动更新。 Refreshing stopped.";
+  });
+  plan();
+})();
+</script>"""
 
 
 async def citizen_page(request: web.Request) -> web.Response:

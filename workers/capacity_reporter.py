@@ -34,7 +34,18 @@ class CapacityReporter:
         out = {}
         for kind, limit in self._limits.items():
             if limit.latency is None:
-                continue  # nothing measured yet: no claim about capacity
+                # Nothing measured yet: no claim about capacity, but the process consumes this kind (the
+                # dashboard's worker count, which read 0 for a kind no ticket of had come yet).
+                out[kind] = CapacityReport(
+                    at=now,
+                    limit=round(limit.limit, 2),
+                    inflight=0,
+                    held=self._held(kind),
+                    latency=0.0,
+                    baseline=0.0,
+                    completed=0,
+                )
+                continue
             out[kind] = CapacityReport(
                 at=now,
                 limit=round(limit.limit, 2),

@@ -141,7 +141,9 @@ class AdmissionController:
 
         completed_rate = await self._traffic.finish_rate(kind, now)
         reports = await self._capacity.fresh(kind, now)
-        potential = sum(r.potential for r in reports) if reports else None
+        # A process that has not called the core for this kind yet reports its presence, not a capacity.
+        measured = [r for r in reports if r.measured]
+        potential = sum(r.potential for r in measured) if measured else None
         live = sum(r.inflight / r.latency for r in reports if r.latency > 0)
         held = sum(r.held for r in reports)
         ready = await self._queue_depth(kind)
@@ -163,8 +165,8 @@ class AdmissionController:
                 state.measured_since = now
         state.capacity = capacity
         service = (
-            sum(r.latency * max(r.inflight, 1) for r in reports) / sum(max(r.inflight, 1) for r in reports)
-            if reports
+            sum(r.latency * max(r.inflight, 1) for r in measured) / sum(max(r.inflight, 1) for r in measured)
+            if measured
             else 1.0
         )
         offered = await self._traffic.seconds(

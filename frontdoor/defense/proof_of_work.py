@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import secrets
 import time
 from dataclasses import dataclass
@@ -33,11 +34,15 @@ class Solved:
 class ProofOfWork:
     def __init__(self, key: bytes) -> None:
         self._key = hashlib.sha256(b"ticketgate proof-of-work\0" + key).digest()
+        # A challenge's salt need only be unique (its MAC makes it unforgeable): a random prefix per
+        # process and a counter, rather than a read of the OS's random source per challenge.
+        self._prefix = secrets.token_hex(4)
+        self._issued = itertools.count()
 
     def issue(self, binding: str, difficulty: int, now: float | None = None) -> str:
         """A challenge for the client ``binding`` names (its network and token subject)."""
         expires = int((now or time.time()) + CHALLENGE_SECONDS)
-        body = f"{expires}.{difficulty}.{secrets.token_hex(8)}"
+        body = f"{expires}.{difficulty}.{self._prefix}{next(self._issued):x}"
         return f"{body}.{self._mac(body, binding)}"
 
     def check(self, proof: str, binding: str, minimum: int, now: float | None = None) -> Solved | str:

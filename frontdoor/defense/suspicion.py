@@ -113,6 +113,8 @@ class Suspicion:
     _subject_networks_since: float = field(init=False, default=0.0)
     # Per second of the last HISTORY_SECONDS: [second, verifications, failures, unverified past allowance]
     _seconds: deque[list[int]] = field(init=False)
+    _level: int = field(init=False, default=0)
+    _level_at: float = field(init=False, default=-1e9)
 
     def __post_init__(self) -> None:
         now = self._now()
@@ -142,8 +144,16 @@ class Suspicion:
 
     def attack_level(self) -> int:
         """0 when not under attack; else 1, plus one for each doubling of the attack past its threshold
-        (a challenge's extra zero bits: the difficulty rises with the attack's load)."""
-        now = int(self._now())
+        (a challenge's extra zero bits: the difficulty rises with the attack's load). Worked out at most
+        ten times a second: every request asks."""
+        now_exact = self._now()
+        if now_exact - self._level_at < 0.1:
+            return self._level
+        self._level_at = now_exact
+        self._level = self._work_out_level(int(now_exact))
+        return self._level
+
+    def _work_out_level(self, now: int) -> int:
         recent = [e for e in self._seconds if now - e[0] < HISTORY_SECONDS]
         verifications = sum(e[1] for e in recent)
         failures = sum(e[2] for e in recent)

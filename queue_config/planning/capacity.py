@@ -15,9 +15,13 @@ class CapacityReport(msgspec.Struct, frozen=True, kw_only=True):
     limit: float  # concurrent core calls the adaptive limit allows
     inflight: int  # core calls in progress
     held: int  # messages delivered to this process and not yet acked (queued inside the worker)
-    latency: float  # recent core-call latency, seconds
+    latency: float  # recent core-call latency, seconds; 0 before the first call (the process is there)
     baseline: float  # the no-load latency the limit compares against
     completed: int  # core calls finished since the process started
+
+    @property
+    def measured(self) -> bool:
+        return self.latency > 0
 
     @property
     def potential(self) -> float:

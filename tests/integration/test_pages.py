@@ -19,6 +19,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
+from bench.browser import Page, chromium
 from bench.purge import purge_namespace
 from queue_config.names import Names
 from queue_config.settings import Settings
@@ -155,9 +156,15 @@ async def test_the_forecast_endpoint_gives_each_kind_its_outlook(shown: tuple[Sy
     minute = int(time.time() // 60)
     assert all(history[m] == seeded(m) for m in range(minute - 55, minute - 5)), (minute, history)
     assert payment["traffic_last_minute"]["admitted"] >= 0
+    rolling = payment["traffic_last_60_seconds"]
+    assert set(rolling) == {"arrivals", "admitted", "shed", "limited"} and all(
+        v >= 0 for v in rolling.values()
+    )
     assert payment["capacity_per_second"] > 0 and payment["queue_depth"] is not None
     assert payment["capacity_measured"] is False  # a few tickets, never a queue to measure a drain by
     assert payment["worker_processes"] == 1 and payment["recommended_worker_processes"] >= 1
+    # A kind no ticket of has come yet is still consumed by that process, and says so
+    assert doc["kinds"]["reimbursement"]["worker_processes"] == 1
     assert payment["eta_hit_rate"] is not None and 0 <= payment["eta_hit_rate"] <= 1
     assert len(payment["forecast_per_minute"]) == 60
     first = payment["forecast_per_minute"][0]
@@ -223,3 +230,59 @@ async def test_openapi_names_every_route_its_app_serves(shown: tuple[System, lis
         for op in ops.values():
             declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
             assert declared == set(re.findall(r"\{([a-z_]+)\}", path)), (path, declared)
+
+
+async def test_the_throttle_controls_preview_with_a_dry_run_before_they_apply(
+    shown: tuple[System, list[str]],
+) -> None:
+    system, _ = shown
+    assert system.frontdoor is not None
+
+    async def throttle() -> dict[str, object]:
+        assert system.frontdoor is not None
+        async with system.http.get(system.frontdoor.url + "/v1/admin/throttle", headers=OPERATOR) as r:
+            return dict(await r.json())
+
+    async def until(page: Page, script: str) -> None:
+        for _ in range(200):
+            if await page.evaluate(script):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"never true: {script}")
+
+    before = await throttle()
+    async with chromium() as page:
+        await page.open(
+            f"{system.frontdoor.url}/dashboard#token={TOKEN}", width=1400, height=1000, mobile=False
+        )
+        await until(
+            page, "document.body.dataset.loaded === '1' && !!document.querySelector('[data-rate=transfer]')"
+        )
+        # The operator sets manual mode with 3 transfers a second: Apply stays off until a preview
+        await page.evaluate(
+            "const m = document.getElementById('t-mode'); m.value = 'manual';"
+            " m.dispatchEvent(new Event('input'));"
+            "const r = document.querySelector('[data-rate=transfer]'); r.value = '3';"
+            " r.dispatchEvent(new Event('input'));"
+        )
+        assert await page.evaluate("document.getElementById('t-apply').disabled") is True
+        await page.evaluate("document.getElementById('t-preview').click()")
+        await until(page, "document.getElementById('preview').innerText.includes('Predicted effect')")
+        preview = str(await page.evaluate("document.getElementById('preview').innerText"))
+        assert "transfer" in preview and "3.0 /s" in preview
+        assert await throttle() == before  # a dry run applies nothing
+        await page.screenshot(ARTIFACTS / "screenshots" / "dashboard-throttle-preview.png")
+        assert await page.accessibility_violations() == []
+        # Apply: the previewed change, and nothing else
+        await page.evaluate("document.getElementById('t-apply').click()")
+        await until(page, "document.getElementById('preview').innerText.includes('Applied')")
+        after = await throttle()
+        assert after["mode"] == "manual" and after["rates"]["transfer"] == 3  # type: ignore[index]
+        await until(page, "document.getElementById('audit').innerText.includes('throttle')")
+        await page.screenshot(ARTIFACTS / "screenshots" / "dashboard-throttle-applied.png")
+    async with system.http.put(
+        system.frontdoor.url + "/v1/admin/throttle",
+        json={"mode": "auto", "rates": {"transfer": None}},
+        headers=OPERATOR,
+    ) as r:
+        assert r.status == 200

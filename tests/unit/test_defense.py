@@ -155,7 +155,9 @@ def test_a_flood_of_unverified_requests_past_their_allowance_is_an_attack() -> N
     s = _suspicion(clock)
     # Rotating addresses within one /24: each address is within its allowance, the network is not
     for i in range(600 + 200):
+        clock.now += 0.005
         s.difficulty_for(None, f"203.0.113.{i % 250}")
+    clock.now += 0.1  # the door works out its attack level ten times a second
     assert s.under_attack
     # While a verified citizen within its allowance still is not challenged
     assert s.difficulty_for("110101198001010010", "198.51.100.9") is None
