@@ -48,7 +48,7 @@ fi
 servers_after=$(bash scripts/servers.sh status 2>&1 | grep -c ' runs' || true)
 
 py=.venv/bin/python
-logs=.run/logs
+logs=${TICKETGATE_RUN_DIR:-.run}/logs
 mkdir -p "$logs"
 declare -A names=()
 pids=()

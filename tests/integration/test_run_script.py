@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -96,6 +98,7 @@ def test_servers_the_set_up_starts_listen_on_loopback_and_stop_on_request(tmp_pa
     env = {
         **os.environ,
         "TICKETGATE_RUN_DIR": str(tmp_path / "run"),
+        "TICKETGATE_NO_BROWSER": "1",  # no page tests from this run directory
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{amqp_port}/",
     }
@@ -118,3 +121,79 @@ def test_servers_the_set_up_starts_listen_on_loopback_and_stop_on_request(tmp_pa
         c for c in psutil.net_connections(kind="tcp") if c.laddr and c.laddr.port in (redis_port, amqp_port)
     ]
     assert not [c for c in still if c.status == psutil.CONN_LISTEN], still
+
+
+def _component_ports() -> dict[str, str]:
+    return {name: str(free_port()) for name in ("FRONTDOOR_PORT", "STATUS_PORT", "CORE_PORT", "IDP_PORT")}
+
+
+def test_a_taken_port_is_named_with_the_variable_that_moves_it() -> None:
+    ports = _component_ports()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(ports["STATUS_PORT"])))
+        taken.listen()
+        run = subprocess.run(
+            ["bash", "scripts/run.sh"],
+            cwd=ROOT,
+            env={**os.environ, **ports},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 1
+    assert f"port {ports['STATUS_PORT']} (STATUS_PORT) is taken" in run.stderr, run.stderr
+    assert "STATUS_PORT=<another port>" in run.stderr
+
+
+def test_a_component_that_exits_at_start_is_named_with_its_last_lines() -> None:
+    # A setting every component refuses: each exits at once, non-zero
+    env = {**os.environ, **_component_ports(), "QUEUE_SHARDS": "0"}
+    run = subprocess.run(
+        ["bash", "scripts/run.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 1, run.stderr[-2000:]
+    named = re.search(r"\[run\] (\S+) exited \(status (\d+)\); its last lines:", run.stderr)
+    assert named is not None, run.stderr[-2000:]
+    assert named.group(2) != "0"
+    assert "QUEUE_SHARDS must lie between 1 and 64" in run.stderr.split(named.group(0))[1]
+    assert "[run] stopping the rest" in run.stderr
+
+
+async def test_ctrl_c_stops_the_servers_the_run_started(tmp_path: Path, http: aiohttp.ClientSession) -> None:
+    # Given no Redis and no RabbitMQ at the configured URLs: the run's set-up starts its own
+    redis_port, amqp_port = free_port(), free_port()
+    ports = _component_ports()
+    env = {
+        **os.environ,
+        **ports,
+        "TICKETGATE_RUN_DIR": str(tmp_path / "run"),
+        "TICKETGATE_NO_BROWSER": "1",
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{amqp_port}/",
+    }
+    proc = subprocess.Popen(
+        ["bash", "scripts/run.sh"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        await wait_http(http, f"http://127.0.0.1:{ports['FRONTDOOR_PORT']}/readyz", 180)
+        # When Ctrl-C reaches the run
+        os.killpg(proc.pid, signal.SIGINT)
+        assert await asyncio.to_thread(proc.wait, 120) is not None
+        # Then the Redis and RabbitMQ it started are stopped too
+        listening = [
+            c
+            for c in psutil.net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port in (redis_port, amqp_port)
+        ]
+        assert listening == [], listening
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        subprocess.run(["bash", "scripts/servers.sh", "stop"], cwd=ROOT, env=env, timeout=120, check=False)
