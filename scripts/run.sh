@@ -38,26 +38,28 @@ if [ -n "$cluster" ] && port_taken $((FRONTDOOR_PORT + 4)); then
 fi
 [ -z "$taken" ] || exit 1
 
-servers_before=$(bash scripts/servers.sh status 2>&1 | grep -c ' runs' || true)
+# The local servers of ours that run ("[servers] Redis runs ..." / "[servers] RabbitMQ ... runs"), before
+# and after set-up: those it started for this run are stopped with it.
+ours() { bash scripts/servers.sh status 2>&1 | grep -c -E '^\[servers\] (Redis|RabbitMQ) ' || true; }
+servers_before=$(ours)
 if [ -n "$cluster" ]; then
   bash scripts/cluster.sh up >&2
   set -a; . .run/cluster/env; set +a
 else
   bash scripts/setup.sh
 fi
-servers_after=$(bash scripts/servers.sh status 2>&1 | grep -c ' runs' || true)
+servers_after=$(ours)
 
 py=.venv/bin/python
 logs=${TICKETGATE_RUN_DIR:-.run}/logs
 mkdir -p "$logs"
 declare -A names=()
 pids=()
+follower=
 stopping=
-start() { # name, command...: its output on this terminal and in .run/logs/<name>.log
+start() { # name, command...: its output in .run/logs/<name>.log, followed on this terminal
   local name=$1; shift
-  : > "$logs/$name.log"
-  # exec: $! is the component itself, not a subshell
-  ( exec "$@" ) > >(tee -a "$logs/$name.log") 2>&1 &
+  "$@" > "$logs/$name.log" 2>&1 &
   pids+=($!)
   names[$!]=$name
 }
@@ -67,6 +69,8 @@ stop() {
   say "stopping..."
   kill -TERM "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
+  sleep 0.2  # the follower shows the components' last lines
+  if [ -n "$follower" ]; then kill "$follower" 2>/dev/null || true; wait "$follower" 2>/dev/null || true; fi
   say "stopped"
   if [ -z "$cluster" ] && [ "$servers_after" -gt "$servers_before" ]; then
     if [ -n "$keep_servers" ]; then
@@ -95,6 +99,11 @@ if [ -n "$cluster" ]; then
   doors="$doors and http://127.0.0.1:$second"
   say "on the cluster: AMQP_URL=$AMQP_URL REDIS_URL=$REDIS_URL"
 fi
+# One follower prints every component's log as it grows (the logs stay in $logs/)
+files=()
+for name in "${names[@]}"; do files+=("$logs/$name.log"); done
+tail -q -n +1 -F "${files[@]}" >&2 2>/dev/null &
+follower=$!
 cat >&2 <<EOF
 [run] front door $doors  status API http://127.0.0.1:$STATUS_PORT  core simulator http://127.0.0.1:$CORE_PORT
 [run] operator dashboard http://127.0.0.1:$FRONTDOOR_PORT/dashboard  (operator token: $OPERATOR_TOKEN)
@@ -107,6 +116,9 @@ EOF
 exited=
 code=0
 wait -n -p exited "${pids[@]}" || code=$?
+# A Ctrl-C reaches the components too, and one may exit before this shell runs its trap: let the trap
+# run first, so that a Ctrl-C is not reported as a component's failure.
+sleep 0.3
 if [ -z "$stopping" ]; then
   name=${names[$exited]:-a component}
   say "$name exited (status $code); its last lines:"

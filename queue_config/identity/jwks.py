@@ -73,7 +73,12 @@ class KeySet:
         if found is not None:
             return found
         now = time.monotonic()
-        if not self._loaded or now - self._missed_at >= self._miss_refresh_seconds:
+        # While no key set has ever loaded, the refresher tries every second: a request then waits
+        # for a fetch under way, or is answered at once, not made to wait for a fetch of its own.
+        if not self._loaded:
+            if self._inflight is not None and not self._inflight.done():
+                await asyncio.shield(self._inflight)
+        elif now - self._missed_at >= self._miss_refresh_seconds:
             self._missed_at = now
             await self._refresh_once()
         if not self._loaded:
