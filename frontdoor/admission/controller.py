@@ -195,6 +195,7 @@ class AdmissionController:
             backlog=backlog,
             demand=round(demand, 3),
             service_seconds=round(service, 3),
+            service_measured=bool(measured),
             eta_scale=round(state.eta_scale, 3),
             eta_calibrated=state.calibrated,
             retry_after_seconds=round(advice.retry_after_seconds, 1),

@@ -53,7 +53,8 @@ async def get_forecast(request: web.Request, _: str) -> web.Response:
             "admission_rate_per_second": plan.rate if plan else None,
             "enterprise_rate_per_second": plan.enterprise_cap if plan else None,
             "queue_depth": plan.backlog if plan else None,
-            "core_latency_seconds": plan.service_seconds if plan else None,
+            # None until a worker has called the core for this kind (the plan then assumes 1 s)
+            "core_latency_seconds": plan.service_seconds if plan and plan.service_measured else None,
             "worker_processes": plan.workers if plan else None,
             "recommended_worker_processes": (
                 recommended_workers(outlook.get("peak_per_second", plan.demand), plan.capacity, plan.workers)

@@ -40,7 +40,8 @@ class KindPlan(msgspec.Struct, frozen=True, kw_only=True):
     eta_calibrated: bool = True
     backlog: int  # tickets waiting in RabbitMQ or with a worker
     demand: float  # arrivals a second, recent
-    service_seconds: float  # a core call's recent latency
+    service_seconds: float  # a core call's recent latency (1 s, assumed, until a worker has measured it)
+    service_measured: bool = True  # a worker has measured it (plans kept by earlier versions: unknown)
     eta_scale: float  # calibration factor applied to the p90 ETA
     retry_after_seconds: float  # what a shed answer tells the client
     suggested_at: float | None  # unix time of the forecast's next window with spare capacity

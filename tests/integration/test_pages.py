@@ -164,8 +164,11 @@ async def test_the_forecast_endpoint_gives_each_kind_its_outlook(shown: tuple[Sy
     assert payment["capacity_per_second"] > 0 and payment["queue_depth"] is not None
     assert payment["capacity_measured"] is False  # a few tickets, never a queue to measure a drain by
     assert payment["worker_processes"] == 1 and payment["recommended_worker_processes"] >= 1
-    # A kind no ticket of has come yet is still consumed by that process, and says so
+    # A kind no ticket of has come yet is still consumed by that process, and says so; its core latency
+    # is unknown, not the plan's assumed second
     assert doc["kinds"]["reimbursement"]["worker_processes"] == 1
+    assert doc["kinds"]["reimbursement"]["core_latency_seconds"] is None
+    assert 0 < payment["core_latency_seconds"] < 1
     assert payment["eta_hit_rate"] is not None and 0 <= payment["eta_hit_rate"] <= 1
     assert len(payment["forecast_per_minute"]) == 60
     first = payment["forecast_per_minute"][0]
