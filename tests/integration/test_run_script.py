@@ -85,6 +85,9 @@ async def test_run_script_serves_the_whole_path_and_stops_on_ctrl_c(
             ["pgrep", "-g", str(proc.pid)], capture_output=True, text=True, check=False
         ).stdout.split()
         assert remaining == [], f"left running: {remaining}"
+        # And a Ctrl-C is not reported as a component's failure
+        said = (ARTIFACTS / "run-script.log").read_text(errors="replace")
+        assert "[run] stopped" in said and "stopping the rest" not in said, said[-2000:]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
