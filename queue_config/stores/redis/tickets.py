@@ -210,23 +210,15 @@ class RedisTicketStore(RedisTicketReader):
     ) -> None:
         """Mark a reserved ticket queued, or ``scheduled`` for a later window; ``promised_by`` is the p90
         deadline its client was given, ``promise_model`` the model's p90 (seconds) before calibration."""
-        now = self._clock()
+        now, shard = self._clock(), shard_of(ticket_id)
+        keys = [
+            self.names.ticket(ticket_id),
+            self.names.eta_outcomes(kind, shard),
+            self._lateness(kind, now, shard),
+        ]
+        promise = [_optional(promised_by), _optional(scheduled_for), _optional(promise_model)]
         await self._call(
-            self._commit,
-            [
-                self.names.ticket(ticket_id),
-                self.names.eta_outcomes(kind, shard_of(ticket_id)),
-                self._lateness(kind, now, shard_of(ticket_id)),
-            ],
-            [
-                now,
-                self._ticket_ttl,
-                _optional(promised_by),
-                _optional(scheduled_for),
-                _optional(promise_model),
-                LATENESS_TTL_SECONDS,
-            ],
-            wait=self._wait,
+            self._commit, keys, [now, self._ticket_ttl, *promise, LATENESS_TTL_SECONDS], wait=self._wait
         )
 
     def _lateness(self, kind: str, now: float, shard: int) -> str:
