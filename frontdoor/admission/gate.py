@@ -23,7 +23,7 @@ from aiohttp import web
 
 from frontdoor.admission.policy import effective_rate
 from frontdoor.admission.priority import Priority, priority_of
-from frontdoor.intake.client_ip import Network, client_ip
+from frontdoor.intake.client_ip import Network, request_ip
 from frontdoor.intake.validation import Submission
 from queue_config.names import Names
 from queue_config.planning.admission_plan import KindPlan, PlanReader
@@ -94,7 +94,7 @@ class AdmissionGate:
 
     async def check(self, request: web.Request, sub: Submission) -> Decision:
         throttle = self._plan.throttle
-        ip = client_ip(request.remote, request.headers.get("X-Forwarded-For"), self._trusted)
+        ip = request_ip(request, self._trusted)
         # The resident ID enters the key only through a keyed digest: no resident IDs in Redis keys.
         citizen = self._names.citizen_limit(self._ids.scope("citizen:" + sub.citizen_id))
         limits = [

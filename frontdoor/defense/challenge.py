@@ -13,7 +13,7 @@ from aiohttp import web
 
 from frontdoor.defense.proof_of_work import PROOF_HEADER, ProofOfWork, Solved
 from frontdoor.defense.suspicion import Suspicion, network_of
-from frontdoor.intake.client_ip import Network, client_ip
+from frontdoor.intake.client_ip import Network, request_ip
 from frontdoor.intake.request_body import HttpError
 from queue_config.settings import Settings
 from queue_config.stores.proofs import SpentProofs
@@ -42,7 +42,7 @@ class Defense:
 
     async def admit(self, request: web.Request, subject: str | None) -> None:
         """Return when the client may go on; raise the 429 challenge when it must prove work first."""
-        address = client_ip(request.remote, request.headers.get("X-Forwarded-For"), self.trusted_proxies)
+        address = request_ip(request, self.trusted_proxies)
         network = network_of(address)
         difficulty = self.suspicion.difficulty_for(subject, address, network)
         if difficulty is None:

@@ -9,9 +9,23 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from aiohttp import web
+
 from queue_config.web.networks import Network, is_within, parse_networks
 
-__all__ = ["Network", "client_ip", "parse_networks"]
+__all__ = ["Network", "client_ip", "parse_networks", "request_ip"]
+
+_REQUEST_IP = "ticketgate.client_ip"
+
+
+def request_ip(request: web.Request, trusted: tuple[Network, ...]) -> str:
+    """``client_ip`` of a request, worked out once: the script defence and the admission gate both ask."""
+    found = request.get(_REQUEST_IP)
+    if found is None:
+        found = request[_REQUEST_IP] = client_ip(
+            request.remote, request.headers.get("X-Forwarded-For"), trusted
+        )
+    return str(found)
 
 
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: Iterable[Network]) -> str:
