@@ -15,7 +15,7 @@ from queue_config.web.networks import Network, is_within, parse_networks
 
 __all__ = ["Network", "client_ip", "parse_networks", "request_ip"]
 
-_REQUEST_IP = "ticketgate.client_ip"
+_REQUEST_IP = web.RequestKey("client_ip", str)
 
 
 def request_ip(request: web.Request, trusted: tuple[Network, ...]) -> str:
@@ -25,7 +25,7 @@ def request_ip(request: web.Request, trusted: tuple[Network, ...]) -> str:
         found = request[_REQUEST_IP] = client_ip(
             request.remote, request.headers.get("X-Forwarded-For"), trusted
         )
-    return str(found)
+    return found
 
 
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: Iterable[Network]) -> str:
