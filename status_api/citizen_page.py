@@ -323,14 +323,7 @@ async def citizen_page(request: web.Request) -> web.Response:
     doc = None
     if record is not None:
         # A page opened from a link carries no token; the portal may fetch it with the citizen's.
-        owner, _ = (
-            await request.app[OWNERS].proves(request, record)
-            if record.status.public.terminal
-            else (
-                False,
-                False,
-            )
-        )
+        owner, _ = await request.app[OWNERS].proves(request, record)
         doc = await ticket_document(record, reader.eta, owner=owner)
     return web.Response(
         text=render(doc, record, ticket_id, request.app[PAGE_TIMEZONE]),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from queue_config.identity.citizens import CitizenIdentity, InvalidToken, KeysUnavailable
+from queue_config.kinds import Status
 from queue_config.stores.enterprises import EnterpriseStore, bearer, plausible_key
 from queue_config.stores.tickets import TicketRecord
 from queue_config.ticket_ids import TicketIds
@@ -25,8 +26,10 @@ class OwnerCheck:
     enterprises: EnterpriseStore
 
     async def proves(self, request: web.Request, record: TicketRecord) -> tuple[bool, bool]:
-        """(the request proves it owns the ticket, the token it presented failed verification)."""
-        if record.owner is None:
+        """(the request may see the ticket's result: it is done and the request proves it is its owner,
+        the token it presented failed verification). Only a done ticket has a result to guard: for any
+        other nothing is checked."""
+        if record.owner is None or record.status is not Status.DONE:
             return False, False
         token = bearer(request.headers)
         if token is not None and token.count(".") != 2 and plausible_key(token):

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from queue_config.kinds import Status
 from queue_config.planning.eta import EtaEstimator
 from queue_config.stores.tickets import TicketRecord, TicketStore
 from queue_config.ticket_ids import TicketIds
@@ -82,10 +81,8 @@ async def get_ticket(request: web.Request) -> web.Response:
     if record is None:
         return error_response(404, "not_found", "No such ticket")
     headers = {"Cache-Control": "no-store"}
-    owner = False
-    if record.status is Status.DONE:
-        owner, token_refused = await request.app[OWNERS].proves(request, record)
-        if token_refused:
-            # Still 200: the status is readable by ticket ID; the header says why no result came with it.
-            headers["WWW-Authenticate"] = INVALID_TOKEN_CHALLENGE
+    owner, token_refused = await request.app[OWNERS].proves(request, record)
+    if token_refused:
+        # Still 200: the status is readable by ticket ID; the header says why no result came with it.
+        headers["WWW-Authenticate"] = INVALID_TOKEN_CHALLENGE
     return json_response(await ticket_document(record, reader.eta, owner=owner), headers=headers)
