@@ -61,7 +61,6 @@ class ScenarioResult:
     attack_only_requests: int = 0
     attack_only_door_cpu: float = 0.0
     door_cpu_seconds: float = 0.0
-    under_attack_seen: bool = False
 
 
 def door_cpu(running: targets.Running, role: str = "front door") -> float:
@@ -82,15 +81,23 @@ async def idle_cpu_per_second(
     return (door_cpu(running, role) - before) / seconds
 
 
-async def http_floor(
-    running: targets.Running, http: aiohttp.ClientSession, rate: float, seconds: float, seed: int = 19
+async def scripts_alone(
+    running: targets.Running,
+    http: aiohttp.ClientSession,
+    material: dict[str, list[tuple[str, str]]],
+    *,
+    rate: float,
+    seconds: float,
+    role: str,
+    idle: float,
+    rng: random.Random,
 ) -> tuple[int, float]:
-    """The scripts' requests at ``rate`` against a bare aiohttp handler (``BARE_HTTP``): requests sent
-    and the handler's CPU seconds for them, the HTTP floor under a refusal at that rate."""
+    """Only the scripts' requests, open loop at ``rate``: requests sent, and the CPU seconds ``role``
+    spent on them (its ``idle`` CPU a second subtracted)."""
     tokens = citizen_tokens.read(running.layout.tokens_file)
-    material = await stolen_material(http, running.layout.idp_url, victims_from=20_000)
-    rng = random.Random(seed)
-    crowd = Crowd(tokens, material["expired"], material["stolen"], material["forged"], 1.0, rng)
+    crowd = Crowd(
+        tokens, material["expired"], material["stolen"], material["forged"], 1.0, rng, seed=950_000_000
+    )
     url = running.layout.front_url + "/v1/submissions"
     spare = Tally()
 
@@ -99,10 +106,21 @@ async def http_floor(
         spare.sent += 1
         return _script(http, url, body, headers, spare)
 
-    idle = await idle_cpu_per_second(running, role="server")
-    cpu, began = door_cpu(running, "server"), time.perf_counter()
+    cpu, began = door_cpu(running, role), time.perf_counter()
     await _open_loop(rate, seconds, next_script, rng)
-    return spare.sent, door_cpu(running, "server") - cpu - idle * (time.perf_counter() - began)
+    return spare.sent, door_cpu(running, role) - cpu - idle * (time.perf_counter() - began)
+
+
+async def http_floor(
+    running: targets.Running, http: aiohttp.ClientSession, rate: float, seconds: float, seed: int = 19
+) -> tuple[int, float]:
+    """The scripts' requests at ``rate`` against a bare aiohttp handler (``BARE_HTTP``): requests sent
+    and the handler's CPU seconds for them, the HTTP floor under a refusal at that rate."""
+    material = await stolen_material(http, running.layout.idp_url, victims_from=20_000)
+    idle = await idle_cpu_per_second(running, role="server")
+    return await scripts_alone(
+        running, http, material, rate=rate, seconds=seconds, role="server", idle=idle, rng=random.Random(seed)
+    )
 
 
 async def stolen_material(
@@ -207,20 +225,16 @@ async def scenario(
     result.door_cpu_seconds = door_cpu(running) - cpu - idle * (time.perf_counter() - began)
 
     # The scripts alone, at their rate in the scenario: the door's CPU per attack request
-    scripts_only = Crowd(
-        tokens, material["expired"], material["stolen"], material["forged"], 1.0, rng, seed=950_000_000
+    result.attack_only_requests, result.attack_only_door_cpu = await scripts_alone(
+        running,
+        http,
+        material,
+        rate=surge * capacity * script_share,
+        seconds=min(20.0, seconds),
+        role="front door",
+        idle=idle,
+        rng=rng,
     )
-    spare = Tally()
-
-    def next_script() -> Coroutine[Any, Any, None]:
-        _, body, headers = scripts_only.next()
-        spare.sent += 1
-        return _script(http, url, body, headers, spare)
-
-    cpu, began = door_cpu(running), time.perf_counter()
-    await _open_loop(surge * capacity * script_share, min(20.0, seconds), next_script, rng)
-    result.attack_only_door_cpu = door_cpu(running) - cpu - idle * (time.perf_counter() - began)
-    result.attack_only_requests = spare.sent
     return result
 
 
