@@ -62,6 +62,8 @@ class RetrySweeper:
             return 0
         count = 0
         for kind in self._kinds:
+            if self._paused():
+                break  # maintenance began during this sweep
             overdue = await self._store.sweep_retries(kind, limit=SWEEP_BATCH, rearm_seconds=self._rearm)
             for ticket_id, message in overdue:
                 try:
