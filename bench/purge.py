@@ -11,6 +11,7 @@ import aio_pika
 from redis.asyncio import Redis
 
 from queue_config.amqp_nodes import node_urls
+from queue_config.kinds import KINDS
 from queue_config.settings import Settings
 from queue_config.stores.redis.client import connect
 from queue_config.topology import Topology
@@ -34,10 +35,14 @@ async def purge_namespace(settings: Settings, redis: Redis) -> None:
             channel = await connection.channel()
             for name in topology.all_queue_names():
                 await channel.queue_delete(name)
+            for kind in KINDS:  # deleting a queue that does not exist is no error
+                for ttl in topology.delay_ttls():
+                    await channel.queue_delete(names.legacy_delay_queue(kind, ttl))
             for kind, start in windows:
                 await channel.queue_delete(names.window_queue(kind, int(start)))
             await channel.exchange_delete(topology.names.work_exchange)
             await channel.exchange_delete(topology.names.dead_exchange)
+            await channel.exchange_delete(topology.names.delay_exchange)
     keys = [key async for key in redis.scan_iter(f"{settings.namespace}:*", count=1000)]
     for i in range(0, len(keys), 500):
         # One DEL a key: on Redis Cluster the keys are in many slots (the pipeline sends each to its node).

@@ -50,6 +50,7 @@ class BrokerLink:
         self.connection: AbstractRobustConnection | None = None
         self._exchanges: list[AbstractExchange] = []
         self._default_exchanges: list[AbstractExchange] = []
+        self._delay_exchanges: list[AbstractExchange] = []
         self._next = itertools.count()
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -105,6 +106,9 @@ class BrokerLink:
                 await channel.get_exchange(self._topology.names.work_exchange, ensure=False)
             )
             self._default_exchanges.append(channel.default_exchange)
+            self._delay_exchanges.append(
+                await channel.get_exchange(self._topology.names.delay_exchange, ensure=False)
+            )
         if self._on_connect is not None:
             await self._on_connect(connection)
         self._connected.set()
@@ -137,16 +141,24 @@ class BrokerLink:
         routing_key: str,
         message_id: str,
         to_queue: bool = False,
+        delay_ms: int | None = None,
         headers: Mapping[str, aio_pika.abc.FieldValue] | None = None,
     ) -> None:
         """Publish a persistent message and wait for the broker's confirm.
 
-        ``to_queue`` publishes straight to the queue named ``routing_key`` (the default exchange), as the
-        workers do for the delay queues; otherwise ``routing_key`` is a kind and the message goes to the
-        work exchange, to the kind's next work-queue shard."""
+        ``to_queue`` publishes straight to the queue named ``routing_key`` (the default exchange), as
+        for a dead letter; otherwise ``routing_key`` is a kind and the message goes to the kind's next
+        work-queue shard: now, or with ``delay_ms`` after waiting in the kind's delay queue of that TTL."""
         if not self.ready:
             raise BrokerUnavailable("RabbitMQ is not connected")
-        pool = self._default_exchanges if to_queue else self._exchanges
+        message_headers = dict(headers or {})
+        if to_queue:
+            pool = self._default_exchanges
+        elif delay_ms is not None:
+            pool = self._delay_exchanges
+            message_headers.update(self._topology.delay_headers(routing_key, delay_ms))
+        else:
+            pool = self._exchanges
         turn = next(self._next)
         exchange = pool[turn % len(pool)]
         if not to_queue:
@@ -156,7 +168,7 @@ class BrokerLink:
             delivery_mode=DeliveryMode.PERSISTENT,
             content_type="application/json",
             message_id=message_id,
-            headers=dict(headers or {}),
+            headers=message_headers,
         )
         try:
             # asyncio.timeout, not wait_for: wait_for wraps every publish in a task of its own (3 % of a

@@ -32,9 +32,22 @@ class Names:
         """The work exchange's routing key of ``kind``'s work queue number ``shard``."""
         return kind if shard == 0 else f"{kind}.q{shard}"
 
+    @property
+    def delay_exchange(self) -> str:
+        """The headers exchange retries are published to: it routes on the kind and delay headers, so
+        the routing key stays free to name the work shard the message returns to."""
+        return f"{self.namespace}.delay"
+
     def delay_queue(self, kind: str, ttl_ms: int) -> str:
         # The TTL is part of the name: two processes configured differently declare two queues
-        # instead of failing on a declare with mismatched arguments.
+        # instead of failing on a declare with mismatched arguments. "retry", not the "delay" of the
+        # queues that sent every retry to the first shard: their arguments differ, and a declare with
+        # other arguments than the queue's fails, so a rolling upgrade gets new queues beside the old.
+        return f"{self.namespace}.{kind}.retry.{ttl_ms}ms"
+
+    def legacy_delay_queue(self, kind: str, ttl_ms: int) -> str:
+        """The delay queues before retries kept their shard; they drain into the first shard, still
+        consumed, and an operator deletes them once empty."""
         return f"{self.namespace}.{kind}.delay.{ttl_ms}ms"
 
     def dead_queue(self, kind: str) -> str:

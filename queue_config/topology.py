@@ -4,12 +4,15 @@ Per kind:
 - ``<ns>.<kind>`` (and ``<ns>.<kind>.q1`` … with ``QUEUE_SHARDS`` > 1): durable quorum work queues bound
   to the work exchange; rejected messages and those past ``x-delivery-limit`` go to the dead exchange.
   Each publisher deals its messages over a kind's shards in turn (per-door choice: no broker plugin,
-  and bundles hold tickets of many key shards anyway); workers consume every shard. Retries come back
-  from the delay queues to the first shard, which is why it keeps the unsharded name and routing key.
-- ``<ns>.<kind>.delay.<ttl>ms``: quorum queues with a queue-level TTL that dead-letter back to the work
+  and bundles hold tickets of many key shards anyway); workers consume every shard. The first shard
+  keeps the unsharded name and routing key, so one shard is the topology before sharding.
+- ``<ns>.<kind>.retry.<ttl>ms``: quorum queues with a queue-level TTL that dead-letter back to the work
   exchange. RabbitMQ before 3.12 has no per-message TTL on quorum queues, and per-message TTL on any
   queue only expires at the head, so each (attempt level, jitter step) gets its own fixed-TTL queue:
-  FIFO order then equals expiry order.
+  FIFO order then equals expiry order. Retries reach them through the headers exchange ``<ns>.delay``
+  (bound on the kind and TTL headers) with the routing key of the work shard they return to: with no
+  dead-letter routing key a message keeps its own, so retries are dealt over the shards like first
+  attempts (one dead-letter routing key per delay queue sent them all to the first shard).
 - ``<ns>.<kind>.dead``: durable quorum dead-letter queue that operators inspect and replay.
 - ``<ns>.<kind>.bulk``: quorum queue of bundles of bulk items that may run now
   (``frontdoor.bulk.window_release``
@@ -77,13 +80,21 @@ class Topology:
             # no change to these declared arguments.
         }
 
-    def delay_queue_arguments(self, kind: str, ttl_ms: int) -> dict[str, aio_pika.abc.FieldValue]:
+    def delay_queue_arguments(self, ttl_ms: int) -> dict[str, aio_pika.abc.FieldValue]:
         return {
             "x-queue-type": "quorum",
             "x-message-ttl": ttl_ms,
             "x-dead-letter-exchange": self.names.work_exchange,
-            "x-dead-letter-routing-key": kind,
         }
+
+    @staticmethod
+    def delay_headers(kind: str, ttl_ms: int) -> dict[str, aio_pika.abc.FieldValue]:
+        """What the delay exchange routes on; strings, so the binding and the message compare equal
+        whatever integer width each encoder picks."""
+        return {"tg-kind": kind, "tg-delay": f"{ttl_ms}ms"}
+
+    def delay_ttls(self) -> list[int]:
+        return sorted({ttl for level in self.delay_ttls_ms for ttl in level})
 
     def window_queue_arguments(self) -> dict[str, aio_pika.abc.FieldValue]:
         # A quorum queue like the others: a booked bulk item is as durable as a queued one.
@@ -93,6 +104,7 @@ class Topology:
         names = self.names
         work = await channel.declare_exchange(names.work_exchange, ExchangeType.DIRECT, durable=True)
         dead = await channel.declare_exchange(names.dead_exchange, ExchangeType.DIRECT, durable=True)
+        delay = await channel.declare_exchange(names.delay_exchange, ExchangeType.HEADERS, durable=True)
         # The work queues first, shard by shard across the kinds: a broker placing leaders "balanced"
         # gives consecutive declarations to different nodes, so a kind's shards (and the kinds' first
         # shards) land on different nodes. Declared kind by kind, each kind's dozen queues put every
@@ -113,16 +125,16 @@ class Topology:
             await channel.declare_queue(
                 names.staging_queue(kind), durable=True, arguments=self.window_queue_arguments()
             )
-            for ttl in sorted({ttl for level in self.delay_ttls_ms for ttl in level}):
-                await channel.declare_queue(
-                    names.delay_queue(kind, ttl),
-                    durable=True,
-                    arguments=self.delay_queue_arguments(kind, ttl),
+            for ttl in self.delay_ttls():
+                delay_queue = await channel.declare_queue(
+                    names.delay_queue(kind, ttl), durable=True, arguments=self.delay_queue_arguments(ttl)
+                )
+                await delay_queue.bind(
+                    delay, routing_key="", arguments={"x-match": "all", **self.delay_headers(kind, ttl)}
                 )
 
     def delay_queue_names(self, kind: str) -> list[str]:
-        ttls = sorted({ttl for level in self.delay_ttls_ms for ttl in level})
-        return [self.names.delay_queue(kind, ttl) for ttl in ttls]
+        return [self.names.delay_queue(kind, ttl) for ttl in self.delay_ttls()]
 
     def all_queue_names(self) -> list[str]:
         out: list[str] = []

@@ -179,9 +179,9 @@ class Processor:
         )
         await self._broker.publish(
             message,
-            routing_key=delay.queue,
+            routing_key=ticket.kind,
             message_id=ticket.ticket_id,
-            to_queue=True,
+            delay_ms=delay.ttl_ms,
             headers={"x-attempts": failures},
         )
         metrics.RETRIES.labels(ticket.kind).inc()

@@ -16,7 +16,11 @@ from queue_config.topology import Topology
 @dataclass(frozen=True, slots=True)
 class Delay:
     queue: str
-    seconds: float
+    ttl_ms: int
+
+    @property
+    def seconds(self) -> float:
+        return self.ttl_ms / 1000
 
 
 class RetryPolicy:
@@ -39,4 +43,4 @@ class RetryPolicy:
         state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
         state.attempt_number = attempts
         ttl = self._topology.delay_ttl_for(attempts, self._wait(state))
-        return Delay(self._topology.names.delay_queue(kind, ttl), ttl / 1000)
+        return Delay(self._topology.names.delay_queue(kind, ttl), ttl)

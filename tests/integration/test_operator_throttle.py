@@ -161,7 +161,7 @@ async def test_a_change_reaches_another_front_door_process_within_a_second(
             )
 
         async def twice(n: int) -> int:
-            codes = []
+            codes: list[int] = []
             for _ in range(2):
                 async with post(n) as r:
                     await r.read()

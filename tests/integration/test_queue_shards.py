@@ -4,13 +4,18 @@ admission controller reads is the kind's, summed over its shards."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import aiohttp
 from redis.asyncio import Redis
 
 from bench.coresim.model import CoreSettings
 from bench.purge import purge_namespace
 from frontdoor.app_keys import CONTROLLER
+from queue_config.broker import BrokerLink
 from queue_config.kinds import KINDS
+from queue_config.messages import TicketMessage, encode
 from queue_config.settings import Settings
 from queue_config.topology import Topology
 from tests.support.system import drain, start_system, submission
@@ -78,7 +83,7 @@ async def test_retries_and_refusals_from_any_shard_end_where_they_must(
             code, doc, _ = await system.submit(body)
             assert code == 202, doc
             (refused if n % 2 else flaky).append(doc["ticket_id"])
-        # Then the flaky ones are retried (back through the first shard) and done once
+        # Then the flaky ones are retried and done once
         statuses = await drain(system, flaky + refused)
         for ticket_id in flaky:
             assert statuses[ticket_id] == "done"
@@ -92,3 +97,38 @@ async def test_retries_and_refusals_from_any_shard_end_where_they_must(
     finally:
         await system.stop()
         await purge_namespace(settings, redis)  # the fixture's settings know only the first shard
+
+
+async def test_retries_come_back_dealt_over_every_shard(
+    fresh_namespace: Settings, redis: Redis, http: aiohttp.ClientSession
+) -> None:
+    # Given three payment shards and no worker (so what comes back from the delay queues stays put)
+    settings = fresh_namespace.replace(queue_shards=SHARDS, publisher_channels=1)
+    system = await start_system(settings, http, redis, workers=False)
+    topology = Topology.from_settings(settings)
+    broker = BrokerLink(settings.amqp_url, topology, publisher_channels=1)
+    await broker.start()
+    try:
+        await broker.wait_connected(timeout=10)
+        # When six retries are parked in the shortest delay queue, as a worker parks them
+        ttl = topology.delay_ttls()[0]
+        ids = [f"retry-{n}" for n in range(6)]
+        for ticket_id in ids:
+            message = TicketMessage(
+                ticket_id=ticket_id, kind="payment", citizen_id="x", payload={}, created_at=time.time()
+            )
+            await broker.publish(encode(message), routing_key="payment", message_id=ticket_id, delay_ms=ttl)
+        assert await system.queue_depth(system.names.delay_queue("payment", ttl)) == 6
+        # Then after their wait they are back in the work queues, two in each shard, none lost
+        queues = topology.work_queues("payment")
+        deadline = time.monotonic() + ttl / 1000 + 20
+        while sum([await system.queue_depth(q) for q in queues]) < len(ids):
+            assert time.monotonic() < deadline, "the retries never came back from their delay queue"
+            await asyncio.sleep(0.1)
+        held = [await system.queued_ticket_ids(q) for q in queues]
+        assert [len(h) for h in held] == [2, 2, 2]
+        assert sorted(t for h in held for t in h) == sorted(ids)
+    finally:
+        await broker.close()
+        await system.stop()
+        await purge_namespace(settings, redis)

@@ -98,8 +98,8 @@ def test_retry_delays_grow_exponentially_with_jitter_steps() -> None:
     )
     policy = RetryPolicy(topology, max_attempts=4, base_seconds=1.0, max_seconds=60.0)
     first = {policy.delay_queue("payment", 1) for _ in range(200)}
-    assert first == {f"tg.payment.delay.{ms}ms" for ms in (1000, 1250, 1500, 1750)}
-    assert policy.delay_queue("payment", 3) in {f"tg.payment.delay.{ms}ms" for ms in (4000, 4250, 4500, 4750)}
+    assert first == {f"tg.payment.retry.{ms}ms" for ms in (1000, 1250, 1500, 1750)}
+    assert policy.delay_queue("payment", 3) in {f"tg.payment.retry.{ms}ms" for ms in (4000, 4250, 4500, 4750)}
     assert policy.delay_queue("payment", 4) is None  # budget spent
 
 
