@@ -40,6 +40,8 @@ from pathlib import Path
 
 import aiohttp
 import psutil
+from redis import Redis as SyncRedis
+from redis.exceptions import RedisError
 
 from bench import citizen_tokens
 from bench.chaos import accounting
@@ -65,6 +67,34 @@ def listening_pids(ports: set[int]) -> set[int]:
         for c in psutil.net_connections("tcp")
         if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port in ports and c.pid
     }
+
+
+def redis_work(ports: set[int]) -> dict[str, float]:
+    """What the Redis nodes on ``ports`` have done so far, summed by role (``primary``/``replica``):
+    commands, microseconds spent in them, and read and write events (each about one syscall): the part
+    of Redis's CPU outside commands is what fan-out over more nodes costs."""
+    totals: dict[str, float] = {}
+    for port in sorted(ports):
+        client = SyncRedis(host="127.0.0.1", port=port, socket_timeout=5)
+        try:
+            stats = client.info("stats")
+            commands = client.info("commandstats")
+            role = "primary" if client.info("replication")["role"] == "master" else "replica"
+        except RedisError:
+            continue
+        finally:
+            client.close()
+        for key, value in (
+            ("calls", sum(c["calls"] for c in commands.values())),
+            ("usec", sum(c["usec"] for c in commands.values())),
+            ("reads", stats["total_reads_processed"]),
+            ("writes", stats["total_writes_processed"]),
+        ):
+            totals[f"{role} {key}"] = totals.get(f"{role} {key}", 0.0) + float(value)
+        for command, counts in commands.items():
+            name = f"{role} {command.removeprefix('cmdstat_')}"
+            totals[name] = totals.get(name, 0.0) + float(counts["calls"])
+    return totals
 
 
 def cpu_seconds(pids: set[int]) -> float:
@@ -96,6 +126,7 @@ class Measured:
     read_seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)  # role:phase -> CPU seconds, idle subtracted
     idle_per_second: dict[str, float] = field(default_factory=dict)  # role -> CPU seconds a second
+    redis_accept: dict[str, float] = field(default_factory=dict)  # redis_work over the accept phase
 
     def per_ticket_ms(self, key: str) -> float:
         return 1000 * self.cpu.get(key, 0.0) / max(1, self.accepted)
@@ -208,11 +239,14 @@ async def measure(name: str, options: argparse.Namespace, logs: Path) -> Measure
                 for role, pids in roles.items()
             }
             result.idle_per_second = idle
+            work_before = redis_work(redis_ports)
             before = {role: cpu_seconds(pids) for role, pids in roles.items()}
             started = started_accept = time.monotonic()
             latencies, codes = await _closed_loop(concurrency, options.submissions, submit)
             result.accept_seconds = time.monotonic() - started
             accepted_cpu = {role: cpu_seconds(pids) for role, pids in roles.items()}
+            work_after = redis_work(redis_ports)
+            result.redis_accept = {k: work_after[k] - work_before.get(k, 0.0) for k in work_after}
             accepted_at = time.monotonic()
             result.accepted, result.latencies = len(tickets), latencies
             result.refused = sum(1 for c in codes if c != 202)
@@ -312,6 +346,34 @@ def report(results: list[Measured], command: str) -> str:
             f"| {m['rabbitmq']:.3f} | {m['redis accept']:.3f} + {m['redis drain']:.3f} | {m['worker']:.3f} "
             f"| {m['status read']:.3f} | {m['redis read']:.3f} | {m['reads/s']:,.0f} |"
         )
+    lines += [
+        "",
+        "Redis during the accept phase (the workers' calls included), per accepted ticket, medians: "
+        "commands, microseconds inside commands, read and write events (about one syscall each), on "
+        "the primaries and on the replicas. Redis's CPU per ticket less its time in commands is I/O and "
+        "event-loop work, what a node touched by a turn costs whatever the turn carries.",
+        "",
+        "| setup | primary: commands / µs in them / reads / writes | replica: commands / µs / reads / writes "
+        "| Redis CPU outside commands (µs) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for setup in setups:
+        measured = [r for r in results if r.setup == setup]
+
+        def per(key: str, measured: list[Measured] = measured) -> float:
+            return statistics.median(r.redis_accept.get(key, 0.0) / max(1, r.accepted) for r in measured)
+
+        outside = statistics.median(
+            1e6 * r.cpu.get("redis:accept", 0.0) / max(1, r.accepted)
+            - (r.redis_accept.get("primary usec", 0.0) + r.redis_accept.get("replica usec", 0.0))
+            / max(1, r.accepted)
+            for r in measured
+        )
+        cells = [
+            " / ".join(f"{per(f'{role} {k}'):.2f}" for k in ("calls", "usec", "reads", "writes"))
+            for role in ("primary", "replica")
+        ]
+        lines.append(f"| {setup} | {cells[0]} | {cells[1]} | {outside:.0f} |")
     lines += ["", "CPU a second while idle (medians, subtracted above):", ""]
     for setup in setups:
         idle = [r.idle_per_second for r in results if r.setup == setup]

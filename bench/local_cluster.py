@@ -53,12 +53,13 @@ class LocalCluster:
 
     # --- life cycle -------------------------------------------------------------------------------
     def up(self) -> None:
-        self.base.mkdir(parents=True, exist_ok=True)
-        self._up_redis()
+        self.up_redis()
         self._up_rabbit()
         (self.base / "env").write_text(self.env_lines())
 
-    def _up_redis(self) -> None:
+    def up_redis(self) -> None:
+        """Only the Redis Cluster (what `bench.redis_costs` needs)."""
+        self.base.mkdir(parents=True, exist_ok=True)
         for node in self.redises:
             node.start()
         first = self.redises[0]
