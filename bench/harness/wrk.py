@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bench.harness.targets import ROOT
@@ -29,8 +29,16 @@ def available() -> bool:
 
 
 async def run(
-    url: str, connections: int, seconds: float, on_started: Callable[[int], None] | None = None
+    url: str,
+    connections: int,
+    seconds: float,
+    on_started: Callable[[int], None] | None = None,
+    *,
+    script: str = "submissions.lua",
+    path: str = "/v1/submissions",
+    env: Mapping[str, str] | None = None,
 ) -> WrkResult:
+    """wrk with ``bench/wrk/<script>`` against ``url + path``."""
     proc = await asyncio.create_subprocess_exec(
         "wrk",
         "-t2",
@@ -40,10 +48,11 @@ async def run(
         "30s",
         "--latency",
         "-s",
-        str(ROOT / "bench" / "wrk" / "submissions.lua"),
-        url + "/v1/submissions",
+        str(ROOT / "bench" / "wrk" / script),
+        url + path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        env=None if env is None else dict(env),
     )
     if on_started is not None:
         on_started(proc.pid)
