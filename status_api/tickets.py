@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
+from cachetools import TTLCache
 
+from queue_config.kinds import Status
 from queue_config.planning.eta import EtaEstimator
 from queue_config.stores.tickets import TicketRecord, TicketStore
 from queue_config.ticket_ids import TicketIds
@@ -18,6 +20,16 @@ from status_api.ticket_view import ticket_document
 MAX_WAIT_SECONDS = 30
 # A reader re-reads at least this often while waiting, in case a change event was missed.
 REREAD_SECONDS = 2.0
+# A done ticket never changes (only a failed one can be replayed), so its record is kept here: a citizen
+# reloading the page or a client polling once more costs no Redis read, nor a PostgreSQL one for a ticket
+# in the archive. 30 minutes, as the portal this is built for caches its pages; at most this many
+# records (about a kilobyte each).
+DONE_CACHE_SECONDS = 1800
+DONE_CACHE_ENTRIES = 20_000
+
+
+def _done_cache() -> TTLCache[str, TicketRecord]:
+    return TTLCache(DONE_CACHE_ENTRIES, DONE_CACHE_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,20 +38,30 @@ class TicketReader:
     store: TicketStore
     eta: EtaEstimator
     events: TicketEvents
+    done: TTLCache[str, TicketRecord] = field(default_factory=_done_cache)
+
+    async def get(self, ticket_id: str) -> TicketRecord | None:
+        """The stored ticket, from the cache when it is done."""
+        if (cached := self.done.get(ticket_id)) is not None:
+            return cached
+        record = await self.store.get(ticket_id)
+        if record is not None and record.status is Status.DONE:
+            self.done[ticket_id] = record
+        return record
 
     async def read(self, ticket_id: str, wait: float = 0.0) -> TicketRecord | None:
         """The ticket, after its next transition or ``wait`` seconds pass; None when it does not exist.
         A forged or mistyped ID is answered without a Redis round-trip."""
         if not self.ids.verify(ticket_id):
             return None
-        record = await self.store.get(ticket_id)
+        record = await self.get(ticket_id)
         if record is None or wait <= 0 or record.status.public.terminal:
             return record
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while (remaining := deadline - loop.time()) > 0:
             await self.events.wait(ticket_id, min(remaining, REREAD_SECONDS))
-            latest = await self.store.get(ticket_id)
+            latest = await self.get(ticket_id)
             # Any transition, not only another status string: processing -> retrying -> processing
             # within one wait looked like no change, and the reader was held to the end of its wait.
             if latest is None or (latest.status.public, latest.updated_at) != (
