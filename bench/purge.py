@@ -11,8 +11,10 @@ import aio_pika
 from redis.asyncio import Redis
 
 from queue_config.amqp_nodes import node_urls
+from queue_config.errors import ArchiveUnavailable
 from queue_config.kinds import KINDS
 from queue_config.settings import Settings
+from queue_config.stores.postgres.archive import PostgresArchive
 from queue_config.stores.redis.client import connect
 from queue_config.topology import Topology
 
@@ -43,6 +45,14 @@ async def purge_namespace(settings: Settings, redis: Redis) -> None:
             await channel.exchange_delete(topology.names.work_exchange)
             await channel.exchange_delete(topology.names.dead_exchange)
             await channel.exchange_delete(topology.names.delay_exchange)
+    if settings.database_url:
+        archive = PostgresArchive(settings.database_url, settings.namespace)
+        try:
+            await archive.forget_namespace()
+        except ArchiveUnavailable:
+            pass  # no archive answering: nothing of this namespace is in it
+        finally:
+            await archive.close()
     keys = [key async for key in redis.scan_iter(f"{settings.namespace}:*", count=1000)]
     for i in range(0, len(keys), 500):
         # One DEL a key: on Redis Cluster the keys are in many slots (the pipeline sends each to its node).

@@ -22,5 +22,9 @@ class StoreUnavailable(BackendUnavailable):
     """Redis is unreachable or timed out."""
 
 
+class ArchiveUnavailable(BackendUnavailable):
+    """PostgreSQL, which holds the tickets that left Redis, is unreachable or timed out."""
+
+
 class MessageRejected(TicketgateError):
     """A message could not be decoded: it is dead-lettered, never retried."""

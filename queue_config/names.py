@@ -127,6 +127,15 @@ class Names:
         """Hash of lateness bucket -> tickets of the kind that finished in this rate bucket (5 s)."""
         return f"{self.namespace}:lateness:{shard_tag(shard)}:{kind}:{bucket}"
 
+    def done_index(self, shard: int) -> str:
+        """Sorted set of the shard's done tickets, scored by when they finished: the archive mover's
+        list of what to move (``workers.archive_mover``)."""
+        return f"{self.namespace}:done:{shard_tag(shard)}"
+
+    def archive_claim(self, shard: int) -> str:
+        """The lease of the one worker process moving the shard's done tickets to the archive."""
+        return f"{self.namespace}:archiving:{shard_tag(shard)}"
+
     def retrying(self, kind: str, shard: int) -> str:
         """Sorted set of ``kind``'s tickets waiting in a delay queue, scored by when their message should
         be back at a worker (``workers.retry_sweeper`` republishes those that are overdue)."""

@@ -22,6 +22,15 @@ from queue_config.kinds import KINDS
 class Settings:
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # The archive of finished tickets (PostgreSQL); "" turns it off: done tickets then stay in Redis for
+    # ``ticket_ttl_seconds``.
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/ticketgate"
+    # A done ticket moves from Redis to the archive this long after it finished, and the archive keeps
+    # it this long after it finished (then deletes it). Failed tickets stay in Redis, where an operator
+    # can replay them, for ``ticket_ttl_seconds``.
+    archive_after_seconds: int = 24 * 3600
+    archive_retention_seconds: int = 30 * 24 * 3600
+    archive_interval_seconds: float = 30.0
     host: str = "127.0.0.1"
     frontdoor_port: int = 8080
     status_port: int = 8081
@@ -213,6 +222,14 @@ class Settings:
             raise ConfigError("the CHALLENGE_* allowances must be positive")
         if self.auth_clock_skew_seconds < 0:
             raise ConfigError("AUTH_CLOCK_SKEW_SECONDS must not be negative")
+        if self.archive_after_seconds < 0 or self.archive_retention_seconds <= self.archive_after_seconds:
+            raise ConfigError("ARCHIVE_RETENTION_SECONDS must exceed ARCHIVE_AFTER_SECONDS (>= 0)")
+        if self.database_url and self.archive_after_seconds < self.idempotency_ttl_seconds:
+            # A repeat finds its ticket through the idempotency key only while the record is in Redis:
+            # moved sooner, a retried submission would become a second ticket (a second effect).
+            raise ConfigError("ARCHIVE_AFTER_SECONDS must not be shorter than IDEMPOTENCY_TTL_SECONDS")
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("DATABASE_URL must be a postgresql:// URL, or empty for no archive")
         if not 1 <= self.queue_shards <= 64:
             raise ConfigError("QUEUE_SHARDS must lie between 1 and 64")
         if self.max_attempts < 1:

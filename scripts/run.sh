@@ -40,7 +40,7 @@ fi
 
 # The local servers of ours that run ("[servers] Redis runs ..." / "[servers] RabbitMQ ... runs"), before
 # and after set-up: those it started for this run are stopped with it.
-ours() { bash scripts/servers.sh status 2>&1 | grep -c -E '^\[servers\] (Redis|RabbitMQ) ' || true; }
+ours() { bash scripts/servers.sh status 2>&1 | grep -c -E '^\[servers\] (Redis|RabbitMQ|PostgreSQL) ' || true; }
 servers_before=$(ours)
 if [ -n "$cluster" ]; then
   bash scripts/cluster.sh up >&2

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One set-up for every entry point: a virtualenv with the project installed, and RabbitMQ and Redis
-# answering at AMQP_URL / REDIS_URL. Servers that already answer are used as they are; local ones that
+# One set-up for every entry point: a virtualenv with the project installed, and RabbitMQ, Redis and
+# PostgreSQL (the archive) answering at AMQP_URL / REDIS_URL / DATABASE_URL. Servers that already answer are used as they are; local ones that
 # do not are started (installed from the OS packages first when missing). Idempotent: safe to rerun.
 # With --cluster: the virtualenv and the server packages only (scripts/cluster.sh starts the servers).
 set -euo pipefail
@@ -9,6 +9,8 @@ ROOT=$PWD
 RUN_DIR=${TICKETGATE_RUN_DIR:-$ROOT/.run}
 AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+# Empty (DATABASE_URL=) means no archive; unset means the default.
+DATABASE_URL=${DATABASE_URL-postgresql://postgres@127.0.0.1:5432/ticketgate}
 mkdir -p "$RUN_DIR"
 
 say() { printf '[setup] %s\n' "$*" >&2; }
@@ -105,6 +107,36 @@ elif is_local "$amqp_host"; then
   wait_for "$amqp_host" "$amqp_port" || { say "RabbitMQ did not start; see $node_dir/log"; exit 1; }
 else
   say "RabbitMQ at $amqp_host:$amqp_port does not answer"; exit 1
+fi
+
+if [ -n "$DATABASE_URL" ]; then
+  read -r pg_host pg_port < <(endpoint "$DATABASE_URL" 5432)
+  pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+  if answers "$pg_host" "$pg_port"; then
+    say "PostgreSQL answers at $pg_host:$pg_port"
+  elif is_local "$pg_host"; then
+    [ -n "$(pg_bin)" ] || { say "installing postgresql"; apt_install postgresql; }
+    # initdb and postgres refuse to run as root: as the postgres user the package created.
+    as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+    data="$RUN_DIR/postgres"
+    if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$RUN_DIR"; then
+      # The postgres user cannot reach the run directory (a private /tmp, a home of 700): its own.
+      data="/var/lib/postgresql/ticketgate-$(printf '%s' "$RUN_DIR" | sha256sum | cut -c1-12)"
+    fi
+    echo "$data" > "$RUN_DIR/postgres.data"  # where scripts/servers.sh finds it
+    if [ ! -f "$data/PG_VERSION" ]; then
+      mkdir -p "$data"; [ "$(id -u)" != 0 ] || chown postgres "$data"; chmod 700 "$data"
+      # Trust on the loopback only, like the Redis and RabbitMQ above: a development database.
+      as_pg "$(pg_bin)/initdb" -D "$data" -U postgres -A trust >/dev/null
+    fi
+    say "starting PostgreSQL on $pg_port (data in $data)"
+    as_pg "$(pg_bin)/pg_ctl" -D "$data" -l "$data/server.log" -w \
+      -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $data" start >/dev/null ||
+      { say "PostgreSQL did not start; see $data/server.log"; exit 1; }
+  else
+    say "PostgreSQL at $pg_host:$pg_port does not answer"; exit 1
+  fi
+  .venv/bin/python -m queue_config.stores.postgres.ensure "$DATABASE_URL"
 fi
 
 # --- Headless browser for the page tests --------------------------------------------------------

@@ -16,6 +16,7 @@ from queue_config.settings import Settings
 from queue_config.stores.backend import Stores
 from queue_config.topology import Topology
 from queue_config.web.callback_urls import CallbackPolicy
+from workers.archive_mover import ArchiveMover
 from workers.batch_callbacks import BatchCallbacks
 from workers.bundle_mover import BundleMover
 from workers.capacity_reporter import CapacityReporter
@@ -118,6 +119,17 @@ class WorkerPool:
             timeout=settings.callback_timeout_seconds,
             policy=CallbackPolicy.from_settings(settings),
         )
+        self.archive_mover = (
+            ArchiveMover(
+                stores.done,
+                stores.archive,
+                after_seconds=settings.archive_after_seconds,
+                retention_seconds=settings.archive_retention_seconds,
+                interval=settings.archive_interval_seconds,
+            )
+            if stores.archive is not None and stores.done is not None
+            else None
+        )
         self.loop_lag = LoopLag()
         self.metrics = MetricsServer(
             settings.host,
@@ -156,6 +168,8 @@ class WorkerPool:
         await self.reporter.start()
         await self.callbacks.start()
         await self.sweeper.start()
+        if self.archive_mover is not None:
+            await self.archive_mover.start()
 
     async def stop(self) -> None:
         """Stop everything, also after a start that failed half-way: each step runs whatever the
@@ -165,6 +179,7 @@ class WorkerPool:
             self.metrics.stop,
             self.loop_lag.stop,
             self.sweeper.stop,
+            *([self.archive_mover.stop] if self.archive_mover is not None else []),
             self.callbacks.stop,
             self.reporter.stop,
             self.maintenance.stop,

@@ -60,6 +60,8 @@ PROCESSING = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 RETRIES = Counter("ticketgate_retries", "Transient failures scheduled for another attempt", ["kind"])
+ARCHIVED = Counter("ticketgate_archived", "Done tickets moved from Redis to the archive")
+ARCHIVE_EXPIRED = Counter("ticketgate_archive_expired", "Archived tickets deleted past their retention")
 DEAD_LETTERS = Counter("ticketgate_dead_letters", "Tickets failed and dead-lettered", ["kind"])
 UNREPLICATED = Counter(
     "ticketgate_redis_unreplicated_commits",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from queue_config.names import Names
 from queue_config.settings import Settings
+from queue_config.stores.archive import DoneTickets, TicketArchive
 from queue_config.stores.audit import AuditLog
 from queue_config.stores.batches import BatchStore
 from queue_config.stores.bulk_windows import BulkWindowStore
@@ -39,6 +40,10 @@ class Stores:
     audit: AuditLog
     notices: Notices
     proofs: SpentProofs
+    # Where done tickets go when they leave the live store, and the live store's side of the move;
+    # None where there is no archive (``DATABASE_URL`` empty, or the in-memory back end).
+    archive: TicketArchive | None
+    done: DoneTickets | None
     # The ticket ID codec's secret: the configured one, or one kept for every process to share.
     secret: Callable[[Settings], Awaitable[TicketIds]]
     # Whether the back end serves data now (``/readyz``).

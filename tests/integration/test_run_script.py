@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -96,33 +97,43 @@ async def test_run_script_serves_the_whole_path_and_stops_on_ctrl_c(
 
 
 def test_servers_the_set_up_starts_listen_on_loopback_and_stop_on_request(tmp_path: Path) -> None:
-    # Given no Redis and no RabbitMQ at the configured URLs
-    redis_port, amqp_port = free_port(), free_port()
+    # Given no Redis, RabbitMQ or PostgreSQL at the configured URLs
+    redis_port, amqp_port, pg_port = free_port(), free_port(), free_port()
+    ports = (redis_port, amqp_port, pg_port)
     env = {
         **os.environ,
         "TICKETGATE_RUN_DIR": str(tmp_path / "run"),
         "TICKETGATE_NO_BROWSER": "1",  # no page tests from this run directory
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{amqp_port}/",
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{pg_port}/ticketgate",
     }
     servers = ["bash", "scripts/servers.sh"]
     try:
-        # When the set-up runs, it starts both, listening on the loopback only
-        subprocess.run(["bash", "scripts/setup.sh"], cwd=ROOT, env=env, check=True, timeout=300)
+        # When the set-up runs, it starts all three, listening on the loopback only
+        setup = subprocess.run(
+            ["bash", "scripts/setup.sh"], cwd=ROOT, env=env, timeout=300, capture_output=True, text=True
+        )
+        assert setup.returncode == 0, setup.stderr[-3000:]
         listening = {
             (c.laddr.ip, c.laddr.port)
             for c in psutil.net_connections(kind="tcp")
-            if c.status == psutil.CONN_LISTEN and c.laddr.port in (redis_port, amqp_port)
+            if c.status == psutil.CONN_LISTEN and c.laddr.port in ports
         }
-        assert listening == {("127.0.0.1", redis_port), ("127.0.0.1", amqp_port)}, listening
+        assert listening == {("127.0.0.1", port) for port in ports}, listening
+        # And the archive's database exists, its schema applied
+        assert "archive schema: applied 0001_ticket_archive.sql" in setup.stderr, setup.stderr[-3000:]
         status = subprocess.run([*servers, "status"], cwd=ROOT, env=env, capture_output=True, text=True)
         assert "Redis runs" in status.stderr and "RabbitMQ ticketgate-" in status.stderr, status.stderr
+        assert "PostgreSQL runs" in status.stderr, status.stderr
     finally:
-        # And the stop command stops them both
+        # And the stop command stops them all
         subprocess.run([*servers, "stop"], cwd=ROOT, env=env, check=True, timeout=120)
-    still = [
-        c for c in psutil.net_connections(kind="tcp") if c.laddr and c.laddr.port in (redis_port, amqp_port)
-    ]
+        # (PostgreSQL's data may live outside the run directory, where its user can reach it)
+        where = tmp_path / "run" / "postgres.data"
+        if where.exists():
+            shutil.rmtree(where.read_text().strip(), ignore_errors=True)
+    still = [c for c in psutil.net_connections(kind="tcp") if c.laddr and c.laddr.port in ports]
     assert not [c for c in still if c.status == psutil.CONN_LISTEN], still
 
 

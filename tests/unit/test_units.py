@@ -298,3 +298,14 @@ def test_every_option_of_the_benchmark_says_what_it_does() -> None:
 
     silent = [a.dest for a in _parser()._actions if not a.help]
     assert silent == [], silent
+
+
+def test_the_archive_may_not_take_a_ticket_while_its_idempotency_key_can_still_find_it() -> None:
+    with pytest.raises(ConfigError, match="ARCHIVE_AFTER_SECONDS"):
+        Settings.from_mapping({"archive_after_seconds": 60, "idempotency_ttl_seconds": 3600})
+    with pytest.raises(ConfigError, match="ARCHIVE_RETENTION_SECONDS"):
+        Settings.from_mapping({"archive_after_seconds": 7200, "archive_retention_seconds": 3600})
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Settings.from_mapping({"database_url": "mysql://db/tickets"})
+    # Without an archive nothing moves, so nothing to check
+    assert Settings.from_mapping({"archive_after_seconds": 60, "database_url": ""}).database_url == ""

@@ -12,6 +12,7 @@ from queue_config.names import Names
 from queue_config.planning.throttle import Throttle
 from queue_config.settings import Settings
 from queue_config.stores.backend import Stores
+from queue_config.stores.postgres.archive import PostgresArchive
 from queue_config.stores.redis import client, ticket_secret
 from queue_config.stores.redis.audit import RedisAuditLog
 from queue_config.stores.redis.batches import RedisBatchStore
@@ -44,20 +45,28 @@ def redis_stores(
     redis = client.connect(settings) if redis is None else redis
     names = Names(settings.namespace)
     batcher = ScriptBatcher(redis) if coalesce else None
+    archive = PostgresArchive(settings.database_url, settings.namespace) if settings.database_url else None
+    tickets = RedisTicketStore.from_settings(redis, settings, batcher, clock=clock, archive=archive)
 
     async def close() -> None:
+        if archive is not None:
+            await archive.close()
         if owned:
             await redis.aclose()
 
     return Stores(
         names=names,
-        tickets=RedisTicketStore.from_settings(redis, settings, batcher, clock=clock),
+        tickets=tickets,
+        archive=archive,
+        done=tickets,
         throttle=RedisThrottleStore(redis, names, Throttle.defaults(settings)),
         control=RedisControlStore(redis, names),
         traffic=RedisTrafficStore(redis, names),
         capacity=RedisCapacityBoard(redis, names),
         enterprises=RedisEnterpriseStore(redis, names, clock=clock),
-        batches=RedisBatchStore(redis, names, ttl_seconds=settings.ticket_ttl_seconds, clock=clock),
+        batches=RedisBatchStore(
+            redis, names, ttl_seconds=settings.ticket_ttl_seconds, clock=clock, archive=archive
+        ),
         limiter=RedisGcraLimiter(redis, batcher),
         windows=RedisBulkWindowStore(redis, names),
         audit=RedisAuditLog(redis, names),

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from queue_config.kinds import Status
 from queue_config.names import Names
+from queue_config.stores.archive import TicketArchive
 from queue_config.stores.batches import batch_state
 from queue_config.stores.redis import lua
 from queue_config.stores.redis.client import store_call
@@ -28,9 +29,16 @@ READ_CHUNK = 1000
 
 class RedisBatchStore:
     def __init__(
-        self, redis: Redis, names: Names, *, ttl_seconds: int, clock: Callable[[], float] = time.time
+        self,
+        redis: Redis,
+        names: Names,
+        *,
+        ttl_seconds: int,
+        clock: Callable[[], float] = time.time,
+        archive: TicketArchive | None = None,
     ) -> None:
         self._redis = redis
+        self._archive = archive  # the items done long enough ago to have left Redis
         self._names = names
         self._ttl = ttl_seconds
         self._clock = clock
@@ -121,6 +129,15 @@ class RedisBatchStore:
                 for _, ticket_id in chunk:
                     pipe.hmget(n.ticket(ticket_id), "status", "error")
                 rows = await pipe.execute()
+            gone = [ticket_id for (_, ticket_id), (status, _) in zip(chunk, rows, strict=True) if not status]
+            if gone and self._archive is not None:
+                archived = await self._archive.fetch(gone)
+                rows = [
+                    (archived[t].get("status"), archived[t].get("error"))
+                    if not status and t in archived
+                    else (status, error)
+                    for (_, t), (status, error) in zip(chunk, rows, strict=True)
+                ]
             for (index, ticket_id), (status, error) in zip(chunk, rows, strict=True):
                 name = shown(Status(as_text(status))).value if status else "unknown"
                 counts[name] = counts.get(name, 0) + 1

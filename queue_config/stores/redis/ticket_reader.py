@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from queue_config.kinds import Status
 from queue_config.names import Names
+from queue_config.stores.archive import TicketArchive
 from queue_config.stores.redis.client import read_many, store_call, total
 from queue_config.stores.tickets import TicketRecord, as_text
 from queue_config.ticket_ids import shard_of
@@ -17,6 +18,7 @@ from queue_config.ticket_ids import shard_of
 class RedisTicketReader:
     redis: Redis
     names: Names
+    archive: TicketArchive | None  # where done tickets go after ``ARCHIVE_AFTER_SECONDS``
 
     async def _first_place(self, kind: str, hint: int | None) -> int:
         """The place in line of the next ticket: the front door's estimate, else the counters read."""
@@ -38,7 +40,14 @@ class RedisTicketReader:
     @store_call
     async def get(self, ticket_id: str) -> TicketRecord | None:
         raw = await self.redis.hgetall(self.names.ticket(ticket_id))
-        return TicketRecord.from_hash(ticket_id, raw) if raw else None
+        if raw:
+            return TicketRecord.from_hash(ticket_id, raw)
+        if self.archive is None:
+            return None
+        # Not in Redis: done long enough ago to have moved (an unreachable archive raises, so a reader
+        # answers 503, never 404, for a ticket that may be there).
+        fields = (await self.archive.fetch([ticket_id])).get(ticket_id)
+        return TicketRecord.from_hash(ticket_id, fields) if fields else None
 
     @store_call
     async def statuses(self, ticket_ids: Sequence[str]) -> list[Status | None]:

@@ -1,5 +1,5 @@
 -- KEYS (all in the ticket's shard): ticket, finished counter, finished-rate bucket, ETA outcomes,
---       dead-letter index, lateness bucket of now, retry index of its kind
+--       dead-letter index, lateness bucket of now, retry index of its kind, done index (for the archive)
 -- ARGV: ticket_id, now, status (done|failed), field (result|error), json, bucket_ttl, batch_id or "",
 --       events channel, then the batch, its finished set and the shard's batch callbacks due ("" for
 --       the three without a batch; a batch is in its tickets' shard)
@@ -22,7 +22,11 @@ redis.call('ZREM', KEYS[7], ARGV[1])
 redis.call('INCR', KEYS[2])
 redis.call('INCR', KEYS[3])
 redis.call('EXPIRE', KEYS[3], ARGV[6])
-if ARGV[3] == 'failed' then redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1]) end
+if ARGV[3] == 'failed' then
+  redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+else
+  redis.call('ZADD', KEYS[8], ARGV[2], ARGV[1])
+end
 if ARGV[9] ~= '' then
   redis.call('SADD', ARGV[10], ARGV[1])
   local b = redis.call('HMGET', ARGV[9], 'state', 'created', 'callback_url', 'callback_delivered_at')

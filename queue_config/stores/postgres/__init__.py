@@ -1,0 +1,1 @@
+"""PostgreSQL back end: the archive of finished tickets (``queue_config.stores.archive``)."""
