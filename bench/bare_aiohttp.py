@@ -6,6 +6,7 @@ Served the same way as the front door (uvloop, no access log) so the two figures
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from aiohttp import web
@@ -26,6 +27,10 @@ async def accept(request: web.Request) -> web.Response:
 
 
 async def ticket(request: web.Request) -> web.Response:
+    # ``?wait=N`` holds the request N seconds, as a long-poll that nothing wakes: what holding a
+    # connection costs aiohttp itself.
+    if wait := float(request.query.get("wait", "0")):
+        await asyncio.sleep(wait)
     return web.Response(body=_TICKET, content_type="application/json", headers={"Cache-Control": "no-store"})
 
 

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import aiohttp
@@ -106,7 +107,10 @@ async def _long_polls(
             try:
                 async with http.get(f"{status_url}/v1/tickets/{ticket_id}?wait={WAIT_SECONDS}") as response:
                     doc = await response.json()
-                    answered[ticket_id] = (time.monotonic(), str(doc.get("status")))
+                    answered[ticket_id] = (
+                        time.monotonic(),
+                        f"{response.status} {doc.get('status') or doc.get('error')}",
+                    )
             except (aiohttp.ClientError, TimeoutError) as exc:
                 failures.append(repr(exc))
 
@@ -143,14 +147,17 @@ async def _long_polls(
     latency = {t: answered[t][0] - finished[t] for t in tickets if t in answered and t in finished}
     before_kill = [1000 * latency[t] for t in tickets[:half] if t in latency]
     after_kill = [1000 * latency[t] for t in tickets[half:] if t in latency]
-    not_done = [t for t in tickets if answered.get(t, (0, ""))[1] != "done"]
+    not_done = Counter(answered[t][1] for t in tickets if t in answered and answered[t][1] != "200 done")
     per_waiter = (rss_held - rss_before) / max(1, len(tickets))
     lines += [
         f"## {len(tickets):,} concurrent `?wait={WAIT_SECONDS}` long-polls on one status API process",
         "",
         f"- connections held at the status API: {held:,}; its RSS {rss_before / 2**20:.1f} MB before, "
         f"{rss_held / 2**20:.1f} MB with every waiter held: **{per_waiter / 1024:.1f} KB per waiter**",
-        f"- answered `done`: {len(tickets) - len(not_done):,} of {len(tickets):,}; "
+        f"- answered 200 `done`: {len(tickets) - sum(not_done.values()) - len(failures):,} "
+        f"of {len(tickets):,}"
+        + (f" (else: {', '.join(f'{k} × {v}' for k, v in not_done.items())})" if not_done else "")
+        + "; "
         f"client errors: {len(failures)}" + (f" (first: {failures[0]})" if failures else ""),
         "",
         "| finished | waiters | change → answer p50 (ms) | p99 (ms) | max (ms) |",
@@ -160,6 +167,34 @@ async def _long_polls(
         f"| right after the subscription was killed ({time.monotonic() - killed_at:.0f} s before the end) "
         f"| {len(after_kill):,} | {_pct(after_kill, 0.5):.0f} | {_pct(after_kill, 0.99):.0f} "
         f"| {max(after_kill, default=float('nan')):.0f} |",
+        "",
+    ]
+
+
+async def _bare_holders(bare_url: str, bare_pid: int, count: int, lines: list[str]) -> None:
+    """What ``count`` held requests cost a bare aiohttp process: the floor under a waiter's memory."""
+    process = psutil.Process(bare_pid)
+    before = process.memory_info().rss
+    hold = 20
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def held() -> None:
+            async with http.get(f"{bare_url}/v1/tickets/bare?wait={hold}") as response:
+                await response.read()
+
+        tasks = [asyncio.create_task(held()) for _ in range(count)]
+        deadline = time.monotonic() + 60
+        # Another process's sockets: nothing in this one to wait on.
+        while len(process.net_connections("tcp")) < count and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(2.0)
+        during = process.memory_info().rss
+        await asyncio.gather(*tasks, return_exceptions=True)
+    lines += [
+        f"- the same number of requests held by the bare aiohttp handler (`?wait={hold}`, nothing else): "
+        f"RSS {before / 2**20:.1f} MB before, {during / 2**20:.1f} MB held: "
+        f"**{(during - before) / count / 1024:.1f} KB per held request**",
         "",
     ]
 
@@ -216,6 +251,8 @@ async def run(options: argparse.Namespace) -> str:
         waiting = await _make_tickets(store, ids, options.waiters, "wait")
         assert status.proc is not None
         await _long_polls(layout.status_url, status.proc.pid, store, waiting, lines)
+        assert bare.proc is not None
+        await _bare_holders(layout.front_url, bare.proc.pid, options.waiters, lines)
     finally:
         await supervisor.stop()
         await purge_namespace(settings.replace(namespace=layout.namespace), redis)

@@ -49,7 +49,13 @@ async def build_app(settings: Settings) -> web.Application:
     )
     add_metrics_route(app)
     add_health_routes(app, {"redis": stores.probe})
+    # On shutdown (before aiohttp waits for the requests in flight), long-polls answer at once.
+    app.on_shutdown.append(lambda _: _release(events))
     app.cleanup_ctx.extend(
         [closing(stores.close), running(identity), running(events), running(plan), running(LoopLag())]
     )
     return app
+
+
+async def _release(events: TicketEvents) -> None:
+    events.release()

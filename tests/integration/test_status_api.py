@@ -11,9 +11,10 @@ from redis.asyncio import Redis
 
 from bench.private_rabbit import free_port
 from queue_config.settings import Settings
+from queue_config.stores.redis.tickets import RedisTicketStore
 from queue_config.ticket_ids import TicketIds
 from status_api.app import build_app as build_status
-from status_api.tickets import parse_wait
+from status_api.tickets import REREAD_SECONDS, parse_wait
 from tests.support.system import Served, System, start_system, submission
 
 
@@ -176,3 +177,49 @@ async def test_health_endpoints(system: System) -> None:
         async with system.http.get(base + "/readyz") as r:
             assert r.status == 200 and (await r.json())["status"] == "ready"
     await asyncio.sleep(0)
+
+
+async def test_a_change_made_while_the_subscription_is_down_still_wakes_its_reader(
+    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis
+) -> None:
+    # Given a reader long-polling a ticket nobody processes
+    quiet = await start_system(fresh_namespace, http, redis, workers=False)
+    try:
+        _, accepted, _ = await quiet.submit(submission("payment", 2))
+        ticket_id = accepted["ticket_id"]
+        reader = asyncio.create_task(quiet.ticket(ticket_id, wait=25))
+        await asyncio.sleep(0.5)
+        # When the status API's subscription is cut and the ticket finishes before it is back (its
+        # notice published to nobody)
+        await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")  # type: ignore[no-untyped-call]
+        store = RedisTicketStore.from_settings(redis, quiet.settings)
+        assert await store.finish(ticket_id, "payment", result={"receipt_id": "r-1"})
+        finished = time.monotonic()
+        # Then the reader is answered once the subscription is back, not at its 10 s re-read
+        status, doc = await reader
+        assert (status, doc["status"]) == (200, "done")
+        assert time.monotonic() - finished < REREAD_SECONDS - 2
+    finally:
+        await quiet.stop()
+
+
+async def test_a_stopping_status_api_answers_its_long_polls_at_once(
+    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis
+) -> None:
+    # Given a reader long-polling a ticket nobody processes
+    quiet = await start_system(fresh_namespace, http, redis, workers=False)
+    try:
+        _, accepted, _ = await quiet.submit(submission("payment", 3))
+        reader = asyncio.create_task(quiet.ticket(accepted["ticket_id"], wait=25))
+        await asyncio.sleep(0.5)
+        # When its status API stops
+        assert quiet.status is not None
+        started = time.monotonic()
+        await quiet.status.stop()
+        quiet.status = None
+        # Then the reader is answered with the ticket as it is, at once: no cut connection, no 25 s stop
+        status, doc = await reader
+        assert (status, doc["status"]) == (200, "queued")
+        assert time.monotonic() - started < 5
+    finally:
+        await quiet.stop()

@@ -1,7 +1,9 @@
-"""The status API keeps done tickets' records (they never change) and reads every other one each time."""
+"""The status API's reader: done tickets' records are kept (they never change), every other one is read
+each time; a long-poll is woken by a change announced at any moment of its wait."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 from queue_config.kinds import Status
@@ -54,3 +56,34 @@ async def test_a_done_ticket_is_read_once_and_any_other_each_time() -> None:
     await reader.read(failed)
     store.reads = 0
     assert (await reader.read(failed)) is not None and store.reads == 0
+
+
+class QuietNotices:
+    """No change notice ever arrives: only the readers' own re-reads and wake-ups move them."""
+
+
+async def test_a_change_announced_while_the_reader_reads_wakes_it_at_once() -> None:
+    ids = TicketIds(b"a secret of sixteen bytes or more")
+    ticket_id = ids.mint()
+    events = TicketEvents(cast(Any, QuietNotices()))
+    store = CountingStore({ticket_id: _record(ticket_id, Status.QUEUED)})
+    reader = TicketReader(ids, cast(TicketStore, store), cast(EtaEstimator, None), events)
+    original_get = store.get
+
+    async def get_then_change(wanted: str) -> TicketRecord | None:
+        # The first read returns the queued record, and the ticket finishes (its notice published)
+        # before the reader gets to wait
+        record = await original_get(wanted)
+        if store.reads == 1:
+            store.records[wanted] = _record(wanted, Status.DONE)
+            events._wake(wanted)
+        return record
+
+    store.get = get_then_change  # type: ignore[method-assign,assignment]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    record = await reader.read(ticket_id, wait=5.0)
+    # Answered with the change at once, not after the wait or the re-read timer
+    assert record is not None and record.status is Status.DONE
+    assert loop.time() - started < 1.0
+    assert events.watched == 0  # and no watch is left behind
