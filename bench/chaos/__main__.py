@@ -38,7 +38,10 @@ from bench.ports import free_port_block
 from bench.private_rabbit import PrivateRabbit
 from bench.private_redis import PrivateRedis
 from bench.readiness import wait_http
+from queue_config.errors import ArchiveUnavailable
 from queue_config.names import Names
+from queue_config.settings import Settings
+from queue_config.stores.postgres.archive import PostgresArchive
 
 
 def _options() -> argparse.Namespace:
@@ -147,10 +150,21 @@ async def run(options: argparse.Namespace) -> int:
             dealt = await fault_task
             tickets = accounting.issued_tickets(load.answers)
             names = Names(layout.namespace)
-            drained = await accounting.wait_for_drain(
-                redis, names, tickets, options.drain_seconds, progress=not options.no_progress
+            # Done tickets move to the archive ARCHIVE_AFTER_SECONDS after they finish: read there too.
+            settings = Settings.from_env(layout.env())
+            archive = (
+                PostgresArchive(settings.database_url, layout.namespace) if settings.database_url else None
             )
-            result = await accounting.account(redis, names, http, layout.core_url, tickets)
+            try:
+                drained = await accounting.wait_for_drain(
+                    redis, names, tickets, options.drain_seconds, not options.no_progress, archive
+                )
+                result = await accounting.account(redis, names, http, layout.core_url, tickets, archive)
+            finally:
+                if archive is not None:
+                    with contextlib.suppress(ArchiveUnavailable):
+                        await archive.forget_namespace()  # a private Redis's tickets: nobody reads them again
+                    await archive.close()
             result.drain_seconds = drained
         exits = await supervisor.stop()
         republished = sum(

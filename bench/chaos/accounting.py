@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from bench.chaos.load import Answer
 from queue_config.names import Names
+from queue_config.stores.archive import TicketArchive
 
 TERMINAL = {b"done", b"failed"}
 
@@ -56,23 +57,40 @@ def issued_tickets(answers: Iterable[Answer]) -> list[str]:
     return list(seen)
 
 
-async def _statuses(redis: Redis, names: Names, tickets: list[str]) -> list[bytes | None]:
-    out: list[bytes | None] = []
+async def _records(
+    redis: Redis, names: Names, tickets: list[str], archive: TicketArchive | None
+) -> list[dict[bytes, bytes]]:
+    """Each ticket's record: from Redis, or from the archive for one done long enough ago to have moved
+    there (a ticket in neither is lost)."""
+    records: list[dict[bytes, bytes]] = []
     for start in range(0, len(tickets), 1000):
         async with redis.pipeline(transaction=False) as pipe:
             for ticket in tickets[start : start + 1000]:
-                pipe.hget(names.ticket(ticket), "status")
-            out += await pipe.execute()
-    return out
+                pipe.hgetall(names.ticket(ticket))
+            records += await pipe.execute()
+    missing = [i for i, record in enumerate(records) if not record]
+    if archive is not None and missing:
+        for start in range(0, len(missing), 1000):
+            chunk = missing[start : start + 1000]
+            archived = await archive.fetch([tickets[i] for i in chunk])
+            for i in chunk:
+                if (fields := archived.get(tickets[i])) is not None:
+                    records[i] = {k.encode(): v.encode() for k, v in fields.items()}
+    return records
 
 
 async def wait_for_drain(
-    redis: Redis, names: Names, tickets: list[str], timeout: float, progress: bool = False
+    redis: Redis,
+    names: Names,
+    tickets: list[str],
+    timeout: float,
+    progress: bool = False,
+    archive: TicketArchive | None = None,
 ) -> float:
     """Seconds until every ticket is done or failed (or ``timeout``, whichever first)."""
     began = time.monotonic()
     while time.monotonic() - began < timeout:
-        statuses = await _statuses(redis, names, tickets)
+        statuses = [r.get(b"status") for r in await _records(redis, names, tickets, archive)]
         open_ = sum(1 for s in statuses if s not in TERMINAL)
         if progress:
             print(f"\r  draining: {open_} of {len(tickets)} tickets still open   ", end="", flush=True)
@@ -85,15 +103,15 @@ async def wait_for_drain(
 
 
 async def account(
-    redis: Redis, names: Names, http: aiohttp.ClientSession, core_url: str, tickets: list[str]
+    redis: Redis,
+    names: Names,
+    http: aiohttp.ClientSession,
+    core_url: str,
+    tickets: list[str],
+    archive: TicketArchive | None = None,
 ) -> Accounting:
     result = Accounting(issued=len(tickets))
-    records: list[dict[bytes, bytes]] = []
-    for start in range(0, len(tickets), 1000):
-        async with redis.pipeline(transaction=False) as pipe:
-            for ticket in tickets[start : start + 1000]:
-                pipe.hgetall(names.ticket(ticket))
-            records += await pipe.execute()
+    records = await _records(redis, names, tickets, archive)
     limit = asyncio.Semaphore(64)
 
     async def effects_of(ticket: str) -> int:
