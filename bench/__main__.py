@@ -35,7 +35,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from bench import broker_ceiling
-from bench.harness import accounting, intake_speed, profile, report, targets
+from bench.harness import accounting, intake_speed, profile, report, sweep, targets
 from bench.harness.load import LoadSpec, ticket_ids
 from bench.harness.report import PacedRun, ScenarioRun, ThroughputRun
 from bench.harness.runs import AUTH, label, layout, measured
@@ -96,6 +96,15 @@ def _parser() -> argparse.ArgumentParser:
         "for accept latency at a fixed load (0: skip)",
     )
     p.add_argument("--paced-processes", type=int, default=2, help="processes of the paced generator")
+    p.add_argument(
+        "--sweep",
+        type=str,
+        default="",
+        help="the latency curve: comma-separated fractions of each target's own maximum (e.g. "
+        "0.1,0.25,0.5,0.7,0.9,1.1), each offered open-loop after the maximum is measured, with every "
+        "target and the bare aiohttp handler (bench/harness/sweep.py); empty: no sweep",
+    )
+    p.add_argument("--sweep-seconds", type=float, default=10, help="seconds of each step of --sweep")
     p.add_argument("--port-base", type=int, default=18500, help="first of the ports the targets use")
     p.add_argument("--out", type=Path, help="report directory (default bench/reports/<date>-<shape>)")
     p.add_argument("--smoke", action="store_true", help="seconds-long CI check of the harness itself")
@@ -184,6 +193,10 @@ async def run(args: argparse.Namespace) -> int:
             if not args.no_ceilings:
                 settings = Settings.from_env()
                 ceiling = (await broker_ceiling.measure(settings.amqp_url, 20_000, 1, 500))["per_second"]
+        sweeps = []
+        if args.sweep:
+            for i, name in enumerate([*names, targets.BARE_HTTP]):
+                sweeps.append(await sweep.sweep(args, name, 2 * len(names) + 1 + i, http, out))
     ours = scenarios[0] if scenarios else None
     sections = [
         f"# Peak-day benchmark: {part}, {dt.date.today():%Y-%m-%d}",
@@ -250,6 +263,24 @@ async def run(args: argparse.Namespace) -> int:
             "aiohttp handler's row is the floor this generator and machine allow.",
             "",
             *report.paced_table(paced_runs),
+            "",
+        ]
+    if sweeps:
+        sections += [
+            f"## Accept latency against the offered load ({args.connections:,} connections, "
+            f"{args.sweep_seconds:.0f} s a step)",
+            "",
+            "Each target's maximum is measured first (wrk, closed loop, "
+            f"{args.throughput_seconds:.0f} s); each step then offers a fraction of it as a Poisson stream "
+            "(`bench/harness/sweep.py`), the work queues emptied between steps. Latency runs from the moment "
+            "a submission was due. The loop lag is the delay of each ticketgate front door's 10 ms timer "
+            "over the step, all its processes together (bucket upper bounds). The generator is Python "
+            f"({args.paced_processes} processes): where the bare handler's latency climbs, at rates no "
+            "other target reaches, it is the generator's limit that shows.",
+            "",
+            *sweep.table(sweeps),
+            "",
+            f"![latency against offered load](plots/{sweep.plot(sweeps, out / 'plots')})",
             "",
         ]
     spied = out / "raw" / "door-profile.txt"

@@ -1,0 +1,190 @@
+"""The latency curve of ``python -m bench --sweep``: each target's accept latency against the offered
+load, as fractions of that target's own measured maximum, with ticketgate's event-loop lag beside it.
+
+For each target, freshly started: its maximum with wrk (``--connections`` clients without pause,
+``--throughput-seconds``), then for each fraction an open-loop Poisson stream at that fraction of the
+maximum (``bench.harness.paced``, ``--sweep-seconds`` each, ascending), the work queues emptied between
+steps so that no step runs behind the backlog of the one before. For ticketgate, every front door's
+``ticketgate_event_loop_lag_seconds`` histogram is read before and after each step (each process told
+apart by its ``process_start_time_seconds``), so the lag quantiles are of that step alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aio_pika
+import aiohttp
+
+from bench.harness import paced, targets, wrk
+from bench.harness.runs import AUTH, layout
+from queue_config.kinds import KINDS
+from queue_config.settings import Settings
+
+_BUCKET = re.compile(r'^ticketgate_event_loop_lag_seconds_bucket\{le="([^"]+)"\} ([\d.e+]+)$', re.M)
+_START = re.compile(r"^process_start_time_seconds ([\d.e+]+)$", re.M)
+Buckets = dict[str, dict[float, float]]  # process (its start time) -> upper bound -> cumulative count
+
+
+@dataclass(frozen=True, slots=True)
+class SweepPoint:
+    target: str
+    fraction: float
+    offered: float  # submissions a second asked for
+    accepted: float  # 2xx a second
+    p50_ms: float
+    p99_ms: float
+    lag_p50_ms: float | None = None  # ticketgate's front doors, all processes together
+    lag_p99_ms: float | None = None
+
+
+@dataclass
+class Sweep:
+    target: str
+    maximum: float
+    points: list[SweepPoint] = field(default_factory=list)
+
+
+def fractions(text: str) -> list[float]:
+    values = sorted(float(v) for v in text.split(",") if v.strip())
+    if not values or values[0] <= 0:
+        raise argparse.ArgumentTypeError("--sweep takes positive fractions, e.g. 0.1,0.25,0.5,0.7,0.9,1.1")
+    return values
+
+
+async def _lag_buckets(
+    http: aiohttp.ClientSession, url: str, processes: int
+) -> dict[str, dict[float, float]]:
+    """Each front door process's cumulative lag histogram (upper bound → count), by its start time; the
+    processes share a port, so it asks until it has heard from each of them (or 40 times)."""
+    seen: Buckets = {}
+    for _ in range(40):
+        async with http.get(url + "/metrics", headers={"Connection": "close"}) as response:
+            text = await response.text()
+        start = _START.search(text)
+        if start is not None:
+            seen[start.group(1)] = {float(le): float(n) for le, n in _BUCKET.findall(text)}
+        if len(seen) >= processes:
+            break
+    return seen
+
+
+def _quantile(before: Buckets, after: Buckets, q: float) -> float:
+    """The ``q`` quantile (ms, a bucket's upper bound) of what the histograms counted in between."""
+    counts: dict[float, float] = {}
+    for process, buckets in after.items():
+        earlier = before.get(process, {})
+        for bound, n in buckets.items():
+            counts[bound] = counts.get(bound, 0.0) + n - earlier.get(bound, 0.0)
+    bounds = sorted(counts)
+    total = counts.get(float("inf"), 0.0)
+    if total <= 0:
+        return float("nan")
+    for bound in bounds:
+        if counts[bound] >= q * total:
+            return 1000 * bound
+    return float("inf")
+
+
+async def _empty(queues: list[str], settings: Settings) -> None:
+    connection = await aio_pika.connect(settings.amqp_url, timeout=10)
+    async with connection:
+        channel = await connection.channel()
+        for name in queues:
+            queue = await channel.declare_queue(name, passive=True)
+            await queue.purge()
+
+
+async def sweep(
+    args: argparse.Namespace, name: str, offset: int, http: aiohttp.ClientSession, out: Path
+) -> Sweep:
+    where = layout(args, offset)
+    running = await targets.start(name, where, http)
+    ours = name == targets.TICKETGATE
+    try:
+        if ours:
+            wide = {"mode": "manual", "rates": dict.fromkeys(KINDS, 1e6)}
+            async with http.put(where.front_url + "/v1/admin/throttle", json=wide, headers=AUTH) as response:
+                response.raise_for_status()
+            await asyncio.sleep(1.5)
+        most = await wrk.run(where.front_url, args.connections, args.throughput_seconds)
+        result = Sweep(name, (most.requests - most.refused) / max(most.seconds, 1e-9))
+        settings = Settings.from_env(where.env())
+        for fraction in fractions(args.sweep):
+            if running.queues:
+                await _empty(running.queues, settings)
+            await asyncio.sleep(2.0)
+            before = await _lag_buckets(http, where.front_url, where.front_processes) if ours else {}
+            rate = fraction * result.maximum
+            step = await paced.run(
+                where.front_url,
+                connections=args.connections,
+                rate=rate,
+                seconds=args.sweep_seconds,
+                processes=args.paced_processes,
+            )
+            after = await _lag_buckets(http, where.front_url, where.front_processes) if ours else {}
+            result.points.append(
+                SweepPoint(
+                    target=name,
+                    fraction=fraction,
+                    offered=rate,
+                    accepted=step.accepted / max(step.seconds, 1e-9),
+                    p50_ms=step.p50_ms,
+                    p99_ms=step.p99_ms,
+                    lag_p50_ms=_quantile(before, after, 0.5) if ours else None,
+                    lag_p99_ms=_quantile(before, after, 0.99) if ours else None,
+                )
+            )
+            print(
+                f"[sweep] {name}: {fraction:.0%} of {result.maximum:,.0f}/s → p99 {step.p99_ms:.0f} ms",
+                flush=True,
+            )
+        return result
+    finally:
+        await running.stop()
+
+
+def table(sweeps: list[Sweep]) -> list[str]:
+    lines = [
+        "| target | its maximum (/s) | offered | offered (/s) | accepted (/s) | p50 (ms) | p99 (ms) "
+        "| front doors' loop lag p50 / p99 (ms) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for s in sweeps:
+        for p in s.points:
+            lag = f"{p.lag_p50_ms:.1f} / {p.lag_p99_ms:.1f}" if p.lag_p50_ms is not None else ""
+            lines.append(
+                f"| {s.target} | {s.maximum:,.0f} | {p.fraction:.0%} | {p.offered:,.0f} | {p.accepted:,.0f} "
+                f"| {p.p50_ms:.1f} | {p.p99_ms:.1f} | {lag} |"
+            )
+    return lines
+
+
+def plot(sweeps: list[Sweep], where: Path) -> str:
+    """p50 and p99 against the offered load (fraction of each target's maximum), log scale; the file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(9, 5))
+    for s in sweeps:
+        xs = [p.fraction * 100 for p in s.points]
+        (line,) = axis.plot(xs, [p.p99_ms for p in s.points], marker="o", label=f"{s.target} p99")
+        axis.plot(xs, [p.p50_ms for p in s.points], marker=".", linestyle="--", color=line.get_color(),
+                  label=f"{s.target} p50")  # fmt: skip
+    axis.set_yscale("log")
+    axis.set_xlabel("offered load, % of the target's own maximum (open loop, Poisson)")
+    axis.set_ylabel("accept latency (ms)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    file = "latency-sweep.png"
+    figure.savefig(where / file, dpi=110)
+    plt.close(figure)
+    return file
