@@ -71,7 +71,9 @@ async def run(
     out, _ = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"paced generator exited with {proc.returncode}")
-    return PacedResult(**orjson.loads(out))
+    # JSON has no NaN: a step too short for a single submission comes back with nulls.
+    fields = {k: float("nan") if v is None else v for k, v in orjson.loads(out).items()}
+    return PacedResult(**fields)
 
 
 def _percentile(ordered: Sequence[float], q: float) -> float:

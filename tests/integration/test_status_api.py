@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import make_mocked_request
 from redis.asyncio import Redis
 
@@ -131,22 +133,25 @@ async def test_invalid_wait_is_422_and_above_30_is_capped(system: System) -> Non
         assert parse_wait(request) == expected
 
 
-async def test_wait_holds_no_longer_than_asked_when_nothing_changes(
+@pytest.fixture
+async def quiet(
     fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis
-) -> None:
-    # Given a ticket that nobody processes (no workers in this namespace)
-    quiet = await start_system(fresh_namespace, http, redis, workers=False)
-    try:
-        _, accepted, _ = await quiet.submit(submission("payment", 1))
-        # When a reader waits 1.5 s for a change that never comes
-        started = time.monotonic()
-        status, doc = await quiet.ticket(accepted["ticket_id"], wait=1.5)
-        elapsed = time.monotonic() - started
-        # Then it is answered with the unchanged status after about that long
-        assert (status, doc["status"]) == (200, "queued")
-        assert 1.4 <= elapsed < 10
-    finally:
-        await quiet.stop()
+) -> AsyncIterator[System]:
+    """A system whose tickets nobody processes (no workers in its namespace)."""
+    system = await start_system(fresh_namespace, http, redis, workers=False)
+    yield system
+    await system.stop()
+
+
+async def test_wait_holds_no_longer_than_asked_when_nothing_changes(quiet: System) -> None:
+    _, accepted, _ = await quiet.submit(submission("payment", 1))
+    # When a reader waits 1.5 s for a change that never comes
+    started = time.monotonic()
+    status, doc = await quiet.ticket(accepted["ticket_id"], wait=1.5)
+    elapsed = time.monotonic() - started
+    # Then it is answered with the unchanged status after about that long
+    assert (status, doc["status"]) == (200, "queued")
+    assert 1.4 <= elapsed < 10
 
 
 async def test_the_citizen_page_shows_status_in_chinese_and_english(system: System) -> None:
@@ -179,47 +184,35 @@ async def test_health_endpoints(system: System) -> None:
     await asyncio.sleep(0)
 
 
-async def test_a_change_made_while_the_subscription_is_down_still_wakes_its_reader(
-    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis
-) -> None:
+async def test_a_change_made_while_the_subscription_is_down_still_wakes_its_reader(quiet: System) -> None:
     # Given a reader long-polling a ticket nobody processes
-    quiet = await start_system(fresh_namespace, http, redis, workers=False)
-    try:
-        _, accepted, _ = await quiet.submit(submission("payment", 2))
-        ticket_id = accepted["ticket_id"]
-        reader = asyncio.create_task(quiet.ticket(ticket_id, wait=25))
-        await asyncio.sleep(0.5)
-        # When the status API's subscription is cut and the ticket finishes before it is back (its
-        # notice published to nobody)
-        await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")  # type: ignore[no-untyped-call]
-        store = RedisTicketStore.from_settings(redis, quiet.settings)
-        assert await store.finish(ticket_id, "payment", result={"receipt_id": "r-1"})
-        finished = time.monotonic()
-        # Then the reader is answered once the subscription is back, not at its 10 s re-read
-        status, doc = await reader
-        assert (status, doc["status"]) == (200, "done")
-        assert time.monotonic() - finished < REREAD_SECONDS - 2
-    finally:
-        await quiet.stop()
+    _, accepted, _ = await quiet.submit(submission("payment", 2))
+    ticket_id = accepted["ticket_id"]
+    reader = asyncio.create_task(quiet.ticket(ticket_id, wait=25))
+    await asyncio.sleep(0.5)
+    # When the status API's subscription is cut and the ticket finishes before it is back (its notice
+    # published to nobody)
+    await quiet.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")  # type: ignore[no-untyped-call]
+    store = RedisTicketStore.from_settings(quiet.redis, quiet.settings)
+    assert await store.finish(ticket_id, "payment", result={"receipt_id": "r-1"})
+    finished = time.monotonic()
+    # Then the reader is answered once the subscription is back, not at its 10 s re-read
+    status, doc = await reader
+    assert (status, doc["status"]) == (200, "done")
+    assert time.monotonic() - finished < REREAD_SECONDS - 2
 
 
-async def test_a_stopping_status_api_answers_its_long_polls_at_once(
-    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: Redis
-) -> None:
+async def test_a_stopping_status_api_answers_its_long_polls_at_once(quiet: System) -> None:
     # Given a reader long-polling a ticket nobody processes
-    quiet = await start_system(fresh_namespace, http, redis, workers=False)
-    try:
-        _, accepted, _ = await quiet.submit(submission("payment", 3))
-        reader = asyncio.create_task(quiet.ticket(accepted["ticket_id"], wait=25))
-        await asyncio.sleep(0.5)
-        # When its status API stops
-        assert quiet.status is not None
-        started = time.monotonic()
-        await quiet.status.stop()
-        quiet.status = None
-        # Then the reader is answered with the ticket as it is, at once: no cut connection, no 25 s stop
-        status, doc = await reader
-        assert (status, doc["status"]) == (200, "queued")
-        assert time.monotonic() - started < 5
-    finally:
-        await quiet.stop()
+    _, accepted, _ = await quiet.submit(submission("payment", 3))
+    reader = asyncio.create_task(quiet.ticket(accepted["ticket_id"], wait=25))
+    await asyncio.sleep(0.5)
+    # When its status API stops
+    assert quiet.status is not None
+    started = time.monotonic()
+    await quiet.status.stop()
+    quiet.status = None
+    # Then the reader is answered with the ticket as it is, at once: no cut connection, no 25 s stop
+    status, doc = await reader
+    assert (status, doc["status"]) == (200, "queued")
+    assert time.monotonic() - started < 5
