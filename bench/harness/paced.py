@@ -22,6 +22,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import aiohttp
 import orjson
@@ -72,7 +73,7 @@ async def run(
     if proc.returncode != 0:
         raise RuntimeError(f"paced generator exited with {proc.returncode}")
     # JSON has no NaN: a step too short for a single submission comes back with nulls.
-    fields = {k: float("nan") if v is None else v for k, v in orjson.loads(out).items()}
+    fields: dict[str, Any] = {k: float("nan") if v is None else v for k, v in orjson.loads(out).items()}
     return PacedResult(**fields)
 
 
