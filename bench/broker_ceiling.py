@@ -25,7 +25,7 @@ import orjson
 from pamqp.commands import Basic
 from yarl import URL
 
-from bench.cluster_costs import cpu_seconds, listening_pids
+from bench.server_usage import cpu_seconds, listening_pids
 from queue_config.amqp_nodes import node_urls
 from queue_config.settings import Settings
 

@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.chaos.supervisor import ROOT
-from bench.cluster_costs import cpu_seconds, listening_pids, redis_work
 from bench.cluster_nodes import REDIS_PORTS
 from bench.local_cluster import LocalCluster, OnePrimaryRedisCluster
 from bench.purge import purge_namespace
+from bench.server_usage import cpu_seconds, listening_pids, redis_work
 from queue_config.key_shards import shard_of_scope
 from queue_config.kinds import KINDS
 from queue_config.settings import Settings

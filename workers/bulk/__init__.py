@@ -1,0 +1,1 @@
+"""Enterprise bulk work: moving released bundles to the work queues, and batch callbacks."""

@@ -1,0 +1,1 @@
+"""Calling the core systems: the HTTP client, each kind's handler, and the adaptive limit on calls in flight."""
