@@ -16,10 +16,11 @@ from redis.asyncio import Redis
 
 from bench.private_rabbit import free_port
 from queue_config.key_shards import KEY_SHARDS
+from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.stores.archive import ArchivedTicket
 from queue_config.stores.postgres.archive import PostgresArchive
-from queue_config.stores.redis.tickets import RedisTicketStore
+from queue_config.stores.redis.done_tickets import RedisDoneTickets
 from queue_config.ticket_ids import shard_of
 from tests.integration.test_bulk import (
     TOKEN,
@@ -76,7 +77,7 @@ async def test_a_done_ticket_reads_the_same_before_during_and_after_its_move(arc
     assert memory_before
 
     # During: the archive holds it and so does Redis (a mover between its two steps)
-    store = RedisTicketStore.from_settings(system.redis, system.settings)
+    store = RedisDoneTickets(system.redis, system.names)
     due = [
         t for t in await store.done_before(shard_of(ticket_id), time.time(), 100) if t.ticket_id == ticket_id
     ]
@@ -211,7 +212,7 @@ async def test_a_batch_reads_its_moved_items_from_the_archive(
 async def test_every_shard_has_its_own_claim_and_one_mover_moves_each(
     fresh_namespace: Settings, redis: Redis
 ) -> None:
-    store = RedisTicketStore.from_settings(redis, fresh_namespace)
+    store = RedisDoneTickets(redis, Names(fresh_namespace.namespace))
     # Another process's mover holds shard 0: this one may not take it, but every other shard
     assert await store.claim(0, "someone-else", 60_000)
     assert not await store.claim(0, "me", 60_000)

@@ -19,6 +19,7 @@ from queue_config.stores.redis.batches import RedisBatchStore
 from queue_config.stores.redis.bulk_windows import RedisBulkWindowStore
 from queue_config.stores.redis.capacity import RedisCapacityBoard
 from queue_config.stores.redis.control import RedisControlStore
+from queue_config.stores.redis.done_tickets import RedisDoneTickets
 from queue_config.stores.redis.enterprises import RedisEnterpriseStore
 from queue_config.stores.redis.limiter import RedisGcraLimiter
 from queue_config.stores.redis.notices import RedisNotices
@@ -58,7 +59,7 @@ def redis_stores(
         names=names,
         tickets=tickets,
         archive=archive,
-        done=tickets,
+        done=RedisDoneTickets(redis, names),
         throttle=RedisThrottleStore(redis, names, Throttle.defaults(settings)),
         control=RedisControlStore(redis, names),
         traffic=RedisTrafficStore(redis, names),

@@ -13,7 +13,7 @@ from redis.commands.core import AsyncScript
 from queue_config.kinds import Status
 from queue_config.names import Names
 from queue_config.settings import Settings
-from queue_config.stores.archive import DoneTicket, TicketArchive
+from queue_config.stores.archive import TicketArchive
 from queue_config.stores.redis import lua
 from queue_config.stores.redis.client import is_cluster, store_call
 from queue_config.stores.redis.script_batcher import ScriptBatcher, Wait, call_script, run_scripts
@@ -79,8 +79,6 @@ class RedisTicketStore(RedisTicketReader):
         self._finish = redis.register_script(lua.source("ticket_finish"))
         self._release = redis.register_script(lua.source("ticket_release"))
         self._replay = redis.register_script(lua.source("ticket_replay"))
-        self._forget = redis.register_script(lua.source("ticket_forget"))
-        self._claim = redis.register_script(lua.source("controller_lease"))  # any lease, by its key
 
     @classmethod
     def from_settings(
@@ -402,42 +400,3 @@ class RedisTicketStore(RedisTicketReader):
             ],
         )
         return bool(changed)
-
-    # --- the archive mover ----------------------------------------------------------------------
-    @store_call
-    async def claim(self, shard: int, holder: str, ms: int) -> bool:
-        return bool(await self._claim(keys=[self.names.archive_claim(shard)], args=[holder, ms]))
-
-    @store_call
-    async def done_before(self, shard: int, before: float, limit: int) -> list[DoneTicket]:
-        index = self.names.done_index(shard)
-        listed: list[tuple[bytes, float]] = await self.redis.zrangebyscore(  # type: ignore[assignment]
-            index, "-inf", before, start=0, num=limit, withscores=True
-        )
-        if not listed:
-            return []
-        # One pipeline: the records are in the index's shard, so on a cluster it goes to one node.
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for ticket_id, _ in listed:
-                pipe.hgetall(self.names.ticket(as_text(ticket_id)))
-            records = await pipe.execute()
-        return [
-            DoneTicket(
-                as_text(ticket_id),
-                float(score),
-                {as_text(k): as_text(v) for k, v in record.items()} if record else None,
-            )
-            for (ticket_id, score), record in zip(listed, records, strict=True)
-        ]
-
-    @store_call
-    async def forget(self, shard: int, moved: Sequence[DoneTicket]) -> int:
-        if not moved:
-            return 0
-        pairs: list[str] = []
-        for ticket in moved:
-            pairs += [ticket.ticket_id, (ticket.fields or {}).get("updated_at", "")]
-        deleted = await self._forget(
-            keys=[self.names.done_index(shard)], args=[self.names.ticket_prefix_in(shard), *pairs]
-        )
-        return int(deleted)
