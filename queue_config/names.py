@@ -129,7 +129,7 @@ class Names:
 
     def done_index(self, shard: int) -> str:
         """Sorted set of the shard's done tickets, scored by when they finished: the archive mover's
-        list of what to move (``workers.archive_mover``)."""
+        list of what to move (``workers.upkeep.archive_mover``)."""
         return f"{self.namespace}:done:{shard_tag(shard)}"
 
     def archive_claim(self, shard: int) -> str:
@@ -138,7 +138,7 @@ class Names:
 
     def retrying(self, kind: str, shard: int) -> str:
         """Sorted set of ``kind``'s tickets waiting in a delay queue, scored by when their message should
-        be back at a worker (``workers.retry_sweeper`` republishes those that are overdue)."""
+        be back at a worker (``workers.retries.retry_sweeper`` republishes those that are overdue)."""
         return f"{self.namespace}:retrying:{shard_tag(shard)}:{kind}"
 
     def dead_letters(self, kind: str, shard: int) -> str:

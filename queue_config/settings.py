@@ -49,7 +49,7 @@ class Settings:
     retry_max_seconds: float = 60.0
     retry_jitter_steps: int = 4
     # Beyond its delay, how long a retrying ticket's message may take to come back to a worker before
-    # the retry sweeper republishes it (workers/retry_sweeper.py).
+    # the retry sweeper republishes it (workers/retries/retry_sweeper.py).
     retry_overdue_seconds: float = 30.0
     # Redeliveries (crashed consumers, requeues) after which the broker dead-letters a message: a poison
     # message that kills its worker every time cannot loop forever.

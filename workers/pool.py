@@ -16,20 +16,20 @@ from queue_config.settings import Settings
 from queue_config.stores.backend import Stores
 from queue_config.topology import Topology
 from queue_config.web.callback_urls import CallbackPolicy
-from workers.archive_mover import ArchiveMover
-from workers.batch_callbacks import BatchCallbacks
-from workers.bundle_mover import BundleMover
-from workers.capacity_reporter import CapacityReporter
-from workers.concurrency_limit import AdaptiveLimit, LimitParams
+from workers.bulk.batch_callbacks import BatchCallbacks
+from workers.bulk.bundle_mover import BundleMover
 from workers.consumer import KindConsumer
-from workers.core_client import CoreSystem, HttpCoreClient
-from workers.handlers import HANDLERS
-from workers.limited_core import LimitedCore
-from workers.maintenance import MaintenanceSwitch
-from workers.metrics_server import MetricsServer
+from workers.core_calls.concurrency_limit import AdaptiveLimit, LimitParams
+from workers.core_calls.core_client import CoreSystem, HttpCoreClient
+from workers.core_calls.handlers import HANDLERS
+from workers.core_calls.limited_core import LimitedCore
 from workers.processor import Processor
-from workers.retry_policy import RetryPolicy
-from workers.retry_sweeper import RetrySweeper
+from workers.retries.retry_policy import RetryPolicy
+from workers.retries.retry_sweeper import RetrySweeper
+from workers.upkeep.archive_mover import ArchiveMover
+from workers.upkeep.capacity_reporter import CapacityReporter
+from workers.upkeep.maintenance import MaintenanceSwitch
+from workers.upkeep.metrics_server import MetricsServer
 
 log = structlog.get_logger("pool")
 

@@ -30,9 +30,9 @@ from queue_config.errors import MessageRejected, StoreUnavailable
 from queue_config.messages import TicketMessage, decode, decode_bundle, encode, is_bundle
 from queue_config.observability import metrics
 from queue_config.stores.tickets import TicketStore
-from workers.core_client import CoreError, CoreSystem, PermanentCoreError
-from workers.handlers import Handler
-from workers.retry_policy import RetryPolicy
+from workers.core_calls.core_client import CoreError, CoreSystem, PermanentCoreError
+from workers.core_calls.handlers import Handler
+from workers.retries.retry_policy import RetryPolicy
 
 log = structlog.get_logger("processor")
 T = TypeVar("T")
@@ -73,7 +73,7 @@ class Processor:
         # is many tickets.
         self._slots = slots or {}
         # Beyond its delay, how long a retry's message may take to come back to a worker before the
-        # retry sweeper republishes it (``workers.retry_sweeper``): a broker restart, a busy queue.
+        # retry sweeper republishes it (``workers.retries.retry_sweeper``): a broker restart, a busy queue.
         self._overdue = retry_overdue_seconds
 
     async def process(self, message: AbstractIncomingMessage) -> None:

@@ -7,7 +7,7 @@ the door when the batch names it (IP literals and obviously local names), and ag
 connects, after DNS, because a public name can resolve to a private address (or be rebound to one
 between the two checks). ``CALLBACK_ALLOWED_NETWORKS`` (CIDRs) names networks that may be called anyway,
 over plain ``http`` too: for tests and private deployments. Redirects are never followed (see
-``workers.batch_callbacks``): the signed body would go to a target nobody checked.
+``workers.bulk.batch_callbacks``): the signed body would go to a target nobody checked.
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ from bench.private_rabbit import free_port
 from bench.readiness import wait_http
 from queue_config.settings import Settings
 from tests.support.processes import start_component
-from workers.concurrency_limit import AdaptiveLimit, LimitParams
-from workers.core_client import CoreError, HttpCoreClient
-from workers.limited_core import LimitedCore
+from workers.core_calls.concurrency_limit import AdaptiveLimit, LimitParams
+from workers.core_calls.core_client import CoreError, HttpCoreClient
+from workers.core_calls.limited_core import LimitedCore
 
 CALLERS = 64
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from workers.concurrency_limit import AdaptiveLimit, LimitParams
+from workers.core_calls.concurrency_limit import AdaptiveLimit, LimitParams
 
 
 class Clock:

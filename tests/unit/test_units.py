@@ -21,7 +21,7 @@ from queue_config.planning.throttle import Throttle
 from queue_config.settings import Settings
 from queue_config.ticket_ids import ID_LENGTH, TicketIds
 from queue_config.topology import Topology
-from workers.retry_policy import RetryPolicy
+from workers.retries.retry_policy import RetryPolicy
 
 
 # --- resident IDs --------------------------------------------------------------------------------

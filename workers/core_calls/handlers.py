@@ -12,7 +12,7 @@ from typing import Any
 
 from queue_config.kinds import REGISTRY, KindSpec
 from queue_config.messages import TicketMessage
-from workers.core_client import CoreSystem
+from workers.core_calls.core_client import CoreSystem
 
 Handler = Callable[[TicketMessage, CoreSystem], Awaitable[dict[str, Any]]]
 

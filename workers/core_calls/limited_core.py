@@ -7,8 +7,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from workers.concurrency_limit import AdaptiveLimit
-from workers.core_client import CoreSystem, TransientCoreError
+from workers.core_calls.concurrency_limit import AdaptiveLimit
+from workers.core_calls.core_client import CoreSystem, TransientCoreError
 
 
 class LimitedCore:

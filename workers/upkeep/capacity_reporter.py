@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from queue_config.aio.periodic import Periodic
 from queue_config.planning.capacity import CapacityReport
 from queue_config.stores.capacity import CapacityBoard
-from workers.concurrency_limit import AdaptiveLimit
+from workers.core_calls.concurrency_limit import AdaptiveLimit
 
 
 class CapacityReporter:
