@@ -280,6 +280,13 @@ async def run(args: argparse.Namespace) -> int:
             "",
             *sweep.table(sweeps),
             "",
+            "Where ticketgate's time goes at each step: the p99 of each intake stage, read from the front "
+            "doors' `ticketgate_intake_stage_seconds` (auth: token and defense; gate: rate limits and "
+            "admission; reserve: the ticket record; publish: until RabbitMQ confirms; commit: record and "
+            "ETA), and the pauses of Python's garbage collector (`ticketgate_gc_pause_seconds`).",
+            "",
+            *sweep.stage_table(sweeps),
+            "",
             f"![latency against offered load](plots/{sweep.plot(sweeps, out / 'plots')})",
             "",
         ]

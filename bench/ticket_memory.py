@@ -22,19 +22,28 @@ from bench.ports import free_port_block
 from bench.submissions import submission
 from queue_config.kinds import KINDS
 from queue_config.settings import Settings
+from queue_config.stores.tickets import as_text
 
 AUTH = {"Authorization": f"Bearer {targets.OPERATOR_TOKEN}"}
 GROUPS = ("ticket", "idem", "dedupe", "limit")
 
 
+# The short names of ``queue_config.names`` (``i``, ``d``) beside the legacy ones.
+_SHORT = {"i": "idem", "d": "dedupe"}
+
+
 def group_of(key: str, namespace: str) -> str:
     part = key.removeprefix(namespace + ":").split(":", 1)[0]
+    part = _SHORT.get(part, part)
     return part if part in GROUPS else "other"
 
 
-async def measure(tickets: int, concurrency: int = 32) -> tuple[int, Counter[str], Counter[str]]:
+async def measure(
+    tickets: int, concurrency: int = 32
+) -> tuple[int, Counter[str], Counter[str], dict[str, str]]:
     layout = targets.Layout(
-        namespace=f"tgmem-{uuid.uuid4().hex[:8]}",
+        # Short like production's "tg": every key's bytes include the namespace.
+        namespace=f"m{uuid.uuid4().hex[:5]}",
         port_base=free_port_block(targets.Layout.PORTS),
         worker_processes=0,
     )
@@ -66,22 +75,38 @@ async def measure(tickets: int, concurrency: int = 32) -> tuple[int, Counter[str
             redis = Redis.from_url(Settings.from_env(layout.env()).redis_url)
             sizes: Counter[str] = Counter()
             counts: Counter[str] = Counter()
+            examples: dict[str, str] = {}
             async for key in redis.scan_iter(f"{layout.namespace}:*", count=1000):
                 name = key.decode()
                 group = group_of(name, layout.namespace)
+                if group not in examples:
+                    examples[group] = await _shown(redis, name)
                 sizes[group] += int(await redis.memory_usage(name, samples=0) or 0)
                 counts[group] += 1
             await redis.aclose()
-            return accepted, sizes, counts
+            return accepted, sizes, counts, examples
         finally:
             await running.stop()
+
+
+async def _shown(redis: Redis, name: str) -> str:
+    """One key as stored, so the table's bytes can be read against the key's name and contents."""
+    kind = as_text(await redis.type(name))
+    if kind == "hash":
+        fields = await redis.hgetall(name)
+        value = " ".join(f"{as_text(k)}={as_text(v)}" for k, v in fields.items())
+    elif kind == "string":
+        value = as_text(await redis.get(name) or b"")
+    else:
+        value = f"({kind})"
+    return f"`{name}` → `{value}`"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.ticket_memory", description=__doc__)
     p.add_argument("--tickets", type=int, default=5000, help="open tickets to weigh (default 5000)")
     args = p.parse_args()
-    accepted, sizes, counts = asyncio.run(measure(args.tickets))
+    accepted, sizes, counts, examples = asyncio.run(measure(args.tickets))
     command = f"python -m bench.ticket_memory --tickets {args.tickets}"
     print(f"{accepted:,} open tickets, each with an Idempotency-Key (`{command}`)")
     print()
@@ -91,6 +116,11 @@ def main() -> None:
         print(f"| {group} | {counts[group]:,} | {sizes[group]:,} | {sizes[group] / max(1, accepted):,.0f} |")
     total = sum(sizes.values())
     print(f"| all | {sum(counts.values()):,} | {total:,} | {total / max(1, accepted):,.0f} |")
+    print()
+    print("One key of each group, as stored:")
+    print()
+    for group, shown in sorted(examples.items()):
+        print(f"- {group}: {shown}")
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ async def build_app(settings: Settings) -> web.Application:
     )
     app[IDENTITY] = identity = CitizenIdentity.from_settings(settings)
     app[DEFENSE] = Defense.from_settings(settings, ids, stores.proofs, trusted)
-    app[INTAKE] = Intake(
+    app[INTAKE] = intake = Intake(
         stores.tickets, broker, ids, eta, settings.public_status_url, settings.publish_timeout_seconds
     )
     app[BULK_LIMITS] = (settings.bulk_max_items, settings.bulk_max_body_bytes)
@@ -121,6 +121,7 @@ async def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend(
         [
             closing(stores.close),
+            closing(intake.settle),  # its commits need the store
             running(identity),
             running(broker),
             running(plan),

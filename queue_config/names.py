@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
 
 from queue_config.key_shards import KEY_SHARDS, shard_of_scope, shard_tag
@@ -78,10 +80,20 @@ class Names:
     def ticket(self, ticket_id: str) -> str:
         return f"{self.ticket_prefix_in(shard_of(ticket_id))}{ticket_id}"
 
+    # A client's idempotency and dedupe keys are named by a 128-bit digest of its scope and the key's or
+    # body's digest: 22 characters where scope and digest spelled out took 97, on one key of each per
+    # open ticket (issue 17: bytes per open ticket). The names before that (``legacy_*``) are still
+    # read for a day after an upgrade, the longest any of them lives; nothing writes them any more.
     def idempotency(self, scope: str, key_digest: str) -> str:
-        return f"{self.namespace}:idem:{shard_tag(shard_of_scope(scope))}:{scope}:{key_digest}"
+        return f"{self.namespace}:i:{shard_tag(shard_of_scope(scope))}:{_short(scope, key_digest)}"
 
     def dedupe(self, scope: str, body_digest: str) -> str:
+        return f"{self.namespace}:d:{shard_tag(shard_of_scope(scope))}:{_short(scope, body_digest)}"
+
+    def legacy_idempotency(self, scope: str, key_digest: str) -> str:
+        return f"{self.namespace}:idem:{shard_tag(shard_of_scope(scope))}:{scope}:{key_digest}"
+
+    def legacy_dedupe(self, scope: str, body_digest: str) -> str:
         return f"{self.namespace}:dedupe:{shard_tag(shard_of_scope(scope))}:{scope}:{body_digest}"
 
     def citizen_limit(self, scope: str) -> str:
@@ -234,3 +246,9 @@ class Names:
     def outlook(self, kind: str) -> str:
         """The controller's per-minute view for operators: recent arrivals and the forecast ahead."""
         return self._control(f"outlook:{kind}")
+
+
+def _short(scope: str, digest: str) -> str:
+    """22 URL-safe characters naming (scope, digest): the first 128 bits of their SHA-256."""
+    raw = hashlib.sha256(f"{scope}:{digest}".encode()).digest()[:16]
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import secrets
@@ -57,6 +58,7 @@ class TicketIds:
         return hmac.new(self._secret, _CONTEXT + raw, hashlib.sha256).digest()[:_TAG_BYTES]
 
 
+@functools.lru_cache(maxsize=8192)  # one ticket's keys are named several times per request
 def shard_of(ticket_id: str) -> int:
     """The key shard an ID (ticket or batch) was minted in; 0 for a string that is no such ID (a test's
     made-up ID), which is then simply looked up in shard 0. No secret needed: the shard is not secret."""

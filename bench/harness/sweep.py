@@ -16,18 +16,27 @@ import asyncio
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import aiohttp
+import psutil
 
 from bench.harness import paced, targets, wrk
 from bench.harness.runs import AUTH, layout
 from queue_config.kinds import KINDS
 from queue_config.settings import Settings
 
-_BUCKET = re.compile(r'^ticketgate_event_loop_lag_seconds_bucket\{le="([^"]+)"\} ([\d.e+]+)$', re.M)
+# Every histogram bucket a front door serves: metric, labels, upper bound, cumulative count.
+_BUCKET = re.compile(r"^(ticketgate_[a-z_]+)_bucket\{([^}]*)\} ([\d.e+]+)$", re.M)
+_LABEL = re.compile(r'([a-z_]+)="([^"]*)"')
 _START = re.compile(r"^process_start_time_seconds ([\d.e+]+)$", re.M)
-Buckets = dict[str, dict[float, float]]  # process (its start time) -> upper bound -> cumulative count
+LAG = "ticketgate_event_loop_lag_seconds"
+STAGE = "ticketgate_intake_stage_seconds"
+GC = "ticketgate_gc_pause_seconds"
+STAGES = ("auth", "gate", "reserve", "publish", "commit")
+# process (its start time) -> series ("metric" or "metric/label") -> upper bound -> cumulative count
+Buckets = dict[str, dict[str, dict[float, float]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +49,10 @@ class SweepPoint:
     p99_ms: float
     lag_p50_ms: float | None = None  # ticketgate's front doors, all processes together
     lag_p99_ms: float | None = None
+    stage_p99_ms: dict[str, float] = field(default_factory=dict)  # each intake stage, all doors
+    gc_p99_ms: float | None = None  # pauses of Python's garbage collector, every generation
+    gc_pauses: float | None = None  # how many in the step
+    machine_busy: float = float("nan")  # share of all the machine's cores busy during the step
 
 
 @dataclass
@@ -56,38 +69,64 @@ def fractions(text: str) -> list[float]:
     return values
 
 
-async def _lag_buckets(
-    http: aiohttp.ClientSession, url: str, processes: int
-) -> dict[str, dict[float, float]]:
-    """Each front door process's cumulative lag histogram (upper bound → count), by its start time; the
-    processes share a port, so it asks until it has heard from each of them (or 40 times)."""
+def parse_buckets(text: str) -> dict[str, dict[float, float]]:
+    """A /metrics page's ticketgate histograms: series → upper bound → cumulative count. A series is the
+    metric's name, with ``/label`` for a labelled one; the GC's generations are added up under ``GC``."""
+    series: dict[str, dict[float, float]] = {}
+    for metric, labels, n in _BUCKET.findall(text):
+        values = dict(_LABEL.findall(labels))  # prometheus-client orders labels by name, ``le`` among them
+        le = values.pop("le")
+        label = next(iter(values.values()), "")
+        name = metric if not label or metric == GC else f"{metric}/{label}"
+        bounds = series.setdefault(name, {})
+        bounds[float(le)] = bounds.get(float(le), 0.0) + float(n)
+    return series
+
+
+async def _histograms(http: aiohttp.ClientSession, url: str, processes: int) -> Buckets:
+    """Each front door process's cumulative histograms, by its start time; the processes share a port,
+    so it asks until it has heard from each of them (or 40 times)."""
     seen: Buckets = {}
     for _ in range(40):
         async with http.get(url + "/metrics", headers={"Connection": "close"}) as response:
             text = await response.text()
         start = _START.search(text)
         if start is not None:
-            seen[start.group(1)] = {float(le): float(n) for le, n in _BUCKET.findall(text)}
+            seen[start.group(1)] = parse_buckets(text)
         if len(seen) >= processes:
             break
     return seen
 
 
-def _quantile(before: Buckets, after: Buckets, q: float) -> float:
-    """The ``q`` quantile (ms, a bucket's upper bound) of what the histograms counted in between."""
+def _counted(before: Buckets, after: Buckets, series: str) -> dict[float, float]:
+    """What the processes' histograms of ``series`` counted in between, added up: bound → count."""
     counts: dict[float, float] = {}
-    for process, buckets in after.items():
-        earlier = before.get(process, {})
-        for bound, n in buckets.items():
+    for process, histograms in after.items():
+        earlier = before.get(process, {}).get(series, {})
+        for bound, n in histograms.get(series, {}).items():
             counts[bound] = counts.get(bound, 0.0) + n - earlier.get(bound, 0.0)
-    bounds = sorted(counts)
+    return counts
+
+
+def quantile(before: Buckets, after: Buckets, series: str, q: float) -> float:
+    """The ``q`` quantile (ms, a bucket's upper bound) of what ``series`` counted in between."""
+    counts = _counted(before, after, series)
     total = counts.get(float("inf"), 0.0)
     if total <= 0:
         return float("nan")
-    for bound in bounds:
+    for bound in sorted(counts):
         if counts[bound] >= q * total:
             return 1000 * bound
     return float("inf")
+
+
+def _busy_share(before: Any, after: Any) -> float:
+    """The share of the machine's CPU time between two ``psutil.cpu_times()`` that was not idle: the
+    generator, the target, Redis and RabbitMQ all share these cores, and a step near 100 % measures
+    the machine, not the target."""
+    total = sum(after) - sum(before)
+    idle = (after.idle + getattr(after, "iowait", 0.0)) - (before.idle + getattr(before, "iowait", 0.0))
+    return 1.0 - idle / total if total > 0 else float("nan")
 
 
 async def _empty(queues: list[str], settings: Settings) -> None:
@@ -118,8 +157,9 @@ async def sweep(
             if running.queues:
                 await _empty(running.queues, settings)
             await asyncio.sleep(2.0)
-            before = await _lag_buckets(http, where.front_url, where.front_processes) if ours else {}
+            before = await _histograms(http, where.front_url, where.front_processes) if ours else {}
             rate = fraction * result.maximum
+            cpu_before = psutil.cpu_times()
             step = await paced.run(
                 where.front_url,
                 connections=args.connections,
@@ -127,7 +167,8 @@ async def sweep(
                 seconds=args.sweep_seconds,
                 processes=args.paced_processes,
             )
-            after = await _lag_buckets(http, where.front_url, where.front_processes) if ours else {}
+            busy = _busy_share(cpu_before, psutil.cpu_times())
+            after = await _histograms(http, where.front_url, where.front_processes) if ours else {}
             result.points.append(
                 SweepPoint(
                     target=name,
@@ -136,8 +177,16 @@ async def sweep(
                     accepted=step.accepted / max(step.seconds, 1e-9),
                     p50_ms=step.p50_ms,
                     p99_ms=step.p99_ms,
-                    lag_p50_ms=_quantile(before, after, 0.5) if ours else None,
-                    lag_p99_ms=_quantile(before, after, 0.99) if ours else None,
+                    lag_p50_ms=quantile(before, after, LAG, 0.5) if ours else None,
+                    lag_p99_ms=quantile(before, after, LAG, 0.99) if ours else None,
+                    stage_p99_ms={
+                        stage: quantile(before, after, f"{STAGE}/{stage}", 0.99) for stage in STAGES
+                    }
+                    if ours
+                    else {},
+                    gc_p99_ms=quantile(before, after, GC, 0.99) if ours else None,
+                    gc_pauses=_counted(before, after, GC).get(float("inf"), 0.0) if ours else None,
+                    machine_busy=busy,
                 )
             )
             print(
@@ -152,15 +201,36 @@ async def sweep(
 def table(sweeps: list[Sweep]) -> list[str]:
     lines = [
         "| target | its maximum (/s) | offered | offered (/s) | accepted (/s) | p50 (ms) | p99 (ms) "
-        "| front doors' loop lag p50 / p99 (ms) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| front doors' loop lag p50 / p99 (ms) | machine CPU busy |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in sweeps:
         for p in s.points:
             lag = f"{p.lag_p50_ms:.1f} / {p.lag_p99_ms:.1f}" if p.lag_p50_ms is not None else ""
             lines.append(
                 f"| {s.target} | {s.maximum:,.0f} | {p.fraction:.0%} | {p.offered:,.0f} | {p.accepted:,.0f} "
-                f"| {p.p50_ms:.1f} | {p.p99_ms:.1f} | {lag} |"
+                f"| {p.p50_ms:.1f} | {p.p99_ms:.1f} | {lag} | {p.machine_busy:.0%} |"
+            )
+    return lines
+
+
+def stage_table(sweeps: list[Sweep]) -> list[str]:
+    """Where ticketgate's latency goes at each step: each intake stage's p99 and the GC's pauses (bucket
+    upper bounds, so "≤")."""
+    lines = [
+        "| offered | "
+        + " | ".join(f"{stage} p99 (ms)" for stage in STAGES)
+        + " | GC pauses | GC pause p99 (ms) |",
+        "| ---: | " + " | ".join("---:" for _ in STAGES) + " | ---: | ---: |",
+    ]
+    for s in sweeps:
+        for p in s.points:
+            if not p.stage_p99_ms:
+                continue
+            stages = " | ".join(f"≤ {p.stage_p99_ms.get(stage, float('nan')):g}" for stage in STAGES)
+            lines.append(
+                f"| {p.fraction:.0%} ({p.offered:,.0f}/s) | {stages} | {p.gc_pauses or 0:,.0f} "
+                f"| ≤ {p.gc_p99_ms or float('nan'):g} |"
             )
     return lines
 

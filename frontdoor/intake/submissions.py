@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from aiohttp import web
 
@@ -11,17 +12,21 @@ from frontdoor.intake.acceptance import IdempotencyConflict
 from frontdoor.intake.citizen_auth import authenticated_subject, ensure_owner
 from frontdoor.intake.request_body import HttpError, read_json
 from frontdoor.intake.validation import ValidationFailed, validate_submission
+from queue_config.observability.metrics import INTAKE_STAGE, labelled
 from queue_config.stores import traffic
 from queue_config.web.http import error_response, json_response
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_AUTH, _GATE = labelled(INTAKE_STAGE, "auth"), labelled(INTAKE_STAGE, "gate")
 
 
 async def post_submission(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     try:
+        began = time.perf_counter()
         subject = await authenticated_subject(request)
         await request.app[DEFENSE].admit(request, subject)
+        _AUTH.observe(time.perf_counter() - began)
         doc = await read_json(request)
         if key is not None and not _IDEMPOTENCY_KEY.match(key):
             raise HttpError(
@@ -40,7 +45,9 @@ async def post_submission(request: web.Request) -> web.Response:
     counter = request.app[TRAFFIC]
     kind = submission.kind
     counter.count(kind, traffic.ARRIVALS)
+    began = time.perf_counter()
     decision = await request.app[GATE].check(request, submission)
+    _GATE.observe(time.perf_counter() - began)
     if not decision.admitted:
         counter.count(kind, traffic.LIMITED if decision.status == 429 else traffic.SHED)
         return decision.response()

@@ -47,17 +47,27 @@ class TurnBatches(Generic[K, T, R]):
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[R]] = [loop.create_future() for _ in items]
         if not self._pending:
-            loop.call_soon(self._flush)
+            # A task, not call_soon(flush) that then starts tasks: its first step runs in the next turn,
+            # after every call of this one, and sends the first batch itself. Each turn a caller waits in
+            # costs it the length of a turn, which at half a door's load is milliseconds.
+            self._keep(loop.create_task(self._flush()))
         self._pending.setdefault(key, []).extend(zip(items, futures, strict=True))
         return futures
 
-    def _flush(self) -> None:
+    async def _flush(self) -> None:
         pending, self._pending = self._pending, {}
-        for key, waiting in pending.items():
-            for start in range(0, len(waiting), self._max):
-                task = asyncio.create_task(self._run(key, waiting[start : start + self._max]))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+        batches = [
+            (key, waiting[start : start + self._max])
+            for key, waiting in pending.items()
+            for start in range(0, len(waiting), self._max)
+        ]
+        for key, batch in batches[1:]:
+            self._keep(asyncio.create_task(self._run(key, batch)))
+        await self._run(*batches[0])
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _run(self, key: K, waiting: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from queue_config.observability import gc_pauses
 from queue_config.observability.metrics import LOOP_LAG
 
 INTERVAL_SECONDS = 0.01
@@ -19,6 +20,10 @@ class LoopLag:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        # Started once a service's parts are up: what exists now lives as long as the process, and a
+        # collection walking it is one cause of lag (frozen, and the rest timed beside the lag).
+        gc_pauses.freeze_startup_heap()
+        gc_pauses.watch()
         self._task = asyncio.create_task(self._run(), name="loop-lag")
 
     async def stop(self) -> None:

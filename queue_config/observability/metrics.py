@@ -35,6 +35,19 @@ LOOP_LAG = Histogram(
     "already running",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2),
 )
+INTAKE_STAGE = Histogram(
+    "ticketgate_intake_stage_seconds",
+    "Time a submission spends in each step of the front door: auth (token), gate (rate limits and "
+    "admission), reserve (ticket record), publish (until RabbitMQ confirms), commit (record and ETA)",
+    ["stage"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2),
+)
+GC_PAUSE = Histogram(
+    "ticketgate_gc_pause_seconds",
+    "Python's cyclic garbage collector: how long each collection stopped the process, by generation",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5),
+)
 QUEUE_DEPTH = Gauge("ticketgate_queue_depth", "Tickets waiting in RabbitMQ or held by workers", ["kind"])
 CAPACITY = Gauge(
     "ticketgate_capacity_per_second", "Tickets a second the workers are measured to finish", ["kind"]

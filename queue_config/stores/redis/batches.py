@@ -20,7 +20,7 @@ from queue_config.names import Names
 from queue_config.stores.archive import TicketArchive
 from queue_config.stores.batches import batch_state
 from queue_config.stores.redis import lua
-from queue_config.stores.redis.client import store_call
+from queue_config.stores.redis.client import read_many, store_call
 from queue_config.stores.tickets import as_text
 from queue_config.ticket_ids import shard_of
 
@@ -87,7 +87,11 @@ class RedisBatchStore:
     @store_call
     async def find_key(self, scope: str, key_digest: str) -> tuple[str, str] | None:
         """The (batch ID, body digest) an enterprise's Idempotency-Key was first used for."""
-        raw = await self._redis.get(self._names.idempotency(scope, key_digest))
+        names = self._names
+        current, legacy = await read_many(
+            self._redis, [names.idempotency(scope, key_digest), names.legacy_idempotency(scope, key_digest)]
+        )
+        raw = current or legacy
         if raw is None:
             return None
         batch_id, _, body_digest = as_text(raw).partition("|")

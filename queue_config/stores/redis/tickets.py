@@ -140,8 +140,8 @@ class RedisTicketStore(RedisTicketReader):
         place = await self._first_place(kind, tickets[0].place)
         head: list[str | float | int] = [
             n.ticket_prefix_in(shard),
-            n.idempotency(scope, ""),
-            n.dedupe(scope, ""),
+            "",  # (unused: the keys are named per ticket below)
+            "",
             self._clock(),
             self._pending_ttl,
             self._idem_ttl,
@@ -150,8 +150,18 @@ class RedisTicketStore(RedisTicketReader):
             batch_id,
         ]
         items = [
-            f"{t.ticket_id}\t{t.body_digest}\t{t.idempotency_digest or ''}\t{t.masked_client}\t"
-            f"{'1' if t.scheduled else ''}"
+            "\t".join(
+                (
+                    t.ticket_id,
+                    t.body_digest,
+                    n.idempotency(scope, t.idempotency_digest) if t.idempotency_digest else "",
+                    t.masked_client,
+                    "1" if t.scheduled else "",
+                    n.dedupe(scope, t.body_digest),
+                    n.legacy_idempotency(scope, t.idempotency_digest) if t.idempotency_digest else "",
+                    n.legacy_dedupe(scope, t.body_digest),
+                )
+            )
             for t in tickets
         ]
         keys = [n.enqueued_count(kind, shard)]
@@ -200,6 +210,8 @@ class RedisTicketStore(RedisTicketReader):
             idem,
             place,
             new.scope,
+            n.legacy_idempotency(new.scope, new.idempotency_digest) if new.idempotency_digest else "",
+            n.legacy_dedupe(new.scope, new.body_digest),
         ]
         return keys, args
 
