@@ -123,9 +123,13 @@ class RedisTicketStore(RedisTicketReader):
     # --- front door ------------------------------------------------------------------------------
     @store_call
     async def reserve(self, new: NewTicket) -> tuple[Reservation, str, int | None]:
-        """Reserve a new ticket, or find the one this submission repeats (see ``Reservation``)."""
+        """Reserve a new ticket, or find the one this submission repeats (see ``Reservation``).
+
+        With replicas, answered once a replica holds it (WAIT): the 202 follows the publish, not the
+        commit, and a primary lost after the 202 must not take the ticket's idempotency and dedupe keys
+        with it, or a client's retry would be a second ticket and a second effect."""
         keys, args = await self._reserve_call(new)
-        return reservation(await self._call(self._reserve, keys, args))
+        return reservation(await self._call(self._reserve, keys, args, wait=self._wait))
 
     @store_call
     async def reserve_many(
