@@ -29,7 +29,7 @@ def watch() -> None:
 def freeze_startup_heap() -> None:
     """Move every object alive now (modules, settings, compiled scripts, models) out of the collector's
     reach with ``gc.freeze``: they live as long as the process, and each collection of the oldest
-    generation walked them all. In the latency sweep of 2026-12-05 that walk was a pause of 50-100 ms
-    about every second at half load, the loop lag behind ticketgate's p99."""
+    generation walked them all. In the latency sweep of 2026-12-05 the collector's p99 pause was 50-100 ms
+    at 25-70 % load (some 200-360 collections in each 10 s step); frozen, 20 ms up to half load."""
     gc.collect()
     gc.freeze()
