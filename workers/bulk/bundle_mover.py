@@ -21,11 +21,21 @@ from queue_config.messages import decode_bundle, encode
 
 log = structlog.get_logger("bundle_mover")
 
+# How long a bundle that could not be moved is held before it goes back to its queue.
+REQUEUE_DELAY_SECONDS = 1.0
+
 
 class BundleMover:
-    def __init__(self, broker: BrokerLink, *, paused: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self,
+        broker: BrokerLink,
+        *,
+        paused: Callable[[], bool] = lambda: False,
+        requeue_delay: float = REQUEUE_DELAY_SECONDS,
+    ) -> None:
         self._broker = broker
         self._paused = paused
+        self._requeue_delay = requeue_delay
 
     async def process(self, message: AbstractIncomingMessage) -> None:
         if self._paused():
@@ -47,6 +57,11 @@ class BundleMover:
             )
         except BrokerUnavailable as exc:
             log.warning("bundle_not_moved", message_id=message.message_id, error=str(exc))
+            # Not at once: while a restarted broker's publisher channels come back one by one, the
+            # bundle came straight back, some of its tickets were published again on each pass and the
+            # rest failed again. A CI chaos run saw 25 passes in a second and a dozen copies of one
+            # ticket, processed side by side, whose attempts then counted as crashes.
+            await asyncio.sleep(self._requeue_delay)
             await message.nack(requeue=True)
             return
         await message.ack()
