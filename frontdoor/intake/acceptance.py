@@ -88,8 +88,8 @@ class Intake:
         outcome, ticket_id, seq = await self._store.reserve(
             replace(ticket, place=await self._eta.place(sub.kind))
         )
-        published = time.perf_counter()
-        _RESERVE.observe(published - began)
+        reserved = time.perf_counter()
+        _RESERVE.observe(reserved - began)
         if outcome is Reservation.CONFLICT:
             raise IdempotencyConflict(ticket_id)
         structlog.contextvars.bind_contextvars(ticket_id=ticket_id)
@@ -105,7 +105,7 @@ class Intake:
                     )
                 raise
             committing = time.perf_counter()
-            _PUBLISH.observe(committing - published)
+            _PUBLISH.observe(committing - reserved)
             # From here on the message is durable in RabbitMQ and a worker will carry the ticket out,
             # so the client must get its ticket ID whatever Redis does now: a 500 or a 503 would make it
             # retry, and without an Idempotency-Key a retry after the ticket is done is a second effect.

@@ -16,6 +16,7 @@ from queue_config.settings import Settings
 from queue_config.stores.archive import TicketArchive
 from queue_config.stores.redis import lua
 from queue_config.stores.redis.client import is_cluster, store_call
+from queue_config.stores.redis.reservations import FoundBy, bulk_item, reservation, reservations
 from queue_config.stores.redis.script_batcher import ScriptBatcher, Wait, call_script, run_scripts
 from queue_config.stores.redis.ticket_reader import RedisTicketReader
 from queue_config.stores.tickets import (
@@ -33,12 +34,6 @@ from queue_config.ticket_ids import shard_of
 SCRIPT_BATCH = 500
 # Lateness buckets are read for the last minute; kept a little longer.
 LATENESS_TTL_SECONDS = 120
-
-
-def reservation(reply: list[Any]) -> tuple[Reservation, str, int | None]:
-    """The outcome of a RESERVE call: what happened, the ticket ID, and its place in line if it has one."""
-    seq = int(reply[2]) if len(reply) > 2 else None
-    return Reservation(as_text(reply[0])), as_text(reply[1]), seq
 
 
 def _optional(value: float | None) -> str | float:
@@ -153,21 +148,7 @@ class RedisTicketStore(RedisTicketReader):
             kind,
             batch_id,
         ]
-        items = [
-            "\t".join(
-                (
-                    t.ticket_id,
-                    t.body_digest,
-                    n.idempotency(scope, t.idempotency_digest) if t.idempotency_digest else "",
-                    t.masked_client,
-                    "1" if t.scheduled else "",
-                    n.dedupe(scope, t.body_digest),
-                    n.legacy_idempotency(scope, t.idempotency_digest) if t.idempotency_digest else "",
-                    n.legacy_dedupe(scope, t.body_digest),
-                )
-            )
-            for t in tickets
-        ]
+        items = [bulk_item(n, t) for t in tickets]
         keys = [n.enqueued_count(kind, shard)]
         # Each chunk's first place assumes the chunks before it queued every ticket: an estimate, and
         # one that errs towards a longer wait.
@@ -182,22 +163,13 @@ class RedisTicketStore(RedisTicketReader):
                 for start in range(0, len(items), SCRIPT_BATCH)
             ],
         )
-        out: list[tuple[Reservation, str, int | None]] = []
-        for reply in replies:
-            for i in range(0, len(reply), 3):
-                seq = int(reply[i + 2])
-                out.append((Reservation(as_text(reply[i])), as_text(reply[i + 1]), seq or None))
-        return out
+        return reservations(replies)
 
     async def _reserve_call(self, new: NewTicket) -> tuple[list[str], list[str | float | int]]:
         n = self.names
         shard = shard_of(new.ticket_id)
-        idem = n.idempotency(new.scope, new.idempotency_digest) if new.idempotency_digest else ""
-        keys = [
-            n.ticket(new.ticket_id),
-            n.dedupe(new.scope, new.body_digest),
-            n.enqueued_count(new.kind, shard),
-        ]
+        found = FoundBy.of(n, new)
+        keys = [n.ticket(new.ticket_id), found.dedupe, n.enqueued_count(new.kind, shard)]
         place = "" if new.scheduled else await self._first_place(new.kind, new.place)
         args: list[str | float | int] = [
             new.ticket_id,
@@ -211,11 +183,11 @@ class RedisTicketStore(RedisTicketReader):
             new.masked_client,
             new.batch_id or "",
             "1" if new.scheduled else "",
-            idem,
+            found.idempotency,
             place,
             new.scope,
-            n.legacy_idempotency(new.scope, new.idempotency_digest) if new.idempotency_digest else "",
-            n.legacy_dedupe(new.scope, new.body_digest),
+            found.legacy_idempotency,
+            found.legacy_dedupe,
         ]
         return keys, args
 
