@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -135,6 +136,14 @@ async def test_a_second_claim_for_one_invoice_fails_for_good_and_pays_nothing(sy
     assert (await system.ledger(accepted["ticket_id"]))["effects"] == 1
 
 
+@dataclasses.dataclass(frozen=True)
+class DaysFromToday:
+    days: int
+
+    def date(self) -> str:
+        return (dt.date.today() + dt.timedelta(days=self.days)).isoformat()
+
+
 @pytest.mark.parametrize(
     ("change", "reasons"),
     [
@@ -144,8 +153,10 @@ async def test_a_second_claim_for_one_invoice_fails_for_good_and_pays_nothing(sy
             {"amount_cents": 0, "treated_on": "2026-02-30"},
             {"amount_cents": "integer", "treated_on": "calendar"},
         ),
-        ({"treated_on": (dt.date.today() + dt.timedelta(days=1)).isoformat()}, {"treated_on": "future"}),
-        ({"treated_on": (dt.date.today() - dt.timedelta(days=366)).isoformat()}, {"treated_on": "365 days"}),
+        # Days from today, made a date when the test runs: computed at collection, a run that crossed
+        # midnight sent "tomorrow" once it was today (CI, 2026-12-06 00:01).
+        ({"treated_on": DaysFromToday(1)}, {"treated_on": "future"}),
+        ({"treated_on": DaysFromToday(-366)}, {"treated_on": "365 days"}),
         ({"hospital": "H11010100001"}, {"hospital": "unknown field"}),
     ],
 )
@@ -153,7 +164,7 @@ async def test_a_reimbursement_claim_names_each_invalid_field(
     system: System, change: dict[str, object], reasons: dict[str, str]
 ) -> None:
     body = submission("reimbursement", system.next_n())
-    body["payload"].update(change)
+    body["payload"].update({k: v.date() if isinstance(v, DaysFromToday) else v for k, v in change.items()})
     code, doc, _ = await system.submit(body)
     assert code == 422, doc
     for field, reason in reasons.items():

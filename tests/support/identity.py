@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from bench.idp.app import build_app as build_idp
 
@@ -24,10 +25,19 @@ class TokenBook:
         self._tokens: dict[str, str] = {}
 
     async def mint(self, sub: str, **claims: Any) -> str:
-        """A new token for ``sub`` (``ttl_seconds``, ``aud``, ``alg`` as the provider takes them)."""
-        async with self.http.post(f"{self.idp_url}/v1/tokens", json={"sub": sub, **claims}) as response:
-            assert response.status == 200, await response.text()
-            return str((await response.json())["access_token"])
+        """A new token for ``sub`` (``ttl_seconds``, ``aud``, ``alg`` as the provider takes them).
+
+        Asked again once when the provider resets a kept-alive connection: the client may reuse one the
+        server is closing as idle (seen in CI, a test failing on a token it never got to use)."""
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(2), retry=retry_if_exception_type(aiohttp.ClientOSError), reraise=True
+        ):
+            with attempt:
+                url = f"{self.idp_url}/v1/tokens"
+                async with self.http.post(url, json={"sub": sub, **claims}) as response:
+                    assert response.status == 200, await response.text()
+                    return str((await response.json())["access_token"])
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def token(self, sub: str) -> str:
         if sub not in self._tokens:
