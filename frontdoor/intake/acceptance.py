@@ -179,7 +179,14 @@ class Intake:
     def _in_background(self, commit: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(commit)
         self._commits.add(task)
-        task.add_done_callback(self._commits.discard)
+        task.add_done_callback(self._commit_ended)
+
+    def _commit_ended(self, task: asyncio.Task[None]) -> None:
+        self._commits.discard(task)
+        # No caller awaits it: an error other than Redis being away (which it logs itself) is said here,
+        # not left for the loop to report when the task is collected.
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("commit_failed", error=repr(exc))
 
     async def settle(self) -> None:
         """Wait for the commits still in the background: a door that stops finishes what it answered."""
