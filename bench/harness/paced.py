@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import contextlib
 import dataclasses
 import itertools
 import random
+import re
 import sys
 import tempfile
 import time
+import typing
+import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 import uvloop
 
@@ -35,6 +39,7 @@ from bench.submissions import submission
 GIVE_UP_SECONDS = 30.0
 # Seeds well clear of locust's and wrk's (a resident ID each), so that no submission is a repeat.
 SEED_BASE = 50_000_000
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,49 +87,162 @@ def _percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
 
 
-async def _share(url: str, connections: int, rate: float, seconds: float, seed: int) -> dict[str, object]:
-    seeds = itertools.count(seed)
-    # A citizen gives up after half a minute, as locust's do: a portal that hangs ends the run on time.
-    timeout = aiohttp.ClientTimeout(total=GIVE_UP_SECONDS)
-    sessions = [
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), timeout=timeout)
-        for _ in range(connections)
-    ]
-    latencies: list[float] = []
-    accepted = 0
-    tokens = await citizen_tokens.pool()
+@dataclasses.dataclass(slots=True)
+class _Pending:
+    request: bytes
+    due: float
+    measured: bool
 
-    async def submit(session: aiohttp.ClientSession, due: float, measured: bool) -> None:
-        nonlocal accepted
-        doc = submission(next(seeds))
-        body = orjson.dumps(doc)
-        headers = {"Content-Type": "application/json", **citizen_tokens.header(tokens, doc["citizen_id"])}
+
+class _Connection(asyncio.Protocol):
+    """One kept-alive HTTP/1.1 connection that sends its requests one at a time, in order.
+
+    Hand-written over the raw transport, not aiohttp's client: the generator shares the machine's cores
+    with what it measures. Against the bare handler, the extra CPU of 2,500/s over 500/s for 10 s was
+    296 µs a request with aiohttp's client (0.74 of a core at 2,500/s, taken from the target in a step
+    at 70 % of its wrk-measured maximum) and 75 µs with this one, building the requests included. It
+    parses only the status line and ``Content-Length``.
+    """
+
+    def __init__(self, host: str, port: int, done: Callable[[_Pending, bool], None]) -> None:
+        self._host, self._port, self._done = host, port, done
+        self._transport: asyncio.Transport | None = None
+        self._opening: asyncio.Task[None] | None = None
+        self._waiting: collections.deque[_Pending] = collections.deque()
+        self._in_flight: _Pending | None = None
+        self._buffer = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = typing.cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # The request on the wire is lost with the connection; those behind it go on a new one.
+        self._transport = None
+        self._buffer.clear()
+        if self._in_flight is not None:
+            pending, self._in_flight = self._in_flight, None
+            self._done(pending, False)
+        self._next()
+
+    def send(self, pending: _Pending) -> None:
+        self._waiting.append(pending)
+        if self._in_flight is None:
+            self._next()
+
+    def _next(self) -> None:
+        if not self._waiting:
+            return
+        if self._transport is None:
+            if self._opening is None or self._opening.done():
+                self._opening = asyncio.create_task(self._open())
+            return
+        self._in_flight = self._waiting.popleft()
+        self._transport.write(self._in_flight.request)
+
+    async def _open(self) -> None:
         try:
-            async with session.post(url + "/v1/submissions", data=body, headers=headers) as response:
-                await response.read()
-                ok = 200 <= response.status < 300
-        except (aiohttp.ClientError, TimeoutError):
-            ok = False
-        if measured:
-            latencies.append((time.perf_counter() - due) * 1000)
-            accepted += ok
+            await asyncio.get_running_loop().create_connection(lambda: self, self._host, self._port)
+        except OSError:
+            while self._waiting:
+                self._done(self._waiting.popleft(), False)
+            return
+        self._next()
 
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while self._in_flight is not None:
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(self._buffer[:end]).lower()
+            length = _CONTENT_LENGTH.search(head)
+            if length is None:
+                raise RuntimeError("the generator reads only answers with a Content-Length")
+            size = end + 4 + int(length.group(1))
+            if len(self._buffer) < size:
+                return
+            status = int(head[9:12])
+            del self._buffer[:size]
+            pending, self._in_flight = self._in_flight, None
+            self._done(pending, 200 <= status < 300)
+            self._next()
+
+    def abandon(self) -> list[_Pending]:
+        """What is still unanswered, given up on."""
+        left = [self._in_flight, *self._waiting] if self._in_flight is not None else list(self._waiting)
+        self._in_flight = None
+        self._waiting.clear()
+        return left
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+async def _share(url: str, connections: int, rate: float, seconds: float, seed: int) -> dict[str, object]:
+    where = urllib.parse.urlsplit(url)
+    host, port = where.hostname or "127.0.0.1", where.port or 80
+    tokens = await citizen_tokens.pool()
+    latencies: list[float] = []
+    accepted = outstanding = 0
+    quiet = asyncio.Event()
+
+    def answered(pending: _Pending, ok: bool) -> None:
+        nonlocal accepted, outstanding
+        outstanding -= 1
+        if pending.measured:
+            latencies.append((time.perf_counter() - pending.due) * 1000)
+            accepted += ok
+        if outstanding == 0:
+            quiet.set()
+
+    def send(connection: _Connection, request: bytes, due: float, measured: bool) -> None:
+        nonlocal outstanding
+        outstanding += 1
+        quiet.clear()
+        connection.send(_Pending(request, due, measured))
+
+    # The schedule and every request are made before the clock starts, so that the generator's own
+    # work during a step is only sending and reading.
+    schedule = list(itertools.takewhile(lambda at: at < seconds, itertools.accumulate(
+        random.expovariate(rate) for _ in itertools.count())))  # fmt: skip
+    seeds = itertools.count(seed)
+    pool = [_Connection(host, port, answered) for _ in range(connections)]
+    requests = [_request(where, tokens, next(seeds)) for _ in range(len(schedule) + connections)]
     try:
         # Every connection opened (and its first answer read) before the clock starts.
-        await asyncio.gather(*(submit(s, time.perf_counter(), False) for s in sessions))
-        tasks = []
+        for connection in pool:
+            send(connection, requests.pop(), time.perf_counter(), False)
+        await asyncio.wait_for(quiet.wait(), GIVE_UP_SECONDS)
         began = time.perf_counter()
-        due = began
-        for i in itertools.count():
-            due += random.expovariate(rate)
-            if due - began >= seconds:
-                break
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            tasks.append(asyncio.create_task(submit(sessions[i % connections], due, True)))
-        await asyncio.gather(*tasks)
+        for i, offset in enumerate(schedule):
+            due = began + offset
+            if (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            send(pool[i % connections], requests[i], due, True)
+        # A citizen gives up after half a minute, as locust's do: a portal that hangs ends the run on time.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(quiet.wait(), GIVE_UP_SECONDS)
+        for connection in pool:
+            for pending in connection.abandon():
+                answered(pending, False)
     finally:
-        await asyncio.gather(*(s.close() for s in sessions))
+        for connection in pool:
+            connection.close()
     return {"latencies": latencies, "accepted": accepted}
+
+
+def _request(where: urllib.parse.SplitResult, tokens: dict[str, str], seed: int) -> bytes:
+    doc = submission(seed)
+    body = orjson.dumps(doc)
+    headers = {
+        "Host": where.netloc,
+        "Content-Type": "application/json",
+        **citizen_tokens.header(tokens, doc["citizen_id"]),
+        "Content-Length": str(len(body)),
+    }
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"POST {where.path.rstrip('/')}/v1/submissions HTTP/1.1\r\n{head}\r\n".encode() + body
 
 
 def _child(url: str, connections: int, rate: float, seconds: float, seed: int, out: str) -> None:

@@ -1,5 +1,6 @@
 """The latency curve of ``python -m bench --sweep``: each target's accept latency against the offered
-load, as fractions of that target's own measured maximum, with ticketgate's event-loop lag beside it.
+load, as fractions of that target's own measured maximum or (``--sweep-rates-of ticketgate``) the same
+rates for every target, fractions of ticketgate's maximum, with ticketgate's event-loop lag beside it.
 
 For each target, freshly started: its maximum with wrk (``--connections`` clients without pause,
 ``--throughput-seconds``), then for each fraction an open-loop Poisson stream at that fraction of the
@@ -60,6 +61,7 @@ class Sweep:
     target: str
     maximum: float
     points: list[SweepPoint] = field(default_factory=list)
+    basis: float | None = None  # the maximum the fractions are of, when not this target's own
 
 
 def fractions(text: str) -> list[float]:
@@ -139,8 +141,14 @@ async def _empty(queues: list[str], settings: Settings) -> None:
 
 
 async def sweep(
-    args: argparse.Namespace, name: str, offset: int, http: aiohttp.ClientSession, out: Path
+    args: argparse.Namespace,
+    name: str,
+    offset: int,
+    http: aiohttp.ClientSession,
+    out: Path,
+    basis: float | None = None,
 ) -> Sweep:
+    """One target's curve; ``basis`` is the maximum its fractions are of (default: its own)."""
     where = layout(args, offset)
     running = await targets.start(name, where, http)
     ours = name == targets.TICKETGATE
@@ -151,14 +159,14 @@ async def sweep(
                 response.raise_for_status()
             await asyncio.sleep(1.5)
         most = await wrk.run(where.front_url, args.connections, args.throughput_seconds)
-        result = Sweep(name, (most.requests - most.refused) / max(most.seconds, 1e-9))
+        result = Sweep(name, (most.requests - most.refused) / max(most.seconds, 1e-9), basis=basis)
         settings = Settings.from_env(where.env())
         for fraction in fractions(args.sweep):
             if running.queues:
                 await _empty(running.queues, settings)
             await asyncio.sleep(2.0)
             before = await _histograms(http, where.front_url, where.front_processes) if ours else {}
-            rate = fraction * result.maximum
+            rate = fraction * (basis or result.maximum)
             cpu_before = psutil.cpu_times()
             step = await paced.run(
                 where.front_url,
@@ -190,7 +198,7 @@ async def sweep(
                 )
             )
             print(
-                f"[sweep] {name}: {fraction:.0%} of {result.maximum:,.0f}/s → p99 {step.p99_ms:.0f} ms",
+                f"[sweep] {name}: {rate:,.0f}/s → p99 {step.p99_ms:.0f} ms",
                 flush=True,
             )
         return result
@@ -249,7 +257,9 @@ def plot(sweeps: list[Sweep], where: Path) -> str:
         axis.plot(xs, [p.p50_ms for p in s.points], marker=".", linestyle="--", color=line.get_color(),
                   label=f"{s.target} p50")  # fmt: skip
     axis.set_yscale("log")
-    axis.set_xlabel("offered load, % of the target's own maximum (open loop, Poisson)")
+    shared = next((s.basis for s in sweeps if s.basis), None)
+    of = f"of ticketgate's maximum ({shared:,.0f}/s)" if shared else "of the target's own maximum"
+    axis.set_xlabel(f"offered load, % {of} (open loop, Poisson)")
     axis.set_ylabel("accept latency (ms)")
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=8)

@@ -108,6 +108,45 @@ async def test_the_paced_generator_keeps_its_rate_and_times_every_answer(
     assert unauthorized == []
 
 
+async def test_the_paced_generator_reconnects_when_a_server_closes_after_each_answer(
+    unused_tcp_port: int,
+    http: aiohttp.ClientSession,
+    idp: Served,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a server that closes every connection after its answer, and a 202 with a body
+    tokens = await citizen_tokens.mint_pool(http, idp.url)
+    monkeypatch.setenv(citizen_tokens.TOKENS_FILE_ENV, str(citizen_tokens.write(tmp_path / "t.tsv", tokens)))
+    seen = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal seen
+        seen += 1
+        await request.read()
+        response = web.json_response({"ticket_id": "x" * 40}, status=202)
+        response.force_close()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/submissions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+    try:
+        # When the generator sends 100 a second over 5 connections for 2 seconds, in 1 process
+        result = await paced.run(
+            f"http://127.0.0.1:{unused_tcp_port}", connections=5, rate=100, seconds=2, processes=1
+        )
+    finally:
+        await runner.cleanup()
+
+    # Then every submission went out on a connection of its own and every one was accepted
+    assert result.sent >= 140, result
+    assert seen == result.sent + 5
+    assert result.accepted == result.sent
+
+
 def test_promises_are_reported_by_when_their_tickets_were_issued() -> None:
     def row(source: str, created: float, promised: float | None, took: float) -> TicketRow:
         at = 1_800_000_000.0 + created
