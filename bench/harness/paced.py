@@ -39,6 +39,10 @@ from bench.submissions import submission
 GIVE_UP_SECONDS = 30.0
 # Seeds well clear of locust's and wrk's (a resident ID each), so that no submission is a repeat.
 SEED_BASE = 50_000_000
+# Each process's seeds start this far apart, and each of a sweep's steps ``STEP_SEEDS`` apart: far more
+# than the submissions either sends.
+PROCESS_SEEDS = 10_000_000
+STEP_SEEDS = 1_000_000
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)")
 
 
@@ -60,8 +64,11 @@ async def run(
     seconds: float,
     processes: int = 2,
     on_started: Callable[[int], None] | None = None,
+    seed: int = SEED_BASE,
 ) -> PacedResult:
-    """Runs the generator as a process of its own (so that its CPU is measured apart) and reads it."""
+    """Runs the generator as a process of its own (so that its CPU is measured apart) and reads it.
+    Runs against one target that must not repeat each other's submissions take seeds ``STEP_SEEDS``
+    apart: a repeat of a still-open ticket is answered by dedupe, a cheaper path than a new one."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -71,6 +78,7 @@ async def run(
         f"--rate={rate}",
         f"--seconds={seconds}",
         f"--processes={processes}",
+        f"--seed={seed}",
         stdout=asyncio.subprocess.PIPE,
     )
     if on_started is not None:
@@ -269,7 +277,7 @@ async def _run_children(args: argparse.Namespace, files: list[Path]) -> PacedRes
             f"--connections={args.connections // args.processes}",
             f"--rate={args.rate / args.processes}",
             f"--seconds={args.seconds}",
-            f"--seed={SEED_BASE + i * 10_000_000}",
+            f"--seed={args.seed + i * PROCESS_SEEDS}",
             f"--child-out={files[i]}",
         )
         for i in range(args.processes)

@@ -7,7 +7,7 @@ For each target, freshly started: its maximum with wrk (``--connections`` client
 maximum (``bench.harness.paced``, ``--sweep-seconds`` each, ascending), the work queues emptied between
 steps so that no step runs behind the backlog of the one before. For ticketgate, every front door's
 ``ticketgate_event_loop_lag_seconds`` histogram is read before and after each step (each process told
-apart by its ``process_start_time_seconds``), so the lag quantiles are of that step alone.
+apart by its ``ticketgate_process_info``), so the lag quantiles are of that step alone.
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from queue_config.settings import Settings
 # Every histogram bucket a front door serves: metric, labels, upper bound, cumulative count.
 _BUCKET = re.compile(r"^(ticketgate_[a-z_]+)_bucket\{([^}]*)\} ([\d.e+]+)$", re.M)
 _LABEL = re.compile(r'([a-z_]+)="([^"]*)"')
-_START = re.compile(r"^process_start_time_seconds ([\d.e+]+)$", re.M)
+_PID = re.compile(r'^ticketgate_process_info\{pid="(\d+)"\} ', re.M)
 LAG = "ticketgate_event_loop_lag_seconds"
 STAGE = "ticketgate_intake_stage_seconds"
 GC = "ticketgate_gc_pause_seconds"
 STAGES = ("auth", "gate", "reserve", "publish", "commit")
-# process (its start time) -> series ("metric" or "metric/label") -> upper bound -> cumulative count
+# process (its pid) -> series ("metric" or "metric/label") -> upper bound -> cumulative count
 Buckets = dict[str, dict[str, dict[float, float]]]
 
 
@@ -86,15 +86,15 @@ def parse_buckets(text: str) -> dict[str, dict[float, float]]:
 
 
 async def _histograms(http: aiohttp.ClientSession, url: str, processes: int) -> Buckets:
-    """Each front door process's cumulative histograms, by its start time; the processes share a port,
+    """Each front door process's cumulative histograms, by its pid; the processes share a port,
     so it asks until it has heard from each of them (or 40 times)."""
     seen: Buckets = {}
     for _ in range(40):
         async with http.get(url + "/metrics", headers={"Connection": "close"}) as response:
             text = await response.text()
-        start = _START.search(text)
-        if start is not None:
-            seen[start.group(1)] = parse_buckets(text)
+        pid = _PID.search(text)
+        if pid is not None:
+            seen[pid.group(1)] = parse_buckets(text)
         if len(seen) >= processes:
             break
     return seen
@@ -161,7 +161,7 @@ async def sweep(
         most = await wrk.run(where.front_url, args.connections, args.throughput_seconds)
         result = Sweep(name, (most.requests - most.refused) / max(most.seconds, 1e-9), basis=basis)
         settings = Settings.from_env(where.env())
-        for fraction in fractions(args.sweep):
+        for index, fraction in enumerate(fractions(args.sweep)):
             if running.queues:
                 await _empty(running.queues, settings)
             await asyncio.sleep(2.0)
@@ -174,6 +174,7 @@ async def sweep(
                 rate=rate,
                 seconds=args.sweep_seconds,
                 processes=args.paced_processes,
+                seed=paced.SEED_BASE + index * paced.STEP_SEEDS,  # each step new submissions
             )
             busy = _busy_share(cpu_before, psutil.cpu_times())
             after = await _histograms(http, where.front_url, where.front_processes) if ours else {}

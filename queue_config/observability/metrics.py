@@ -7,11 +7,12 @@ system (queue depth, capacity, ETA hit rate, forecast) are set by each component
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TypeVar
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
 from queue_config.web.http import Handler
@@ -83,6 +84,10 @@ UNREPLICATED = Counter(
 CALLBACKS = Counter("ticketgate_callbacks", "Batch callback deliveries, by result", ["result"])
 
 
+# Processes that share a port (SO_REUSEPORT) are told apart by their pid: prometheus-client's
+# ``process_start_time_seconds`` counts in 10 ms ticks, and two doors spawned together shared one.
+PROCESS = Info("ticketgate_process", "The process that answered this page")
+
 M = TypeVar("M", bound=MetricWrapperBase)
 _children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
 
@@ -98,6 +103,7 @@ def labelled(metric: M, *values: str) -> M:
 
 
 async def metrics_handler(_: web.Request) -> web.Response:
+    PROCESS.info({"pid": str(os.getpid())})  # here, not at import, so that a forked child says its own
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
