@@ -43,6 +43,12 @@ STORE_OUTAGE_PATIENCE_SECONDS = 30.0
 # past this many the message is poison, not unlucky. The retry budget (MAX_ATTEMPTS) counts only the
 # core's own transient answers, so our infrastructure failing spends none of it.
 CRASHED_ATTEMPTS_LIMIT = 10
+# The broker's count of this message's returns (quorum queues): a worker that died holding it, or a
+# requeue. Copies of one ticket delivered side by side (a bundle requeued while its tickets were in
+# flight, a front door publishing again after a crash) each begin an attempt in Redis without any crash,
+# so the Redis count alone failed a ticket whose effect another copy was applying (CI chaos, 2026-12-05);
+# a poison message raises both counts, a copy only the first.
+DELIVERY_COUNT = "x-delivery-count"
 
 
 class Settled(Enum):
@@ -89,11 +95,13 @@ class Processor:
             log.error("message_undecodable", error=str(exc), message_id=message.message_id)
             await message.reject(requeue=False)
             return
+        returns = _returns(message)
         if len(tickets) == 1:
-            await self._settle_single(tickets[0], handlers[0], message)
+            await self._settle_single(tickets[0], handlers[0], message, returns)
             return
         outcomes = await asyncio.gather(
-            *(self._one(t, h, None) for t, h in zip(tickets, handlers, strict=True)), return_exceptions=True
+            *(self._one(t, h, None, returns) for t, h in zip(tickets, handlers, strict=True)),
+            return_exceptions=True,
         )
         if any(isinstance(o, BaseException) for o in outcomes):
             errors = [repr(o) for o in outcomes if isinstance(o, BaseException)]
@@ -103,10 +111,10 @@ class Processor:
         await message.ack()
 
     async def _settle_single(
-        self, ticket: TicketMessage, handler: Handler, message: AbstractIncomingMessage
+        self, ticket: TicketMessage, handler: Handler, message: AbstractIncomingMessage, returns: int
     ) -> None:
         try:
-            settled = await self._one(ticket, handler, message.body)
+            settled = await self._one(ticket, handler, message.body, returns)
         except StoreUnavailable as exc:
             # Redis stayed away past our patience: give the message back rather than hold it forever.
             log.warning("store_unavailable_requeue", error=str(exc))
@@ -118,19 +126,24 @@ class Processor:
         else:
             await message.ack()
 
-    async def _one(self, ticket: TicketMessage, handler: Handler, body: bytes | None) -> Settled:
-        """Process one ticket; ``body`` is its own message's, or None when it came in a bundle."""
+    async def _one(
+        self, ticket: TicketMessage, handler: Handler, body: bytes | None, returns: int
+    ) -> Settled:
+        """Process one ticket; ``body`` is its own message's, or None when it came in a bundle;
+        ``returns``: how often the broker had this message back before this delivery."""
         structlog.contextvars.bind_contextvars(ticket_id=ticket.ticket_id, kind=ticket.kind)
         slot = self._slots.get(ticket.kind)
         try:
             if slot is None:
-                return await self._process(ticket, handler, body)
+                return await self._process(ticket, handler, body, returns)
             async with slot:
-                return await self._process(ticket, handler, body)
+                return await self._process(ticket, handler, body, returns)
         finally:
             structlog.contextvars.unbind_contextvars("ticket_id", "kind")
 
-    async def _process(self, ticket: TicketMessage, handler: Handler, body: bytes | None) -> Settled:
+    async def _process(
+        self, ticket: TicketMessage, handler: Handler, body: bytes | None, returns: int
+    ) -> Settled:
         attempt = await _patiently(
             lambda: self._store.begin_attempt(
                 ticket.ticket_id,
@@ -142,7 +155,7 @@ class Processor:
         if attempt.status.terminal:
             log.info("duplicate_delivery_acked", status=attempt.status.value)
             return Settled.ACK
-        if attempt.begun - attempt.failures > CRASHED_ATTEMPTS_LIMIT:
+        if attempt.begun - attempt.failures > CRASHED_ATTEMPTS_LIMIT and returns >= CRASHED_ATTEMPTS_LIMIT:
             # Only redeliveries after crashes get here: this message takes its worker down every time.
             error = {"code": "attempts_exhausted", "message": "processing never completed"}
             return await self._fail(ticket, body, error)
@@ -198,6 +211,11 @@ class Processor:
         log.warning("ticket_failed", error=error.get("code"))
         metrics.DEAD_LETTERS.labels(ticket.kind).inc()
         return Settled.DEAD
+
+
+def _returns(message: AbstractIncomingMessage) -> int:
+    count = (message.headers or {}).get(DELIVERY_COUNT)
+    return count if isinstance(count, int) else 0
 
 
 async def _patiently(call: Callable[[], Awaitable[T]]) -> T:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
@@ -14,7 +17,7 @@ from frontdoor.app_keys import BROKER
 from frontdoor.intake.publish_bundler import PublishBundler
 from queue_config.broker import BrokerLink
 from queue_config.errors import BrokerUnavailable
-from queue_config.messages import BUNDLE_HEADER, TicketMessage, decode, decode_bundle, encode_bundle
+from queue_config.messages import BUNDLE_HEADER, TicketMessage, decode, decode_bundle, encode, encode_bundle
 from queue_config.settings import Settings
 from queue_config.stores.redis.ticket_secret import load_secret
 from queue_config.stores.redis.tickets import RedisTicketStore
@@ -22,6 +25,9 @@ from queue_config.stores.tickets import NewTicket, Reservation
 from queue_config.ticket_ids import TicketIds
 from queue_config.topology import Topology
 from tests.support.system import System, payload_for, submission
+from workers.core_calls.handlers import HANDLERS
+from workers.processor import CRASHED_ATTEMPTS_LIMIT, DELIVERY_COUNT, Processor
+from workers.retries.retry_policy import RetryPolicy
 
 
 def _ticket(kind: str, n: int, ids: TicketIds | None = None, **payload: object) -> TicketMessage:
@@ -90,6 +96,103 @@ async def _reserve_and_commit(system: System, tickets: list[TicketMessage]) -> N
         )
         assert (outcome, ticket_id) == (Reservation.CREATED, t.ticket_id)
         await store.commit(t.ticket_id, t.kind)
+
+
+async def test_copies_of_one_ticket_processed_side_by_side_are_not_counted_as_crashes(system: System) -> None:
+    # Given a payment and a bundle holding fourteen copies of it, as a chaos run produced them: bundles
+    # requeued while their tickets were in flight, each copy then beginning its own attempt
+    n = system.next_n()
+    ids = TicketIds(await load_secret(system.redis, system.names, system.settings.ticket_secret))
+    ticket = _ticket("payment", n, ids, amount_cents=5_151_501)
+    await _reserve_and_commit(system, [ticket])
+    assert system.frontdoor is not None
+    copies = [ticket] * (CRASHED_ATTEMPTS_LIMIT + 4)
+
+    # When a worker takes the bundle and works on the copies side by side
+    await system.frontdoor.app[BROKER].publish(
+        encode_bundle(copies),
+        routing_key="payment",
+        message_id=ticket.ticket_id,
+        headers={BUNDLE_HEADER: len(copies)},
+    )
+    state = await system.wait_for_status(ticket.ticket_id, {"done", "failed"})
+    await asyncio.sleep(1.0)  # the copies still in flight settle
+
+    # Then every copy began an attempt, yet none was taken for a worker's crash: the ticket is done,
+    # not failed after its effect, the core applied it once, and nothing went to the dead letters
+    assert int(await system.redis.hget(system.names.ticket(ticket.ticket_id), "attempts") or 0) > (
+        CRASHED_ATTEMPTS_LIMIT
+    )
+    assert (await system.ticket(ticket.ticket_id))[1]["status"] == state["status"] == "done"
+    assert (await system.ledger(ticket.ticket_id))["effects"] == 1
+    assert ticket.ticket_id not in await system.dead_letter_ids("payment")
+    assert await system.queue_depth(system.names.queue("payment")) == 0
+
+
+async def test_a_message_back_from_as_many_crashes_as_the_limit_is_failed_as_poison(system: System) -> None:
+    # Given a payment whose message came back to its quorum queue from ten workers that each began an
+    # attempt and died holding it (a channel closed without an ack is what the broker sees of a crash)
+    n = system.next_n()
+    ids = TicketIds(await load_secret(system.redis, system.names, system.settings.ticket_secret))
+    ticket = _ticket("payment", n, ids, amount_cents=5_151_601)
+    await _reserve_and_commit(system, [ticket])
+    store = RedisTicketStore(system.redis, system.names, ticket_ttl=600, idempotency_ttl=600, pending_ttl=600)
+    assert system.frontdoor is not None
+    broker: BrokerLink = system.frontdoor.app[BROKER]
+    queue_name = f"{system.names.queue('payment')}-poison-{uuid.uuid4().hex[:6]}"
+    channel = await broker.channel(prefetch=1)
+    topology = Topology.from_settings(system.settings)
+    # A work queue of its own, so that no worker of the session takes the message; dead-lettering as
+    # the payment queues do
+    arguments = {
+        **topology.main_queue_arguments(),
+        "x-dead-letter-routing-key": system.names.work_route("payment", 0),
+    }
+    queue = await channel.declare_queue(queue_name, durable=True, arguments=arguments)
+    await broker.publish(encode(ticket), routing_key=queue_name, message_id=ticket.ticket_id, to_queue=True)
+    await channel.close()
+    for _ in range(CRASHED_ATTEMPTS_LIMIT):
+        dying = await broker.channel(prefetch=1)
+        held = await (await dying.declare_queue(queue_name, passive=True)).get(timeout=10)
+        assert held is not None
+        await store.begin_attempt(
+            ticket.ticket_id, kind="payment", created_at=ticket.created_at, masked_client="x"
+        )
+        await dying.close()
+    core_calls: list[str] = []
+
+    async def core(kind: str, idempotency_key: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        core_calls.append(idempotency_key)
+        return {}
+
+    processor = Processor(
+        store=store,
+        broker=broker,
+        core=SimpleNamespace(execute=core),  # the core, were it called (it must not be)
+        handlers=HANDLERS,
+        retry=RetryPolicy(topology, max_attempts=3, base_seconds=1, max_seconds=5),
+    )
+
+    # When the next worker takes it
+    channel = await broker.channel(prefetch=1)
+    try:
+        queue = await channel.declare_queue(queue_name, passive=True)
+        message = await queue.get(timeout=10)
+        assert message is not None
+        assert message.headers.get(DELIVERY_COUNT) == CRASHED_ATTEMPTS_LIMIT
+        await processor.process(message)
+        left = await queue.declare()
+    finally:
+        await queue.delete(if_unused=False, if_empty=False)
+        await channel.close()
+
+    # Then it does not try again: the ticket is failed as poison, its copy in the dead-letter queue, and
+    # the message is no longer in its queue (the broker dead-letters the rejected original too)
+    assert core_calls == []
+    code, doc = await system.ticket(ticket.ticket_id)
+    assert (code, doc["status"], doc["error"]["code"]) == (200, "failed", "attempts_exhausted")
+    assert ticket.ticket_id in await system.dead_letter_ids("payment")
+    assert left.message_count == 0
 
 
 @pytest.mark.parametrize("redelivered", [False, True])
