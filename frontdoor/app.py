@@ -129,7 +129,7 @@ async def build_app(settings: Settings) -> web.Application:
             running(controller),
             running(release),
             running(gauges),
-            running(LoopLag()),
+            running(LoopLag(gc_young_threshold=settings.gc_young_threshold)),
         ]
     )
     return app

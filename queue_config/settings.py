@@ -77,6 +77,9 @@ class Settings:
     worker_concurrency: Mapping[str, int] = field(default_factory=lambda: {kind: 32 for kind in KINDS})
     core_timeout_seconds: float = 35.0
     shutdown_grace_seconds: float = 20.0
+    # Allocations (less deallocations) between two collections of the garbage collector's youngest
+    # generation; 0 keeps Python's 700. See ``queue_config.observability.gc_pauses``.
+    gc_young_threshold: int = 20_000
     # Per-client limits (SPEC): requests a minute per resident ID and per client IP; 0 disables one.
     per_client_per_minute: float = 500.0
     per_ip_per_minute: float = 6000.0

@@ -52,7 +52,13 @@ async def build_app(settings: Settings) -> web.Application:
     # On shutdown (before aiohttp waits for the requests in flight), long-polls answer at once.
     app.on_shutdown.append(lambda _: _release(events))
     app.cleanup_ctx.extend(
-        [closing(stores.close), running(identity), running(events), running(plan), running(LoopLag())]
+        [
+            closing(stores.close),
+            running(identity),
+            running(events),
+            running(plan),
+            running(LoopLag(gc_young_threshold=settings.gc_young_threshold)),
+        ]
     )
     return app
 

@@ -130,7 +130,7 @@ class WorkerPool:
             if stores.archive is not None and stores.done is not None
             else None
         )
-        self.loop_lag = LoopLag()
+        self.loop_lag = LoopLag(gc_young_threshold=settings.gc_young_threshold)
         self.metrics = MetricsServer(
             settings.host,
             settings.worker_metrics_port,

@@ -15,14 +15,16 @@ INTERVAL_SECONDS = 0.01
 
 
 class LoopLag:
-    def __init__(self, interval: float = INTERVAL_SECONDS) -> None:
+    def __init__(self, interval: float = INTERVAL_SECONDS, *, gc_young_threshold: int = 0) -> None:
         self._interval = interval
+        self._gc_young = gc_young_threshold
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         # Started once a service's parts are up: what exists now lives as long as the process, and a
         # collection walking it is one cause of lag (frozen, and the rest timed beside the lag).
         gc_pauses.freeze_startup_heap()
+        gc_pauses.collect_young_less_often(self._gc_young)
         gc_pauses.watch()
         self._task = asyncio.create_task(self._run(), name="loop-lag")
 
