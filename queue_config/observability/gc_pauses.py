@@ -34,7 +34,8 @@ def collect_young_less_often(threshold: int) -> None:
     A/B on two doors at 1,300/s, 15 s, A and B in turn, three rounds (``bench.door_ab``,
     ``bench/reports/2026-12-06-gc-young-ab``): with 700, 385-448 pauses adding up to 1.1-1.5 s and a p99
     of 438-534 ms; with 20,000, 4 pauses (50 ms) and a p99 of 263-303 ms, at the same CPU and resident
-    memory (180 MB). Resident memory after 60 s at 1,000/s was 180 MB against 181 MB too: the cyclic garbage that waits longer is bounded by the threshold."""
+    memory (180 MB); after 60 s at 1,000/s, 180 MB against 181 MB too: the cyclic garbage that waits
+    longer is bounded by the threshold."""
     if threshold > 0:
         gc.set_threshold(threshold, *gc.get_threshold()[1:])
 
