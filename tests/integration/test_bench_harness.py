@@ -8,6 +8,7 @@ import asyncio
 import re
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -59,17 +60,37 @@ def test_the_smoke_run_writes_a_report_whose_accounting_shows_zero_loss(tmp_path
     assert (out / "raw" / "locust-ticketgate_stats_history.csv").exists()
 
 
+@pytest.fixture
+async def tokens(
+    http: aiohttp.ClientSession, idp: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The pool of citizens' tokens from the identity provider, handed over as the harness does."""
+    pool = await citizen_tokens.mint_pool(http, idp.url)
+    monkeypatch.setenv(citizen_tokens.TOKENS_FILE_ENV, str(citizen_tokens.write(tmp_path / "t.tsv", pool)))
+    return pool
+
+
+async def _paced_against(
+    handler: Callable[[web.Request], Awaitable[web.Response]], port: int, *, connections: int, processes: int
+) -> paced.PacedResult:
+    """The paced generator at 100 a second for 2 seconds against a server of ``handler``."""
+    app = web.Application()
+    app.router.add_post("/v1/submissions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        return await paced.run(
+            f"http://127.0.0.1:{port}", connections=connections, rate=100, seconds=2, processes=processes
+        )
+    finally:
+        await runner.cleanup()
+
+
 async def test_the_paced_generator_keeps_its_rate_and_times_every_answer(
-    unused_tcp_port: int,
-    http: aiohttp.ClientSession,
-    idp: Served,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    unused_tcp_port: int, tokens: dict[str, str]
 ) -> None:
-    # Given the pool of citizens' tokens from the identity provider, as the harness hands it over
-    tokens = await citizen_tokens.mint_pool(http, idp.url)
-    monkeypatch.setenv(citizen_tokens.TOKENS_FILE_ENV, str(citizen_tokens.write(tmp_path / "t.tsv", tokens)))
-    # And a server that accepts every other submission and answers each after 20 ms
+    # Given a server that accepts every other submission and answers each after 20 ms
     seen = accepted = 0
     unauthorized: list[str] = []
 
@@ -84,18 +105,8 @@ async def test_the_paced_generator_keeps_its_rate_and_times_every_answer(
         await asyncio.sleep(0.02)
         return web.json_response({}, status=202 if ok else 503)
 
-    app = web.Application()
-    app.router.add_post("/v1/submissions", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    try:
-        # When the generator sends 100 a second over 20 connections for 2 seconds, in 2 processes
-        result = await paced.run(
-            f"http://127.0.0.1:{unused_tcp_port}", connections=20, rate=100, seconds=2, processes=2
-        )
-    finally:
-        await runner.cleanup()
+    # When the generator sends 100 a second over 20 connections for 2 seconds, in 2 processes
+    result = await _paced_against(handler, unused_tcp_port, connections=20, processes=2)
 
     # Then it sent about 200 (a Poisson count), every one of them reached the server (the connections
     # were opened with GETs, which are no submissions), only the 202s count as accepted, and no answer
@@ -109,15 +120,9 @@ async def test_the_paced_generator_keeps_its_rate_and_times_every_answer(
 
 
 async def test_the_paced_generator_reconnects_when_a_server_closes_after_each_answer(
-    unused_tcp_port: int,
-    http: aiohttp.ClientSession,
-    idp: Served,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    unused_tcp_port: int, tokens: dict[str, str]
 ) -> None:
     # Given a server that closes every connection after its answer, and a 202 with a body
-    tokens = await citizen_tokens.mint_pool(http, idp.url)
-    monkeypatch.setenv(citizen_tokens.TOKENS_FILE_ENV, str(citizen_tokens.write(tmp_path / "t.tsv", tokens)))
     seen = 0
 
     async def handler(request: web.Request) -> web.Response:
@@ -128,18 +133,8 @@ async def test_the_paced_generator_reconnects_when_a_server_closes_after_each_an
         response.force_close()
         return response
 
-    app = web.Application()
-    app.router.add_post("/v1/submissions", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    try:
-        # When the generator sends 100 a second over 5 connections for 2 seconds, in 1 process
-        result = await paced.run(
-            f"http://127.0.0.1:{unused_tcp_port}", connections=5, rate=100, seconds=2, processes=1
-        )
-    finally:
-        await runner.cleanup()
+    # When the generator sends 100 a second over 5 connections for 2 seconds, in 1 process
+    result = await _paced_against(handler, unused_tcp_port, connections=5, processes=1)
 
     # Then every submission went out on a connection of its own and every one was accepted
     assert result.sent >= 140, result
