@@ -26,12 +26,11 @@ from pathlib import Path
 import aiohttp
 import psutil
 
-from bench.harness import paced, targets
+from bench.harness import paced, sweep, targets
 from bench.harness.runs import AUTH
 from bench.ports import free_port_block
 from queue_config.kinds import KINDS
 
-_PID = re.compile(r'^ticketgate_process_info\{pid="(\d+)"\} ', re.M)
 _GC_COUNT = re.compile(r"^ticketgate_gc_pause_seconds_count\{[^}]*\} (\S+)$", re.M)
 _GC_SUM = re.compile(r"^ticketgate_gc_pause_seconds_sum\{[^}]*\} (\S+)$", re.M)
 
@@ -56,21 +55,12 @@ def environment(text: str) -> dict[str, str]:
 
 
 async def _gc_totals(http: aiohttp.ClientSession, url: str, processes: int) -> tuple[float, float]:
-    """Pauses and their total seconds, every door together; the doors share a port, so it asks until it
-    has heard from each of them (or 40 times)."""
-    seen: dict[str, tuple[float, float]] = {}
-    for _ in range(40):
-        async with http.get(url + "/metrics", headers={"Connection": "close"}) as response:
-            text = await response.text()
-        pid = _PID.search(text)
-        if pid is not None:
-            seen[pid.group(1)] = (
-                sum(float(n) for n in _GC_COUNT.findall(text)),
-                sum(float(s) for s in _GC_SUM.findall(text)),
-            )
-        if len(seen) >= processes:
-            break
-    return sum(c for c, _ in seen.values()), sum(s for _, s in seen.values())
+    """Pauses and their total seconds, every door together."""
+    pages = (await sweep.metrics_pages(http, url, processes)).values()
+    return (
+        sum(float(n) for text in pages for n in _GC_COUNT.findall(text)),
+        sum(float(t) for text in pages for t in _GC_SUM.findall(text)),
+    )
 
 
 def _cpu(doors: list[psutil.Process]) -> float:

@@ -85,19 +85,24 @@ def parse_buckets(text: str) -> dict[str, dict[float, float]]:
     return series
 
 
-async def _histograms(http: aiohttp.ClientSession, url: str, processes: int) -> Buckets:
-    """Each front door process's cumulative histograms, by its pid; the processes share a port,
-    so it asks until it has heard from each of them (or 40 times)."""
-    seen: Buckets = {}
+async def metrics_pages(http: aiohttp.ClientSession, url: str, processes: int) -> dict[str, str]:
+    """Each front door process's ``/metrics`` page, by its pid; the processes share a port, so it asks
+    until it has heard from each of them (or 40 times)."""
+    pages: dict[str, str] = {}
     for _ in range(40):
         async with http.get(url + "/metrics", headers={"Connection": "close"}) as response:
             text = await response.text()
         pid = _PID.search(text)
         if pid is not None:
-            seen[pid.group(1)] = parse_buckets(text)
-        if len(seen) >= processes:
+            pages[pid.group(1)] = text
+        if len(pages) >= processes:
             break
-    return seen
+    return pages
+
+
+async def _histograms(http: aiohttp.ClientSession, url: str, processes: int) -> Buckets:
+    """Each front door process's cumulative histograms, by its pid."""
+    return {pid: parse_buckets(text) for pid, text in (await metrics_pages(http, url, processes)).items()}
 
 
 def _counted(before: Buckets, after: Buckets, series: str) -> dict[float, float]:
