@@ -14,6 +14,9 @@ from queue_config.ticket_ids import shard_of
 @dataclass(frozen=True, slots=True)
 class Names:
     namespace: str
+    # What the ticket store writes (``STORE_FORMAT``, ``queue_config.stores.redis.record_fields``): 2,
+    # or 1 as versions before 2026-12-06 wrote it, while a rolling upgrade still runs some of them.
+    store_format: int = 2
 
     # --- RabbitMQ -------------------------------------------------------------------------------
     @property
@@ -80,21 +83,34 @@ class Names:
     def ticket(self, ticket_id: str) -> str:
         return f"{self.ticket_prefix_in(shard_of(ticket_id))}{ticket_id}"
 
-    # A client's idempotency and dedupe keys are named by a 128-bit digest of its scope and the key's or
-    # body's digest: 22 characters where scope and digest spelled out took 97, on one key of each per
-    # open ticket (issue 17: bytes per open ticket). The names before that (``legacy_*``) are still
-    # read for a day after an upgrade, the longest any of them lives; nothing writes them any more.
+    # A client's idempotency and dedupe keys are named by an 84-bit digest of its scope and the key's or
+    # body's digest: 14 characters, so that the whole name fits Redis's 32-byte allocation, on one key of
+    # each per open ticket (issue 17: bytes per open ticket). 84 bits: two live keys' names collide
+    # with a chance of about n² / 2^85, 3e-12 for ten million live keys, and nobody can aim at another
+    # client's name (the scope is keyed with the server secret). Store format 1 wrote the names before
+    # (22 characters). Each format writes its own names and reads both (``other_*``): idempotency keys
+    # live a day, so a day after the last format-1 process stops no format-1 name is left.
     def idempotency(self, scope: str, key_digest: str) -> str:
-        return f"{self.namespace}:i:{shard_tag(shard_of_scope(scope))}:{_short(scope, key_digest)}"
+        return self._client_key("i", scope, key_digest, self.store_format)
 
     def dedupe(self, scope: str, body_digest: str) -> str:
-        return f"{self.namespace}:d:{shard_tag(shard_of_scope(scope))}:{_short(scope, body_digest)}"
+        return self._client_key("d", scope, body_digest, self.store_format)
 
-    def legacy_idempotency(self, scope: str, key_digest: str) -> str:
-        return f"{self.namespace}:idem:{shard_tag(shard_of_scope(scope))}:{scope}:{key_digest}"
+    def other_idempotency(self, scope: str, key_digest: str) -> str:
+        return self._client_key("i", scope, key_digest, 3 - self.store_format)
 
-    def legacy_dedupe(self, scope: str, body_digest: str) -> str:
-        return f"{self.namespace}:dedupe:{shard_tag(shard_of_scope(scope))}:{scope}:{body_digest}"
+    def other_dedupe(self, scope: str, body_digest: str) -> str:
+        return self._client_key("d", scope, body_digest, 3 - self.store_format)
+
+    def _client_key(self, what: str, scope: str, digest: str, store_format: int) -> str:
+        raw = hashlib.sha256(f"{scope}:{digest}".encode()).digest()
+        # Format 1: the first 128 bits (22 characters); format 2: the first 84.
+        name = (
+            base64.urlsafe_b64encode(raw[:16]).decode()[:22]
+            if store_format == 1
+            else base64.urlsafe_b64encode(raw).decode()[:14]
+        )
+        return f"{self.namespace}:{what}:{shard_tag(shard_of_scope(scope))}:{name}"
 
     def citizen_limit(self, scope: str) -> str:
         """A citizen's own rate limit, in the shard of its scope (with its tickets)."""
@@ -246,9 +262,3 @@ class Names:
     def outlook(self, kind: str) -> str:
         """The controller's per-minute view for operators: recent arrivals and the forecast ahead."""
         return self._control(f"outlook:{kind}")
-
-
-def _short(scope: str, digest: str) -> str:
-    """22 URL-safe characters naming (scope, digest): the first 128 bits of their SHA-256."""
-    raw = hashlib.sha256(f"{scope}:{digest}".encode()).digest()[:16]
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")

@@ -80,6 +80,9 @@ class Settings:
     # Allocations (less deallocations) between two collections of the garbage collector's youngest
     # generation; 0 keeps Python's 700. See ``queue_config.observability.gc_pauses``.
     gc_young_threshold: int = 20_000
+    # How the ticket store lays out its keys and records (``queue_config.stores.redis.record_fields``):
+    # 2, or 1 during a rolling upgrade from a version before 2026-12-06 (every process reads both).
+    store_format: int = 2
     # Per-client limits (SPEC): requests a minute per resident ID and per client IP; 0 disables one.
     per_client_per_minute: float = 500.0
     per_ip_per_minute: float = 6000.0
@@ -235,6 +238,8 @@ class Settings:
             raise ConfigError("DATABASE_URL must be a postgresql:// URL, or empty for no archive")
         if not 1 <= self.queue_shards <= 64:
             raise ConfigError("QUEUE_SHARDS must lie between 1 and 64")
+        if self.store_format not in (1, 2):
+            raise ConfigError("STORE_FORMAT must be 1 or 2")
         if self.max_attempts < 1:
             raise ConfigError("MAX_ATTEMPTS must be at least 1")
         if self.retry_base_seconds <= 0 or self.retry_max_seconds < self.retry_base_seconds:

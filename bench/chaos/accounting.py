@@ -21,6 +21,8 @@ from redis.asyncio import Redis
 from bench.chaos.load import Answer
 from queue_config.names import Names
 from queue_config.stores.archive import TicketArchive
+from queue_config.stores.redis import record_fields
+from queue_config.stores.tickets import as_text
 
 TERMINAL = {b"done", b"failed"}
 
@@ -57,6 +59,12 @@ def issued_tickets(answers: Iterable[Answer]) -> list[str]:
     return list(seen)
 
 
+def _field(record: dict[bytes, bytes], field: str) -> bytes | None:
+    """``field`` of a record in either store format (``record_fields.read``)."""
+    value: bytes | None = record_fields.read({as_text(k): v for k, v in record.items()}, field)
+    return value
+
+
 async def _records(
     redis: Redis, names: Names, tickets: list[str], archive: TicketArchive | None
 ) -> list[dict[bytes, bytes]]:
@@ -90,7 +98,7 @@ async def wait_for_drain(
     """Seconds until every ticket is done or failed (or ``timeout``, whichever first)."""
     began = time.monotonic()
     while time.monotonic() - began < timeout:
-        statuses = [r.get(b"status") for r in await _records(redis, names, tickets, archive)]
+        statuses = [_field(r, "status") for r in await _records(redis, names, tickets, archive)]
         open_ = sum(1 for s in statuses if s not in TERMINAL)
         if progress:
             print(f"\r  draining: {open_} of {len(tickets)} tickets still open   ", end="", flush=True)
@@ -120,7 +128,7 @@ async def account(
 
     effects = await asyncio.gather(*(effects_of(t) for t in tickets))
     for ticket, record, n in zip(tickets, records, effects, strict=True):
-        status = record.get(b"status", b"").decode()
+        status = (_field(record, "status") or b"").decode()
         if not record:
             result.lost.append(ticket)
             result.by_status["(no record)"] += 1
@@ -131,7 +139,7 @@ async def account(
         if status == "done" and n == 0:
             result.done_without_effect.append(ticket)
         elif status == "failed":
-            error = orjson.loads(record.get(b"error", b"{}") or b"{}")
+            error = orjson.loads(_field(record, "error") or b"{}")
             code = error.get("code", "?") if isinstance(error, dict) else "?"
             result.failed_by_error[str(code)] += 1
             if n > 0:

@@ -19,6 +19,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from queue_config.names import Names
+from queue_config.stores.redis import record_fields
 
 _FIELDS = (
     "status",
@@ -125,8 +126,8 @@ async def _records(redis: Redis, names: Names, ids: list[str]) -> list[list[byte
     for start in range(0, len(ids), 2000):
         async with redis.pipeline(transaction=False) as pipe:
             for ticket_id in ids[start : start + 2000]:
-                pipe.hmget(names.ticket(ticket_id), _FIELDS)
-            out += await pipe.execute()
+                pipe.hmget(names.ticket(ticket_id), record_fields.both(*_FIELDS))
+            out += [record_fields.first(row) for row in await pipe.execute()]
     return out
 
 

@@ -3,7 +3,7 @@ retention period and read through when Redis no longer holds the ticket.
 
 The Protocol every archive implements (``queue_config.stores.postgres``) and what it takes and gives.
 A record is archived as the field map Redis held, so a ticket read from the archive answers the same
-document as it did from Redis (``TicketRecord.from_hash`` reads both).
+document as it did from Redis (``record_fields.ticket_record`` reads both).
 """
 
 from __future__ import annotations

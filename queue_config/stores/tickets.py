@@ -3,12 +3,10 @@ commit of a promise, the outcome of a reservation or an attempt, and a ticket's 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
-
-import orjson
 
 from queue_config.kinds import Status
 
@@ -81,26 +79,6 @@ class TicketRecord:
     owner: str | None = None
     citizen: str | None = None  # the resident ID, masked (the citizen's page shows it)
     promised_by: float | None = None  # the 90th-percentile ETA its 202 promised (unix time)
-
-    @classmethod
-    def from_hash(cls, ticket_id: str, raw: Mapping[Any, Any]) -> TicketRecord:
-        f = {as_text(k): as_text(v) for k, v in raw.items()}
-        return cls(
-            ticket_id=ticket_id,
-            kind=f.get("kind", ""),
-            status=Status(f.get("status", "queued")),
-            attempts=int(f.get("attempts", "0")),
-            seq=int(f["seq"]) if "seq" in f else None,
-            created_at=float(f.get("created_at", "0")),
-            updated_at=float(f.get("updated_at", "0")),
-            result=orjson.loads(f["result"]) if "result" in f else None,
-            error=orjson.loads(f["error"]) if "error" in f else None,
-            batch=f.get("batch"),
-            scheduled_for=float(f["scheduled_for"]) if "scheduled_for" in f else None,
-            owner=f.get("owner"),
-            citizen=f.get("citizen"),
-            promised_by=float(f["promised_by"]) if "promised_by" in f else None,
-        )
 
 
 # Finishes are counted in buckets of this many seconds (the finish rate, ETA and calibration read them).

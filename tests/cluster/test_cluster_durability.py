@@ -22,6 +22,7 @@ from queue_config.names import Names
 from queue_config.observability.metrics import UNREPLICATED
 from queue_config.settings import Settings
 from queue_config.stores.redis.backend import redis_stores
+from queue_config.stores.redis.record_fields import stored
 from queue_config.stores.tickets import NewTicket
 from queue_config.ticket_ids import TicketIds
 
@@ -58,7 +59,7 @@ async def test_a_committed_ticket_is_on_the_replica_when_commit_returns(
         record = await direct.hgetall(Names(cluster_settings.namespace).ticket(ticket_id))
     finally:
         await direct.aclose()
-    assert record[b"status"] == b"queued"
+    assert record[stored("status").encode()] == b"queued"
     assert UNREPLICATED._value.get() == before
 
 

@@ -19,6 +19,7 @@ from queue_config.broker import BrokerLink
 from queue_config.errors import BrokerUnavailable
 from queue_config.messages import BUNDLE_HEADER, TicketMessage, decode, decode_bundle, encode, encode_bundle
 from queue_config.settings import Settings
+from queue_config.stores.redis.record_fields import stored
 from queue_config.stores.redis.ticket_secret import load_secret
 from queue_config.stores.redis.tickets import RedisTicketStore
 from queue_config.stores.tickets import NewTicket, Reservation
@@ -120,7 +121,7 @@ async def test_copies_of_one_ticket_processed_side_by_side_are_not_counted_as_cr
 
     # Then every copy began an attempt, yet none was taken for a worker's crash: the ticket is done,
     # not failed after its effect, the core applied it once, and nothing went to the dead letters
-    assert int(await system.redis.hget(system.names.ticket(ticket.ticket_id), "attempts") or 0) > (
+    assert int(await system.redis.hget(system.names.ticket(ticket.ticket_id), stored("attempts")) or 0) > (
         CRASHED_ATTEMPTS_LIMIT
     )
     assert (await system.ticket(ticket.ticket_id))[1]["status"] == state["status"] == "done"

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from bench.browser import chromium
 from queue_config.settings import Settings
+from queue_config.stores.redis.record_fields import stored
 from tests.support.system import System, start_system, submission
 
 ARTIFACTS = Path(os.environ.get("TICKETGATE_ARTIFACTS", Path(__file__).resolve().parents[2] / ".artifacts"))
@@ -87,7 +88,14 @@ async def test_a_page_left_open_follows_its_ticket_and_a_late_one_says_so(
         # A worker takes it (what a worker's begin_attempt writes; a core slowed to hold a ticket in
         # processing would make this test as slow as that core): the open page follows by itself
         key = waiting.names.ticket(accepted["ticket_id"])
-        await redis.hset(key, mapping={"status": "processing", "attempts": 1, "updated_at": time.time()})
+        await redis.hset(
+            key,
+            mapping={
+                stored("status"): "processing",
+                stored("attempts"): 1,
+                stored("updated_at"): time.time(),
+            },
+        )
         for _ in range(200):
             if "正在办理" in str(await page.evaluate("document.body.innerText")):
                 break
@@ -102,7 +110,7 @@ async def test_a_page_left_open_follows_its_ticket_and_a_late_one_says_so(
     # One whose promised time passed while it waited
     code, late, _ = await waiting.submit(submission("pension", waiting.next_n()))
     assert code == 202
-    await redis.hset(waiting.names.ticket(late["ticket_id"]), "promised_by", time.time() - 300)
+    await redis.hset(waiting.names.ticket(late["ticket_id"]), stored("promised_by"), time.time() - 300)
     text = await _page(waiting, late["ticket_id"], "late")
     assert "比承诺的时间晚了" in text and "Later than promised" in text
     assert "no need to submit again" in text

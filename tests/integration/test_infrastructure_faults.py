@@ -32,6 +32,7 @@ from frontdoor.app_keys import INTAKE
 from queue_config.errors import StoreUnavailable
 from queue_config.settings import Settings
 from queue_config.stores.redis.backend import probe as redis_probe
+from queue_config.stores.redis.record_fields import stored
 from tests.support.processes import read_log, start_component
 from tests.support.system import System, drain, start_system, submission
 
@@ -88,7 +89,7 @@ async def test_attempts_that_never_reached_the_core_spend_none_of_the_retry_budg
     # killed mid-attempt, Redis away past their patience), beyond MAX_ATTEMPTS = 3
     code, doc, _ = await system.submit(submission("transfer", 7002))
     assert code == 202
-    await system.redis.hset(system.names.ticket(doc["ticket_id"]), "attempts", 5)
+    await system.redis.hset(system.names.ticket(doc["ticket_id"]), stored("attempts"), 5)
 
     # When a worker takes it
     system.pool = await _pool(system)

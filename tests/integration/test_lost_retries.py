@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from bench.coresim.model import CoreSettings
 from bench.purge import purge_namespace
 from queue_config.settings import Settings
+from queue_config.stores.redis.record_fields import stored
 from queue_config.ticket_ids import shard_of
 from queue_config.topology import Topology
 from tests.support.system import System, drain, start_system, submission
@@ -82,7 +83,7 @@ async def test_a_retry_lost_between_its_delay_queue_and_its_work_queue_is_republ
     assert time.monotonic() - started < 45
     for ticket_id in ids:
         assert (await system.ledger(ticket_id))["effects"] == 1
-        assert await system.redis.hget(system.names.ticket(ticket_id), "parcel") is None
+        assert await system.redis.hget(system.names.ticket(ticket_id), stored("parcel")) is None
     for shard in system.names.shards:
         assert await system.redis.zcard(system.names.retrying("payment", shard)) == 0
     assert system.pool is not None and system.pool.sweeper.republished == len(ids)

@@ -19,6 +19,7 @@ from bench.private_redis import PrivateRedis
 from bench.purge import purge_namespace
 from queue_config.kinds import KINDS
 from queue_config.settings import Settings
+from queue_config.stores.redis.record_fields import stored
 from tests.support.processes import kill_if_running, sigterm_and_wait, start_component
 from tests.support.system import System, drain, start_system, submission
 from workers.pool import WorkerPool
@@ -160,7 +161,7 @@ async def _drain_via_store(system: System, ids: list[str], timeout: float = 60) 
     statuses: dict[str, str] = {}
     while time.monotonic() < deadline:
         for ticket_id in ids:
-            raw = await system.redis.hget(system.names.ticket(ticket_id), "status")
+            raw = await system.redis.hget(system.names.ticket(ticket_id), stored("status"))
             statuses[ticket_id] = raw.decode() if isinstance(raw, bytes) else "missing"
         if all(s in ("done", "failed") for s in statuses.values()):
             return statuses

@@ -20,6 +20,7 @@ from queue_config.kinds import KINDS
 from queue_config.names import Names
 from queue_config.planning.admission_plan import AdmissionPlan, KindPlan, encode
 from queue_config.settings import Settings
+from queue_config.stores.redis.record_fields import stored
 from tests.support.system import System, drain, start_system, submission
 
 # The load generator, the door, the workers and the simulated core share one event loop here: at 250
@@ -132,7 +133,7 @@ async def test_overload_is_shed_honestly_and_what_is_admitted_finishes_as_promis
     # resuming, all once the controller's first plan is out (before it, a door knows only the assumption)
     first = admitted[0][0]
     modelled = [
-        (started - first, await system.redis.hget(system.names.ticket(tid), "promise_model"))
+        (started - first, await system.redis.hget(system.names.ticket(tid), stored("promise_model")))
         for (started, _), tid in zip(admitted, ids, strict=True)
     ]
     if resumed:

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from bench.coresim.model import CoreSettings
 from queue_config.settings import Settings
+from queue_config.stores.redis.record_fields import stored
 from tests.support.processes import kill_if_running, sigterm_and_wait, start_component
 from tests.support.system import System, drain, start_system, submission
 
@@ -77,7 +78,7 @@ async def test_sigkill_with_tickets_in_flight_loses_nothing_and_applies_nothing_
         assert (await system.ledger(ticket_id))["effects"] == 1, ticket_id
     assert (await system.ledger())["effects"] == 60
     # And the kill really caught tickets mid-processing: they were redelivered for a second attempt
-    attempts = [int(await system.redis.hget(system.names.ticket(t), "attempts") or 0) for t in ids]
+    attempts = [int(await system.redis.hget(system.names.ticket(t), stored("attempts")) or 0) for t in ids]
     assert max(attempts) >= 2
 
 

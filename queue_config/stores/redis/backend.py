@@ -44,7 +44,7 @@ def redis_stores(
     ``clock`` is the time the stores record (tests move it)."""
     owned = redis is None
     redis = client.connect(settings) if redis is None else redis
-    names = Names(settings.namespace)
+    names = Names(settings.namespace, settings.store_format)
     batcher = ScriptBatcher(redis) if coalesce else None
     archive = PostgresArchive(settings.database_url, settings.namespace) if settings.database_url else None
     tickets = RedisTicketStore.from_settings(redis, settings, batcher, clock=clock, archive=archive)

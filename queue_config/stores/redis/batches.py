@@ -21,6 +21,7 @@ from queue_config.stores.archive import TicketArchive
 from queue_config.stores.batches import batch_state
 from queue_config.stores.redis import lua
 from queue_config.stores.redis.client import read_many, store_call
+from queue_config.stores.redis.record_fields import both, first, read
 from queue_config.stores.tickets import as_text
 from queue_config.ticket_ids import shard_of
 
@@ -89,7 +90,7 @@ class RedisBatchStore:
         """The (batch ID, body digest) an enterprise's Idempotency-Key was first used for."""
         names = self._names
         current, legacy = await read_many(
-            self._redis, [names.idempotency(scope, key_digest), names.legacy_idempotency(scope, key_digest)]
+            self._redis, [names.idempotency(scope, key_digest), names.other_idempotency(scope, key_digest)]
         )
         raw = current or legacy
         if raw is None:
@@ -131,13 +132,13 @@ class RedisBatchStore:
             chunk = live[start : start + READ_CHUNK]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for _, ticket_id in chunk:
-                    pipe.hmget(n.ticket(ticket_id), "status", "error")
-                rows = await pipe.execute()
+                    pipe.hmget(n.ticket(ticket_id), both("status", "error"))
+                rows: list[Any] = [first(row) for row in await pipe.execute()]
             gone = [ticket_id for (_, ticket_id), (status, _) in zip(chunk, rows, strict=True) if not status]
             if gone and self._archive is not None:
                 archived = await self._archive.fetch(gone)
                 rows = [
-                    (archived[t].get("status"), archived[t].get("error"))
+                    (read(archived[t], "status"), read(archived[t], "error"))
                     if not status and t in archived
                     else (status, error)
                     for (_, t), (status, error) in zip(chunk, rows, strict=True)

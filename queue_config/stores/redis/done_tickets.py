@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from queue_config.names import Names
 from queue_config.stores.archive import DoneTicket
-from queue_config.stores.redis import lua
+from queue_config.stores.redis import lua, record_fields
 from queue_config.stores.redis.client import store_call
 from queue_config.stores.tickets import as_text
 
@@ -18,7 +18,7 @@ class RedisDoneTickets:
     def __init__(self, redis: Redis, names: Names) -> None:
         self.redis = redis
         self.names = names
-        self._forget = redis.register_script(lua.source("ticket_forget"))
+        self._forget = redis.register_script(lua.source("ticket_forget", names.store_format))
         self._claim = redis.register_script(lua.source("controller_lease"))  # any lease, by its key
 
     @store_call
@@ -53,7 +53,7 @@ class RedisDoneTickets:
             return 0
         pairs: list[str] = []
         for ticket in moved:
-            pairs += [ticket.ticket_id, (ticket.fields or {}).get("updated_at", "")]
+            pairs += [ticket.ticket_id, record_fields.read(ticket.fields or {}, "updated_at", "")]
         deleted = await self._forget(
             keys=[self.names.done_index(shard)], args=[self.names.ticket_prefix_in(shard), *pairs]
         )

@@ -1,6 +1,6 @@
 """What the reserve scripts are given and answer: the keys a submission is found by (its client's
-idempotency and dedupe keys, and their names before the short ones, still read for a day after an
-upgrade) and the outcome of each reservation."""
+idempotency and dedupe keys under the names its store format writes, and under the other format's, read
+too during an upgrade) and the outcome of each reservation."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from queue_config.names import Names
+from queue_config.stores.redis.record_fields import stored_citizen
 from queue_config.stores.tickets import NewTicket, Reservation, as_text
 
 
@@ -16,8 +17,8 @@ from queue_config.stores.tickets import NewTicket, Reservation, as_text
 class FoundBy:
     idempotency: str  # "" without an Idempotency-Key, as every key below
     dedupe: str
-    legacy_idempotency: str
-    legacy_dedupe: str
+    other_idempotency: str  # the names the other store format writes (``Names.other_*``)
+    other_dedupe: str
 
     @classmethod
     def of(cls, names: Names, new: NewTicket) -> FoundBy:
@@ -25,8 +26,8 @@ class FoundBy:
         return cls(
             idempotency=names.idempotency(new.scope, key) if key else "",
             dedupe=names.dedupe(new.scope, new.body_digest),
-            legacy_idempotency=names.legacy_idempotency(new.scope, key) if key else "",
-            legacy_dedupe=names.legacy_dedupe(new.scope, new.body_digest),
+            other_idempotency=names.other_idempotency(new.scope, key) if key else "",
+            other_dedupe=names.other_dedupe(new.scope, new.body_digest),
         )
 
 
@@ -38,11 +39,11 @@ def bulk_item(names: Names, new: NewTicket) -> str:
             new.ticket_id,
             new.body_digest,
             found.idempotency,
-            new.masked_client,
+            stored_citizen(new.masked_client, names.store_format),
             "1" if new.scheduled else "",
             found.dedupe,
-            found.legacy_idempotency,
-            found.legacy_dedupe,
+            found.other_idempotency,
+            found.other_dedupe,
         )
     )
 

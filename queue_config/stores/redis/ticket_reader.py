@@ -11,6 +11,7 @@ from queue_config.kinds import Status
 from queue_config.names import Names
 from queue_config.stores.archive import TicketArchive
 from queue_config.stores.redis.client import read_many, store_call, total
+from queue_config.stores.redis.record_fields import both, first, ticket_record
 from queue_config.stores.tickets import TicketRecord, as_text
 from queue_config.ticket_ids import shard_of
 
@@ -41,22 +42,22 @@ class RedisTicketReader:
     async def get(self, ticket_id: str) -> TicketRecord | None:
         raw = await self.redis.hgetall(self.names.ticket(ticket_id))
         if raw:
-            return TicketRecord.from_hash(ticket_id, raw)
+            return ticket_record(ticket_id, raw)
         if self.archive is None:
             return None
         # Not in Redis: done long enough ago to have moved (an unreachable archive raises, so a reader
         # answers 503, never 404, for a ticket that may be there).
         fields = (await self.archive.fetch([ticket_id])).get(ticket_id)
-        return TicketRecord.from_hash(ticket_id, fields) if fields else None
+        return ticket_record(ticket_id, fields) if fields else None
 
     @store_call
     async def statuses(self, ticket_ids: Sequence[str]) -> list[Status | None]:
         """Each ticket's stored status (``accepting`` included), None for one without a record."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for ticket_id in ticket_ids:
-                pipe.hget(self.names.ticket(ticket_id), "status")
-            raw = await pipe.execute()
-        return [Status(as_text(s)) if s is not None else None for s in raw]
+                pipe.hmget(self.names.ticket(ticket_id), both("status"))
+            rows = await pipe.execute()
+        return [Status(as_text(s)) if s is not None else None for s in (first(row)[0] for row in rows)]
 
     @store_call
     async def dead_letters(self, kind: str, limit: int) -> tuple[int, list[tuple[str, float]]]:

@@ -16,6 +16,7 @@ from queue_config.settings import Settings
 from queue_config.stores.archive import TicketArchive
 from queue_config.stores.redis import lua
 from queue_config.stores.redis.client import is_cluster, store_call
+from queue_config.stores.redis.record_fields import OWNER_DIGITS, stored_citizen
 from queue_config.stores.redis.reservations import FoundBy, bulk_item, reservation, reservations
 from queue_config.stores.redis.script_batcher import ScriptBatcher, Wait, call_script, run_scripts
 from queue_config.stores.redis.ticket_reader import RedisTicketReader
@@ -38,6 +39,16 @@ LATENESS_TTL_SECONDS = 120
 
 def _optional(value: float | None) -> str | float:
     return "" if value is None else round(value, 3)
+
+
+def _model(p90: float | None) -> str | float:
+    """The model's p90 behind a promise, to a tenth of a second: what lateness buckets can tell apart."""
+    return "" if p90 is None else round(p90, 1)
+
+
+def _at(moment: float) -> str:
+    """A time as a record keeps it: unix seconds to the millisecond (14 characters, not 18)."""
+    return f"{moment:.3f}"
 
 
 class RedisTicketStore(RedisTicketReader):
@@ -63,17 +74,17 @@ class RedisTicketStore(RedisTicketReader):
         self._idem_ttl = idempotency_ttl
         self._pending_ttl = pending_ttl
         self._clock = clock
-        self._reserve = redis.register_script(lua.source("ticket_reserve"))
-        self._reserve_many = redis.register_script(lua.source("ticket_reserve_many"))
-        self._commit = redis.register_script(lua.source("ticket_commit"))
-        self._commit_many = redis.register_script(lua.source("ticket_commit_many"))
-        self._discard = redis.register_script(lua.source("ticket_discard"))
-        self._begin = redis.register_script(lua.source("ticket_begin_attempt"))
-        self._retrying = redis.register_script(lua.source("ticket_retrying"))
-        self._sweep = redis.register_script(lua.source("ticket_sweep_retries"))
-        self._finish = redis.register_script(lua.source("ticket_finish"))
-        self._release = redis.register_script(lua.source("ticket_release"))
-        self._replay = redis.register_script(lua.source("ticket_replay"))
+        self._reserve = redis.register_script(lua.source("ticket_reserve", names.store_format))
+        self._reserve_many = redis.register_script(lua.source("ticket_reserve_many", names.store_format))
+        self._commit = redis.register_script(lua.source("ticket_commit", names.store_format))
+        self._commit_many = redis.register_script(lua.source("ticket_commit_many", names.store_format))
+        self._discard = redis.register_script(lua.source("ticket_discard", names.store_format))
+        self._begin = redis.register_script(lua.source("ticket_begin_attempt", names.store_format))
+        self._retrying = redis.register_script(lua.source("ticket_retrying", names.store_format))
+        self._sweep = redis.register_script(lua.source("ticket_sweep_retries", names.store_format))
+        self._finish = redis.register_script(lua.source("ticket_finish", names.store_format))
+        self._release = redis.register_script(lua.source("ticket_release", names.store_format))
+        self._replay = redis.register_script(lua.source("ticket_replay", names.store_format))
 
     @classmethod
     def from_settings(
@@ -87,7 +98,7 @@ class RedisTicketStore(RedisTicketReader):
     ) -> RedisTicketStore:
         return cls(
             redis,
-            Names(settings.namespace),
+            Names(settings.namespace, settings.store_format),
             archive=archive,
             ticket_ttl=settings.ticket_ttl_seconds,
             idempotency_ttl=settings.idempotency_ttl_seconds,
@@ -98,6 +109,9 @@ class RedisTicketStore(RedisTicketReader):
             if (replicas := settings.wait_replicas(is_cluster(redis)))
             else None,
         )
+
+    def _owner(self, scope: str) -> str:
+        return scope[: OWNER_DIGITS[self.names.store_format]]
 
     async def _call(self, script: AsyncScript, keys: list[str], args: list[Any], wait: Wait = None) -> Any:
         return await call_script(script, keys, args, self._batcher, wait=wait)
@@ -141,7 +155,7 @@ class RedisTicketStore(RedisTicketReader):
             n.ticket_prefix_in(shard),
             "",  # (unused: the keys are named per ticket below)
             "",
-            self._clock(),
+            _at(self._clock()),
             self._pending_ttl,
             self._idem_ttl,
             self._ticket_ttl,
@@ -158,7 +172,7 @@ class RedisTicketStore(RedisTicketReader):
                 (
                     self._reserve_many,
                     keys,
-                    [*head, place + start, scope, *items[start : start + SCRIPT_BATCH]],
+                    [*head, place + start, self._owner(scope), *items[start : start + SCRIPT_BATCH]],
                 )
                 for start in range(0, len(items), SCRIPT_BATCH)
             ],
@@ -175,19 +189,19 @@ class RedisTicketStore(RedisTicketReader):
             new.ticket_id,
             n.ticket_prefix_in(shard),
             new.body_digest,
-            self._clock(),
+            _at(self._clock()),
             self._pending_ttl,
             self._idem_ttl,
             self._ticket_ttl,
             new.kind,
-            new.masked_client,
+            stored_citizen(new.masked_client, n.store_format),
             new.batch_id or "",
             "1" if new.scheduled else "",
             found.idempotency,
             place,
-            new.scope,
-            found.legacy_idempotency,
-            found.legacy_dedupe,
+            self._owner(new.scope),
+            found.other_idempotency,
+            found.other_dedupe,
         ]
         return keys, args
 
@@ -209,9 +223,9 @@ class RedisTicketStore(RedisTicketReader):
             self.names.eta_outcomes(kind, shard),
             self._lateness(kind, now, shard),
         ]
-        promise = [_optional(promised_by), _optional(scheduled_for), _optional(promise_model)]
+        promise = [_optional(promised_by), _optional(scheduled_for), _model(promise_model)]
         await self._call(
-            self._commit, keys, [now, self._ticket_ttl, *promise, LATENESS_TTL_SECONDS], wait=self._wait
+            self._commit, keys, [_at(now), self._ticket_ttl, *promise, LATENESS_TTL_SECONDS], wait=self._wait
         )
 
     def _lateness(self, kind: str, now: float, shard: int) -> str:
@@ -225,12 +239,12 @@ class RedisTicketStore(RedisTicketReader):
         by_shard: dict[int, list[str]] = {}
         for c in tickets:
             by_shard.setdefault(shard_of(c.ticket_id), []).append(
-                f"{c.ticket_id}\t{_optional(c.promised_by)}\t{_optional(c.scheduled_for)}\t{_optional(c.promise_model)}"
+                f"{c.ticket_id}\t{_optional(c.promised_by)}\t{_optional(c.scheduled_for)}\t{_model(c.promise_model)}"
             )
         for shard, items in by_shard.items():
             head: list[str | float | int] = [
                 n.ticket_prefix_in(shard),
-                now,
+                _at(now),
                 self._ticket_ttl,
                 LATENESS_TTL_SECONDS,
             ]
@@ -255,7 +269,7 @@ class RedisTicketStore(RedisTicketReader):
                 (
                     self._release,
                     [n.ticket(ticket_id), n.enqueued_count(kind, shard_of(ticket_id))],
-                    [ticket_id, now, n.events_channel(shard_of(ticket_id)), place + i],
+                    [ticket_id, _at(now), n.events_channel(shard_of(ticket_id)), place + i],
                 )
                 for i, ticket_id in enumerate(ticket_ids)
             ],
@@ -270,7 +284,7 @@ class RedisTicketStore(RedisTicketReader):
         return bool(
             await self._replay(
                 keys=[n.ticket(ticket_id), n.enqueued_count(kind, shard), n.dead_letters(kind, shard)],
-                args=[ticket_id, self._clock(), n.events_channel(shard), place],
+                args=[ticket_id, _at(self._clock()), n.events_channel(shard), place],
             )
         )
 
@@ -302,10 +316,10 @@ class RedisTicketStore(RedisTicketReader):
             keys=[n.ticket(ticket_id), n.retrying(kind, shard)],
             args=[
                 ticket_id,
-                self._clock(),
+                _at(self._clock()),
                 kind,
-                created_at,
-                masked_client,
+                _at(created_at),
+                stored_citizen(masked_client, n.store_format),
                 self._ticket_ttl,
                 n.events_channel(shard),
             ],
@@ -323,7 +337,7 @@ class RedisTicketStore(RedisTicketReader):
             keys=[n.ticket(ticket_id), n.retrying(kind, shard_of(ticket_id))],
             args=[
                 ticket_id,
-                self._clock(),
+                _at(self._clock()),
                 orjson.dumps(error),
                 due,
                 message,
@@ -375,7 +389,7 @@ class RedisTicketStore(RedisTicketReader):
             ],
             args=[
                 ticket_id,
-                now,
+                _at(now),
                 status,
                 field,
                 orjson.dumps(value),

@@ -7,10 +7,13 @@
 --       the owner: the keyed digest of the client (citizen or enterprise) whose token or key may read
 --       the ticket's result
 -- Every key is in the ticket's key shard; the enqueued counter is the shard's share of the kind's.
--- An idempotency key stores "ticket_id|body digest", the digest's first 32 hex digits (the legacy ones
--- all 64): two bodies are the same when those agree.
+-- An idempotency key stores "ticket_id|body digest", the digest's first KEPT_DIGEST hex digits (16 in
+-- store format 2, 32 in format 1, all 64 before that): two bodies are the same when the digits kept
+-- agree. In format 2 a new record has no ``attempts`` (0) and no ``updated_at`` (its ``created_at``)
+-- until they change.
+local KEPT_DIGEST = {{KEPT_DIGEST}}
 local function same_body(stored, digest)
-  return string.sub(stored, 1, 32) == string.sub(digest, 1, 32)
+  return string.sub(digest, 1, #stored) == stored
 end
 local function get_either(key, legacy)
   local value = false
@@ -21,10 +24,11 @@ end
 local function reserve(K, A)
   local prefix = A[2]
   local function open_ticket(tid)
-    local st = redis.call('HGET', prefix .. tid, 'status')
+    compact(prefix .. tid)
+    local st = redis.call('HGET', prefix .. tid, F.status)
     return st, st and st ~= 'done' and st ~= 'failed'
   end
-  local remembered = string.sub(A[3], 1, 32) -- what an idempotency key keeps of the body's digest
+  local remembered = string.sub(A[3], 1, KEPT_DIGEST) -- what an idempotency key keeps of the digest
   if K[2] ~= '' then
     local stored = get_either(K[2], K[5])
     if stored then
@@ -42,15 +46,16 @@ local function reserve(K, A)
       return {'duplicate', prior}
     end
   end
-  redis.call('HSET', K[1], 'status', 'accepting', 'kind', A[8], 'citizen', A[9],
-    'attempts', 0, 'created_at', A[4], 'updated_at', A[4], 'owner', A[14])
+  redis.call('HSET', K[1], F.status, 'accepting', F.kind, A[8], F.citizen, A[9], F.created_at, A[4],
+    F.owner, A[14])
+  if FORMAT == 1 then redis.call('HSET', K[1], F.attempts, 0, F.updated_at, A[4]) end
   local seq = false
   if A[11] ~= '1' then
     seq = redis.call('INCR', K[4])
     if A[13] and A[13] ~= '' then seq = tonumber(A[13]) end
-    redis.call('HSET', K[1], 'seq', seq)
+    redis.call('HSET', K[1], F.seq, seq)
   end
-  if A[10] ~= '' then redis.call('HSET', K[1], 'batch', A[10]) end
+  if A[10] ~= '' then redis.call('HSET', K[1], F.batch, A[10]) end
   redis.call('EXPIRE', K[1], A[5])
   redis.call('SET', K[3], A[1], 'EX', A[7])
   if K[2] ~= '' then redis.call('SET', K[2], A[1] .. '|' .. remembered, 'EX', A[6]) end

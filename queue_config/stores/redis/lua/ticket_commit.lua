@@ -1,3 +1,4 @@
+--#include record
 --#include lateness
 --#include commit
 return commit(KEYS, ARGV)

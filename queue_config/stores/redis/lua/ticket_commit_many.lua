@@ -1,6 +1,7 @@
 -- KEYS: ETA outcomes of the kind, its lateness bucket of now
 -- ARGV: ticket_prefix, now, ticket_ttl, lateness bucket ttl, then one argument per ticket:
 --       "ticket_id<TAB>promised p90 deadline or ''<TAB>scheduled_for or ''<TAB>model p90 or ''"
+--#include record
 --#include split
 --#include lateness
 --#include commit

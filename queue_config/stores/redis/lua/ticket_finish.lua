@@ -4,20 +4,26 @@
 --       events channel, then the batch, its finished set and the shard's batch callbacks due ("" for
 --       the three without a batch; a batch is in its tickets' shard)
 -- A ticket that was promised a p90 ETA counts, once, as a hit or a miss of that promise, and its lateness
--- is scored. The last ticket of a batch to finish books the batch's callback, unless it was already
+-- is scored, from the ticket's creation. The last ticket of a batch to finish books the batch's callback, unless it was already
 -- delivered.
+--#include record
 --#include lateness
-local st = redis.call('HGET', KEYS[1], 'status')
+compact(KEYS[1])
+local st = redis.call('HGET', KEYS[1], F.status)
 if st == 'done' or st == 'failed' then return 0 end
-local p = redis.call('HMGET', KEYS[1], 'promised_by', 'promised_at', 'promise_model')
+local p = redis.call('HMGET', KEYS[1], F.promised_by, F.created_at, F.promise_model)
 local promised = tonumber(p[1] or '')
 if promised then
   redis.call('HINCRBY', KEYS[4], tonumber(ARGV[2]) <= promised and 'hit' or 'miss', 1)
-  if p[2] then score_lateness(KEYS[6], tonumber(ARGV[2]) - tonumber(p[2]), tonumber(p[3]), ARGV[6]) end
+  local since = p[2]
+  if FORMAT == 1 then since = redis.call('HGET', KEYS[1], 'promised_at') or since end
+  if since and p[3] then
+    score_lateness(KEYS[6], tonumber(ARGV[2]) - tonumber(since), tonumber(p[3]), ARGV[6])
+  end
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[3], 'updated_at', ARGV[2], ARGV[4], ARGV[5])
-if ARGV[3] == 'done' then redis.call('HDEL', KEYS[1], 'error') end
-redis.call('HDEL', KEYS[1], 'parcel', 'swept')
+redis.call('HSET', KEYS[1], F.status, ARGV[3], F.updated_at, ARGV[2], F[ARGV[4]], ARGV[5])
+if ARGV[3] == 'done' then redis.call('HDEL', KEYS[1], F.error) end
+redis.call('HDEL', KEYS[1], F.parcel, F.swept)
 redis.call('ZREM', KEYS[7], ARGV[1])
 redis.call('INCR', KEYS[2])
 redis.call('INCR', KEYS[3])

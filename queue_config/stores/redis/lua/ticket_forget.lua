@@ -3,10 +3,12 @@
 -- Each leaves Redis only if it is still done and unchanged since it was archived (an operator cannot
 -- replay a done ticket, but the check keeps a record that moved on from being lost); either way it
 -- leaves the index. Returns how many records were deleted.
+--#include record
 local deleted = 0
 for i = 2, #ARGV, 2 do
   local key = ARGV[1] .. ARGV[i]
-  local f = redis.call('HMGET', key, 'status', 'updated_at')
+  compact(key)
+  local f = redis.call('HMGET', key, F.status, F.updated_at)
   if f[1] == 'done' and f[2] == ARGV[i + 1] then
     redis.call('DEL', key)
     deleted = deleted + 1

@@ -5,6 +5,7 @@
 --       <TAB>citizen<TAB>'1' when scheduled or ''<TAB>dedupe key<TAB>legacy idempotency key or ''<TAB>
 --       legacy dedupe key" (every key in the tickets' shard)
 -- Returns three values per ticket: outcome, ticket ID, sequence number or 0.
+--#include record
 --#include split
 --#include reserve
 local out = {}
