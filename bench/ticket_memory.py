@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import uuid
+import random
+import string
 from collections import Counter
 
 import aiohttp
@@ -40,12 +41,25 @@ def group_of(key: str, namespace: str) -> str:
     return part if part in GROUPS else "other"
 
 
+async def _unused_namespace(redis_url: str) -> str:
+    """A two-character namespace with no key in it: the run purges its namespace when it stops, so a
+    second run at the same time must not share it."""
+    redis = Redis.from_url(redis_url)
+    try:
+        for name in random.sample([f"m{c}" for c in string.digits + string.ascii_lowercase], 36):
+            if not [key async for key in redis.scan_iter(f"{name}:*", count=10_000)]:
+                return name
+    finally:
+        await redis.aclose()
+    raise RuntimeError("every namespace m0..mz holds keys: purge the ones a stopped run left")
+
+
 async def measure(
     tickets: int, concurrency: int = 32
 ) -> tuple[int, Counter[str], Counter[str], Counter[str], dict[str, str]]:
     layout = targets.Layout(
         # As long as production's "tg": every key's bytes include the namespace.
-        namespace=f"m{uuid.uuid4().hex[0]}",
+        namespace=await _unused_namespace(Settings.from_env().redis_url),
         port_base=free_port_block(targets.Layout.PORTS),
         worker_processes=0,
     )

@@ -74,17 +74,21 @@ class RedisTicketStore(RedisTicketReader):
         self._idem_ttl = idempotency_ttl
         self._pending_ttl = pending_ttl
         self._clock = clock
-        self._reserve = redis.register_script(lua.source("ticket_reserve", names.store_format))
-        self._reserve_many = redis.register_script(lua.source("ticket_reserve_many", names.store_format))
-        self._commit = redis.register_script(lua.source("ticket_commit", names.store_format))
-        self._commit_many = redis.register_script(lua.source("ticket_commit_many", names.store_format))
-        self._discard = redis.register_script(lua.source("ticket_discard", names.store_format))
-        self._begin = redis.register_script(lua.source("ticket_begin_attempt", names.store_format))
-        self._retrying = redis.register_script(lua.source("ticket_retrying", names.store_format))
-        self._sweep = redis.register_script(lua.source("ticket_sweep_retries", names.store_format))
-        self._finish = redis.register_script(lua.source("ticket_finish", names.store_format))
-        self._release = redis.register_script(lua.source("ticket_release", names.store_format))
-        self._replay = redis.register_script(lua.source("ticket_replay", names.store_format))
+
+        def script(name: str) -> AsyncScript:
+            return redis.register_script(lua.source(name, names.store_format))
+
+        self._reserve = script("ticket_reserve")
+        self._reserve_many = script("ticket_reserve_many")
+        self._commit = script("ticket_commit")
+        self._commit_many = script("ticket_commit_many")
+        self._discard = script("ticket_discard")
+        self._begin = script("ticket_begin_attempt")
+        self._retrying = script("ticket_retrying")
+        self._sweep = script("ticket_sweep_retries")
+        self._finish = script("ticket_finish")
+        self._release = script("ticket_release")
+        self._replay = script("ticket_replay")
 
     @classmethod
     def from_settings(
