@@ -25,7 +25,6 @@ import orjson
 from queue_config.kinds import Status
 from queue_config.stores.tickets import TicketRecord, as_text
 
-FORMATS = (1, 2)
 FIELDS: dict[str, str] = {
     "status": "s",
     "kind": "k",
@@ -76,6 +75,22 @@ def shown_citizen(kept: str) -> str:
     if len(kept) == 8 and "*" not in kept:
         return kept[:6] + "*" * 10 + kept[6:]
     return kept
+
+
+def moment(at: float) -> str:
+    """A time as a record keeps it: unix seconds to the millisecond (14 characters, where repr gives 18)."""
+    return f"{at:.3f}"
+
+
+def promise(promised_by: float | None, scheduled_for: float | None, model_p90: float | None) -> list[str]:
+    """A commit's promise as the commit scripts take it: the p90 deadline and the window (unix times),
+    and the model's p90 behind the promise to a tenth of a second (what lateness buckets can tell
+    apart); "" for each one not given."""
+    return [
+        "" if promised_by is None else moment(promised_by),
+        "" if scheduled_for is None else moment(scheduled_for),
+        "" if model_p90 is None else f"{model_p90:.1f}",
+    ]
 
 
 def lua_constants(store_format: int) -> dict[str, str]:

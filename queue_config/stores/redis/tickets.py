@@ -16,7 +16,7 @@ from queue_config.settings import Settings
 from queue_config.stores.archive import TicketArchive
 from queue_config.stores.redis import lua
 from queue_config.stores.redis.client import is_cluster, store_call
-from queue_config.stores.redis.record_fields import OWNER_DIGITS, stored_citizen
+from queue_config.stores.redis.record_fields import OWNER_DIGITS, moment, promise, stored_citizen
 from queue_config.stores.redis.reservations import FoundBy, bulk_item, reservation, reservations
 from queue_config.stores.redis.script_batcher import ScriptBatcher, Wait, call_script, run_scripts
 from queue_config.stores.redis.ticket_reader import RedisTicketReader
@@ -35,20 +35,6 @@ from queue_config.ticket_ids import shard_of
 SCRIPT_BATCH = 500
 # Lateness buckets are read for the last minute; kept a little longer.
 LATENESS_TTL_SECONDS = 120
-
-
-def _optional(value: float | None) -> str | float:
-    return "" if value is None else round(value, 3)
-
-
-def _model(p90: float | None) -> str | float:
-    """The model's p90 behind a promise, to a tenth of a second: what lateness buckets can tell apart."""
-    return "" if p90 is None else round(p90, 1)
-
-
-def _at(moment: float) -> str:
-    """A time as a record keeps it: unix seconds to the millisecond (14 characters, not 18)."""
-    return f"{moment:.3f}"
 
 
 class RedisTicketStore(RedisTicketReader):
@@ -159,7 +145,7 @@ class RedisTicketStore(RedisTicketReader):
             n.ticket_prefix_in(shard),
             "",  # (unused: the keys are named per ticket below)
             "",
-            _at(self._clock()),
+            moment(self._clock()),
             self._pending_ttl,
             self._idem_ttl,
             self._ticket_ttl,
@@ -193,7 +179,7 @@ class RedisTicketStore(RedisTicketReader):
             new.ticket_id,
             n.ticket_prefix_in(shard),
             new.body_digest,
-            _at(self._clock()),
+            moment(self._clock()),
             self._pending_ttl,
             self._idem_ttl,
             self._ticket_ttl,
@@ -227,9 +213,12 @@ class RedisTicketStore(RedisTicketReader):
             self.names.eta_outcomes(kind, shard),
             self._lateness(kind, now, shard),
         ]
-        promise = [_optional(promised_by), _optional(scheduled_for), _model(promise_model)]
+        promised = promise(promised_by, scheduled_for, promise_model)
         await self._call(
-            self._commit, keys, [_at(now), self._ticket_ttl, *promise, LATENESS_TTL_SECONDS], wait=self._wait
+            self._commit,
+            keys,
+            [moment(now), self._ticket_ttl, *promised, LATENESS_TTL_SECONDS],
+            wait=self._wait,
         )
 
     def _lateness(self, kind: str, now: float, shard: int) -> str:
@@ -243,12 +232,12 @@ class RedisTicketStore(RedisTicketReader):
         by_shard: dict[int, list[str]] = {}
         for c in tickets:
             by_shard.setdefault(shard_of(c.ticket_id), []).append(
-                f"{c.ticket_id}\t{_optional(c.promised_by)}\t{_optional(c.scheduled_for)}\t{_model(c.promise_model)}"
+                "\t".join((c.ticket_id, *promise(c.promised_by, c.scheduled_for, c.promise_model)))
             )
         for shard, items in by_shard.items():
             head: list[str | float | int] = [
                 n.ticket_prefix_in(shard),
-                _at(now),
+                moment(now),
                 self._ticket_ttl,
                 LATENESS_TTL_SECONDS,
             ]
@@ -273,7 +262,7 @@ class RedisTicketStore(RedisTicketReader):
                 (
                     self._release,
                     [n.ticket(ticket_id), n.enqueued_count(kind, shard_of(ticket_id))],
-                    [ticket_id, _at(now), n.events_channel(shard_of(ticket_id)), place + i],
+                    [ticket_id, moment(now), n.events_channel(shard_of(ticket_id)), place + i],
                 )
                 for i, ticket_id in enumerate(ticket_ids)
             ],
@@ -288,7 +277,7 @@ class RedisTicketStore(RedisTicketReader):
         return bool(
             await self._replay(
                 keys=[n.ticket(ticket_id), n.enqueued_count(kind, shard), n.dead_letters(kind, shard)],
-                args=[ticket_id, _at(self._clock()), n.events_channel(shard), place],
+                args=[ticket_id, moment(self._clock()), n.events_channel(shard), place],
             )
         )
 
@@ -320,9 +309,9 @@ class RedisTicketStore(RedisTicketReader):
             keys=[n.ticket(ticket_id), n.retrying(kind, shard)],
             args=[
                 ticket_id,
-                _at(self._clock()),
+                moment(self._clock()),
                 kind,
-                _at(created_at),
+                moment(created_at),
                 stored_citizen(masked_client, n.store_format),
                 self._ticket_ttl,
                 n.events_channel(shard),
@@ -341,7 +330,7 @@ class RedisTicketStore(RedisTicketReader):
             keys=[n.ticket(ticket_id), n.retrying(kind, shard_of(ticket_id))],
             args=[
                 ticket_id,
-                _at(self._clock()),
+                moment(self._clock()),
                 orjson.dumps(error),
                 due,
                 message,
@@ -393,7 +382,7 @@ class RedisTicketStore(RedisTicketReader):
             ],
             args=[
                 ticket_id,
-                _at(now),
+                moment(now),
                 status,
                 field,
                 orjson.dumps(value),
