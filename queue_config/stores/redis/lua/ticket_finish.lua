@@ -4,8 +4,8 @@
 --       events channel, then the batch, its finished set and the shard's batch callbacks due ("" for
 --       the three without a batch; a batch is in its tickets' shard)
 -- A ticket that was promised a p90 ETA counts, once, as a hit or a miss of that promise, and its lateness
--- is scored, from the ticket's creation. The last ticket of a batch to finish books the batch's callback, unless it was already
--- delivered.
+-- is scored, from the ticket's creation (format 1: from its promise). The last ticket of a batch to
+-- finish books the batch's callback, unless it was already delivered.
 --#include record
 --#include lateness
 compact(KEYS[1])
