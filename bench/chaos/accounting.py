@@ -22,7 +22,6 @@ from bench.chaos.load import Answer
 from queue_config.names import Names
 from queue_config.stores.archive import TicketArchive
 from queue_config.stores.redis import record_fields
-from queue_config.stores.tickets import as_text
 
 TERMINAL = {b"done", b"failed"}
 
@@ -60,9 +59,8 @@ def issued_tickets(answers: Iterable[Answer]) -> list[str]:
 
 
 def _field(record: dict[bytes, bytes], field: str) -> bytes | None:
-    """``field`` of a record in either store format (``record_fields.read``)."""
-    value: bytes | None = record_fields.read({as_text(k): v for k, v in record.items()}, field)
-    return value
+    """``field`` of a record in either store format, the long name first (as ``record_fields.read``)."""
+    return record.get(field.encode(), record.get(record_fields.stored(field).encode()))
 
 
 async def _records(

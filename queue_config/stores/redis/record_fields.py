@@ -140,7 +140,8 @@ def ticket_record(ticket_id: str, raw: Mapping[Any, Any]) -> TicketRecord:
     f = {as_text(k): as_text(v) for k, v in raw.items()}
 
     def get(field: str) -> str | None:
-        return f.get(field, f.get(FIELDS[field]))
+        value: str | None = read(f, field)
+        return value
 
     created = float(get("created_at") or "0")
     seq, scheduled, promised, result, error = (
