@@ -74,6 +74,9 @@ class Settings:
     redis_wait_timeout_ms: int = 50
     # Connections per process; requests beyond it wait (up to the Redis timeout) for a free one.
     redis_max_connections: int = 128
+    # A front door sends its script batches on a connection of its own, not through redis-py's pipeline
+    # (``queue_config.stores.redis.script_pipe``; on one Redis over TCP only; false: redis-py throughout).
+    redis_script_pipe: bool = True
     worker_concurrency: Mapping[str, int] = field(default_factory=lambda: {kind: 32 for kind in KINDS})
     core_timeout_seconds: float = 35.0
     shutdown_grace_seconds: float = 20.0

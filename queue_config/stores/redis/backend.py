@@ -25,6 +25,7 @@ from queue_config.stores.redis.limiter import RedisGcraLimiter
 from queue_config.stores.redis.notices import RedisNotices
 from queue_config.stores.redis.proofs import RedisSpentProofs
 from queue_config.stores.redis.script_batcher import ScriptBatcher
+from queue_config.stores.redis.script_pipe import ScriptPipe
 from queue_config.stores.redis.throttle import RedisThrottleStore
 from queue_config.stores.redis.tickets import RedisTicketStore
 from queue_config.stores.redis.traffic import RedisTrafficStore
@@ -45,11 +46,14 @@ def redis_stores(
     owned = redis is None
     redis = client.connect(settings) if redis is None else redis
     names = Names(settings.namespace, settings.store_format)
-    batcher = ScriptBatcher(redis) if coalesce else None
+    pipe = ScriptPipe.beside(redis) if coalesce and settings.redis_script_pipe else None
+    batcher = ScriptBatcher(redis, pipe) if coalesce else None
     archive = PostgresArchive(settings.database_url, settings.namespace) if settings.database_url else None
     tickets = RedisTicketStore.from_settings(redis, settings, batcher, clock=clock, archive=archive)
 
     async def close() -> None:
+        if batcher is not None:
+            await batcher.close()
         if archive is not None:
             await archive.close()
         if owned:

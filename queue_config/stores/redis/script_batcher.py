@@ -21,6 +21,7 @@ from redis.exceptions import NoScriptError, ResponseError
 from queue_config.aio.turn_batches import TurnBatches
 from queue_config.observability.metrics import UNREPLICATED
 from queue_config.stores.redis.client import is_cluster, torn_connection
+from queue_config.stores.redis.script_pipe import ScriptPipe
 
 # More calls than this in one turn go in several pipelines: a bounded time for Redis to hold the
 # connection, and a bounded loss when that connection breaks.
@@ -54,8 +55,9 @@ async def call_script(
 
 
 class ScriptBatcher:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, pipe: ScriptPipe | None = None) -> None:
         self._redis = redis
+        self._pipe = pipe
         # Durable calls are batched apart from the others, so that only they wait for the replicas.
         self._batches: TurnBatches[Wait, _Call, Any] = TurnBatches(self._send, MAX_BATCH)
 
@@ -71,7 +73,16 @@ class ScriptBatcher:
 
     async def _send(self, wait: Wait, calls: list[_Call]) -> list[Any]:
         # A reply that is an error is that caller's error (``TurnBatches`` raises it for them alone).
-        return await pipelined(self._redis, calls, wait=wait)
+        if self._pipe is None or (wait is not None and wait[0] > 0):
+            return await pipelined(self._redis, calls, wait=wait)
+        replies = await self._pipe.execute(
+            [("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in calls]
+        )
+        return await _loaded(calls, replies)
+
+    async def close(self) -> None:
+        if self._pipe is not None:
+            await self._pipe.close()
 
 
 async def pipelined(redis: Redis, calls: Sequence[_Call], *, wait: Wait = None) -> list[Any]:
@@ -114,6 +125,11 @@ async def pipelined(redis: Redis, calls: Sequence[_Call], *, wait: Wait = None) 
         acked, replies = replies[-waits:], replies[:-waits]
         if any(isinstance(n, Exception) or int(n) < wait[0] for n in acked):  # type: ignore[index]
             UNREPLICATED.inc()
+    return await _loaded(calls, replies)
+
+
+async def _loaded(calls: Sequence[_Call], replies: Sequence[Any]) -> list[Any]:
+    """``replies``, each ``NOSCRIPT`` replaced by the reply of its call run again through redis-py."""
     return [
         await _rerun(script, keys, args) if isinstance(reply, NoScriptError) else reply
         for (script, keys, args), reply in zip(calls, replies, strict=True)
