@@ -119,10 +119,12 @@ Answer = Callable[[int, list[Any]], bytes | None]
 
 
 @asynccontextmanager
-async def stand_in(answer: Answer) -> AsyncIterator[list[int]]:
+async def stand_in(answer: Answer, delay: float = 0.0) -> AsyncIterator[list[int]]:
     """A server on a free port that reads RESP commands and answers what ``answer(connection number,
-    commands read)`` gives (``None``: close the connection); yields [port, connections so far]."""
+    commands read)`` gives (``None``: close the connection), ``delay`` seconds later; yields [port,
+    connections so far]."""
     state = [0, 0]
+    loop = asyncio.get_running_loop()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         state[1] += 1
@@ -135,7 +137,7 @@ async def stand_in(answer: Answer) -> AsyncIterator[list[int]]:
             reply = answer(number, commands)
             if reply is None:
                 break
-            writer.write(reply)
+            loop.call_later(delay, writer.write, reply)
         writer.close()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
@@ -174,6 +176,18 @@ async def test_a_silent_redis_is_a_timeout_and_the_connection_is_replaced() -> N
         # A late reply of the silent connection can never be taken for this batch's: a new connection
         assert await pipe.execute([("PING",), ("PING",)]) == [b"PONG", b"PONG"]
         assert state[1] == 2
+        await pipe.close()
+
+
+async def test_each_batch_has_the_whole_timeout_from_its_own_send() -> None:
+    # Redis answers every batch 0.2 s after it came, with a timeout of 0.3 s; the second batch is sent
+    # 0.15 s after the first, so it is still waiting when the first batch's 0.3 s are up
+    async with stand_in(lambda _, commands: b"+PONG\r\n" * len(commands), delay=0.2) as state:
+        pipe = ScriptPipe("127.0.0.1", state[0], timeout=0.3)
+        first = asyncio.create_task(pipe.execute([("PING",)]))
+        await asyncio.sleep(0.15)
+        assert list(await asyncio.gather(first, pipe.execute([("PING",)]))) == [[b"PONG"], [b"PONG"]]
+        assert state[1] == 1  # no timeout closed the connection
         await pipe.close()
 
 
