@@ -119,6 +119,13 @@ wait -n -p exited "${pids[@]}" || code=$?
 # A Ctrl-C reaches the components too, and one may exit before this shell runs its trap: let the trap
 # run first, so that a Ctrl-C is not reported as a component's failure.
 sleep 0.3
+if [ -z "$stopping" ] && [ "$code" -eq 0 ]; then
+  # A component exits 0 only when asked to stop: a Ctrl-C this shell did not see (bash can drop a SIGINT
+  # that lands while it reaps a child: a CI run printed a component's clean exit as a failure), or a
+  # kill of that one process. Either way the rest stop too, and it is no failure.
+  say "${names[$exited]:-a component} stopped; stopping the others"
+  exit 0
+fi
 if [ -z "$stopping" ]; then
   name=${names[$exited]:-a component}
   say "$name exited (status $code); its last lines:"

@@ -45,17 +45,7 @@ async def test_run_script_serves_the_whole_path_and_stops_on_ctrl_c(
         "RETRY_BASE_SECONDS": str(fresh_namespace.retry_base_seconds),
         "RETRY_JITTER_STEPS": str(fresh_namespace.retry_jitter_steps),
     }
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with (ARTIFACTS / "run-script.log").open("wb") as log:
-        proc = subprocess.Popen(
-            ["bash", "scripts/run.sh"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    proc = _start_run(env, "run-script.log")
     try:
         front = f"http://127.0.0.1:{ports['FRONTDOOR_PORT']}"
         status = f"http://127.0.0.1:{ports['STATUS_PORT']}"
@@ -82,10 +72,7 @@ async def test_run_script_serves_the_whole_path_and_stops_on_ctrl_c(
         os.killpg(proc.pid, signal.SIGINT)
         code = await asyncio.to_thread(proc.wait, 60)
         assert code is not None
-        remaining = subprocess.run(
-            ["pgrep", "-g", str(proc.pid)], capture_output=True, text=True, check=False
-        ).stdout.split()
-        assert remaining == [], f"left running: {remaining}"
+        assert _left_running(proc) == []
         # And a Ctrl-C is not reported as a component's failure
         said = (ARTIFACTS / "run-script.log").read_text(errors="replace")
         assert "[run] stopped" in said and "stopping the rest" not in said, said[-2000:]
@@ -94,6 +81,59 @@ async def test_run_script_serves_the_whole_path_and_stops_on_ctrl_c(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         await purge_namespace(fresh_namespace, redis)  # type: ignore[arg-type]
+
+
+async def test_a_component_stopped_on_request_stops_the_others_without_a_failure(
+    fresh_namespace: Settings, http: aiohttp.ClientSession, redis: object
+) -> None:
+    # What a Ctrl-C that bash does not see looks like to the script: one component exits 0, first
+    ports = _component_ports()
+    env = {
+        **os.environ,
+        **ports,
+        "NAMESPACE": fresh_namespace.namespace,
+        # The same retry settings as the test's, so the purge finds every delay queue they declare
+        "RETRY_BASE_SECONDS": str(fresh_namespace.retry_base_seconds),
+        "RETRY_JITTER_STEPS": str(fresh_namespace.retry_jitter_steps),
+    }
+    proc = _start_run(env, "run-script-one-stopped.log")
+    try:
+        await wait_http(http, f"http://127.0.0.1:{ports['STATUS_PORT']}/readyz", 90)
+        (status_api,) = [
+            p for p in psutil.Process(proc.pid).children(recursive=True) if "status_api" in p.cmdline()
+        ]
+        status_api.terminate()
+        assert await asyncio.to_thread(proc.wait, 60) == 0
+        assert _left_running(proc) == []
+        said = (ARTIFACTS / "run-script-one-stopped.log").read_text(errors="replace")
+        assert "[run] status-api stopped; stopping the others" in said, said[-2000:]
+        assert "exited (status" not in said and "[run] stopped" in said, said[-2000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        await purge_namespace(fresh_namespace, redis)  # type: ignore[arg-type]
+
+
+def _start_run(env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
+    """``scripts/run.sh`` in a session of its own (as a terminal would run it), its output in ``log_name``."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with (ARTIFACTS / log_name).open("wb") as log:
+        return subprocess.Popen(
+            ["bash", "scripts/run.sh"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def _left_running(proc: subprocess.Popen[bytes]) -> list[str]:
+    return subprocess.run(
+        ["pgrep", "-g", str(proc.pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
 
 
 def test_servers_the_set_up_starts_listen_on_loopback_and_stop_on_request(tmp_path: Path) -> None:
