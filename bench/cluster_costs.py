@@ -44,14 +44,13 @@ from bench import citizen_tokens
 from bench.chaos import accounting
 from bench.chaos.supervisor import ROOT, Supervised, Supervisor
 from bench.cluster_nodes import RABBIT_PORTS, REDIS_PORTS
-from bench.harness.targets import Layout
+from bench.harness.targets import Layout, admit_everything
 from bench.local_cluster import LocalCluster, OnePrimaryRedisCluster
 from bench.ports import free_port_block
 from bench.purge import purge_namespace
 from bench.readiness import wait_http
 from bench.server_usage import cpu_seconds, listening_pids, redis_work
 from bench.submissions import submission
-from queue_config.kinds import KINDS
 from queue_config.names import Names
 from queue_config.settings import Settings
 from queue_config.stores.redis.client import connect
@@ -150,10 +149,7 @@ async def measure(name: str, options: argparse.Namespace, logs: Path) -> Measure
             ):
                 await wait_http(http, url, timeout=90)
             tokens = await citizen_tokens.mint_pool(http, layout.idp_url)
-            wide = {"mode": "manual", "rates": dict.fromkeys(KINDS, 1e6)}
-            async with http.put(layout.front_url + "/v1/admin/throttle", json=wide, headers=AUTH) as response:
-                response.raise_for_status()
-            await asyncio.sleep(2.0)
+            await admit_everything(http, layout.front_url, settle=2.0)
             assert door.proc and worker.proc and status.proc
             roles = {
                 "door": {door.proc.pid},

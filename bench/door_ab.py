@@ -27,9 +27,7 @@ import aiohttp
 import psutil
 
 from bench.harness import paced, sweep, targets
-from bench.harness.runs import AUTH
 from bench.ports import free_port_block
-from queue_config.kinds import KINDS
 
 _GC_COUNT = re.compile(r"^ticketgate_gc_pause_seconds_count\{[^}]*\} (\S+)$", re.M)
 _GC_SUM = re.compile(r"^ticketgate_gc_pause_seconds_sum\{[^}]*\} (\S+)$", re.M)
@@ -78,10 +76,7 @@ async def one_run(
     )
     running = await targets.start(targets.TICKETGATE, where, http)
     try:
-        wide = {"mode": "manual", "rates": dict.fromkeys(KINDS, 1e6)}
-        async with http.put(where.front_url + "/v1/admin/throttle", json=wide, headers=AUTH) as response:
-            response.raise_for_status()
-        await asyncio.sleep(3.0)  # the throttle change reaches every door within 1 s
+        await targets.admit_everything(http, where.front_url, settle=3.0)
         doors = [psutil.Process(pid) for pid in running.server_pids["front door"]]
         pauses_before, paused_before = await _gc_totals(http, where.front_url, len(doors))
         cpu_before = _cpu(doors)

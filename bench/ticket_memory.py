@@ -21,7 +21,6 @@ from bench import citizen_tokens
 from bench.harness import targets
 from bench.ports import free_port_block
 from bench.submissions import submission
-from queue_config.kinds import KINDS
 from queue_config.settings import Settings
 from queue_config.stores.redis import record_fields
 from queue_config.stores.tickets import as_text
@@ -66,10 +65,7 @@ async def measure(
     async with aiohttp.ClientSession() as http:
         running = await targets.start(targets.TICKETGATE, layout, http)
         try:
-            wide = {"mode": "manual", "rates": dict.fromkeys(KINDS, 1e6)}
-            async with http.put(layout.front_url + "/v1/admin/throttle", json=wide, headers=AUTH) as r:
-                r.raise_for_status()
-            await asyncio.sleep(1.5)
+            await targets.admit_everything(http, layout.front_url)
             tokens = citizen_tokens.read(layout.tokens_file)
             numbers = iter(range(tickets))
             accepted = 0

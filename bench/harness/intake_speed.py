@@ -14,9 +14,8 @@ import aiohttp
 from bench.harness import paced, profile, report, targets, wrk
 from bench.harness.load import LoadResult, LoadSpec
 from bench.harness.report import PacedRun, ThroughputRun
-from bench.harness.runs import AUTH, label, layout, measured, watched
+from bench.harness.runs import label, layout, measured, watched
 from bench.harness.sampler import Sampler
-from queue_config.kinds import KINDS
 
 
 async def throughput(
@@ -27,10 +26,7 @@ async def throughput(
     try:
         if name == targets.TICKETGATE:
             # Intake speed is what is measured here, not admission: every kind open wide.
-            wide = {"mode": "manual", "rates": dict.fromkeys(KINDS, 1e6)}
-            async with http.put(where.front_url + "/v1/admin/throttle", json=wide, headers=AUTH) as response:
-                response.raise_for_status()
-            await asyncio.sleep(1.5)
+            await targets.admit_everything(http, where.front_url)
         # The fixed rate first, on a fresh system: after the throughput run the broker holds tens of
         # thousands of messages and the servers' heaps have grown, which is not the state it measures.
         at_rate = await _paced(args, running, http) if args.paced_rate > 0 else None

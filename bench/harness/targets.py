@@ -222,6 +222,16 @@ async def start(name: str, layout: Layout, http: aiohttp.ClientSession) -> Runni
     return running
 
 
+async def admit_everything(http: aiohttp.ClientSession, front_url: str, settle: float = 1.5) -> None:
+    """Every kind's admission rate out of the way (manual mode, a million a second), in force on every
+    door once this returns: a benchmark of intake speed measures the path, not the throttle."""
+    wide = {"mode": "manual", "rates": dict.fromkeys(KINDS, 1e6)}
+    headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    async with http.put(front_url + "/v1/admin/throttle", json=wide, headers=headers) as response:
+        response.raise_for_status()
+    await asyncio.sleep(settle)  # the change reaches every door within a second
+
+
 async def create_enterprise(http: aiohttp.ClientSession, front_url: str, name: str, quota: int) -> str:
     """A new enterprise on a running target (with the bench's operator token); its API key."""
     async with http.post(
