@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 import uuid
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ import aiohttp
 
 from bench import server_usage
 from bench.harness import paced, targets
+from bench.harness.report import heading
 from bench.ports import free_port_block
 from queue_config.settings import Settings
 
@@ -92,12 +92,9 @@ async def measure(args: argparse.Namespace, name: str, http: aiohttp.ClientSessi
 
 def report(args: argparse.Namespace, runs: list[Measured]) -> str:
     lines = [
-        f"# CPU a submission, by process, at {args.rate:,.0f} submissions a second",
-        "",
-        "```sh",
-        "python -m bench.cpu_per_request " + " ".join(sys.argv[1:]),
-        "```",
-        "",
+        *heading(
+            f"CPU a submission, by process, at {args.rate:,.0f} submissions a second", "bench.cpu_per_request"
+        ),
         f"{args.front_processes} HTTP processes a target, {args.connections:,} connections, "
         f"{args.seconds:.0f} s open-loop Poisson, a fresh start each (`bench/cpu_per_request.py`). "
         "CPU is user + system from the kernel during the load, divided by the submissions accepted; the "

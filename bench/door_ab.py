@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import re
 import statistics
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import aiohttp
 import psutil
 
 from bench.harness import paced, sweep, targets
+from bench.harness.report import heading
 from bench.ports import free_port_block
 
 _GC_COUNT = re.compile(r"^ticketgate_gc_pause_seconds_count\{[^}]*\} (\S+)$", re.M)
@@ -101,12 +101,7 @@ async def one_run(
 
 def report(args: argparse.Namespace, runs: list[Run]) -> str:
     lines = [
-        f"# Front doors, A against B, {args.rate:,.0f} submissions a second",
-        "",
-        "```sh",
-        "python -m bench.door_ab " + " ".join(sys.argv[1:]),
-        "```",
-        "",
+        *heading(f"Front doors, A against B, {args.rate:,.0f} submissions a second", "bench.door_ab"),
         f"A: `{args.a or 'defaults'}`; B: `{args.b or 'defaults'}`. {args.front_processes} front doors, "
         f"{args.connections:,} connections, {args.seconds:.0f} s open-loop Poisson a run, A and B in turn, "
         f"{args.repeat} rounds, a fresh ticketgate each run (`bench/door_ab.py`). CPU, pauses and memory are "

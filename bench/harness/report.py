@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import shlex
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -263,6 +265,11 @@ def paced_table(runs: Sequence[PacedRun]) -> list[str]:
             f"{_fmt(run.p50)} | {_fmt(run.p95)} | {_fmt(run.p99)} | {run.other:,} | {run.generator_cpu:.0%} |"
         )
     return lines
+
+
+def heading(title: str, module: str) -> list[str]:
+    """A report's title and the command that wrote it (this process's own arguments, quoted)."""
+    return [f"# {title}", "", "```sh", f"python -m {module} " + shlex.join(sys.argv[1:]), "```", ""]
 
 
 def write(path: Path, sections: list[str]) -> None:
