@@ -26,7 +26,7 @@ import aiohttp
 
 from bench import server_usage
 from bench.harness import paced, targets
-from bench.harness.report import heading
+from bench.harness.report import heading, save
 from bench.ports import free_port_block
 from queue_config.settings import Settings
 
@@ -123,9 +123,7 @@ async def main(args: argparse.Namespace) -> None:
             run = await measure(args, _CHOICES[choice], http)
             print(f"[cpu] {run.target}: {run.per_submission_us:,.0f} µs a submission", flush=True)
             runs.append(run)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.md").write_text(report(args, runs), encoding="utf-8")
-    print(f"report: {args.out / 'report.md'}")
+    save(args.out, report(args, runs))
 
 
 def cli(argv: list[str] | None = None) -> argparse.Namespace:

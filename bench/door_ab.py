@@ -26,7 +26,7 @@ import aiohttp
 import psutil
 
 from bench.harness import paced, sweep, targets
-from bench.harness.report import heading
+from bench.harness.report import heading, save
 from bench.ports import free_port_block
 
 _GC_COUNT = re.compile(r"^ticketgate_gc_pause_seconds_count\{[^}]*\} (\S+)$", re.M)
@@ -145,9 +145,7 @@ async def main(args: argparse.Namespace) -> None:
                 run = await one_run(args, side, env, http)
                 print(f"[door_ab] {side}: p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms", flush=True)
                 runs.append(run)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.md").write_text(report(args, runs), encoding="utf-8")
-    print(f"report: {args.out / 'report.md'}")
+    save(args.out, report(args, runs))
 
 
 def cli(argv: list[str] | None = None) -> argparse.Namespace:

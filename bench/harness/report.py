@@ -272,5 +272,12 @@ def heading(title: str, module: str) -> list[str]:
     return [f"# {title}", "", "```sh", f"python -m {module} " + shlex.join(sys.argv[1:]), "```", ""]
 
 
+def save(out: Path, text: str) -> None:
+    """``text`` as ``out/report.md``, the directory made if need be, and where it went said."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(text, encoding="utf-8")
+    print(f"report: {out / 'report.md'}")
+
+
 def write(path: Path, sections: list[str]) -> None:
     path.write_text("\n".join(sections).rstrip() + "\n", encoding="utf-8")
